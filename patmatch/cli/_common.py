@@ -1,0 +1,37 @@
+"""Shared CLI plumbing: turn PatmatchError into a clear message and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from patmatch.errors import PatmatchError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cli_errors(fn: F) -> F:
+    """Decorate a command: errors print ``error: <message>`` (no traceback) and exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PatmatchError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            for key, value in exc.details.items():
+                typer.echo(f"  {key}: {value}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: nothing was committed", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def echo_err(message: str) -> None:
+    print(message, file=sys.stderr)

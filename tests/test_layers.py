@@ -1,0 +1,60 @@
+"""Imports go one way: api -> matcher -> indexing -> labeling_spec -> patmatch.{errors,settings}.
+
+``patmatch.cli`` and ``benchmarks`` are edges and may import anything. Parsed with ast, so
+lazy imports inside functions count too (a lazy upward import is still an upward import).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# package -> packages it may import from the project
+ALLOWED: dict[str, set[str]] = {
+    "patmatch.core": set(),
+    "labeling_spec": {"patmatch.core"},
+    "indexing": {"patmatch.core", "labeling_spec"},
+    "matcher": {"patmatch.core", "labeling_spec", "indexing"},
+    "api": {"patmatch.core", "labeling_spec", "indexing", "matcher"},
+}
+PROJECT = {"patmatch", "indexing", "matcher", "labeling_spec", "api", "benchmarks"}
+
+
+def _layer_of_module(name: str) -> str | None:
+    top = name.split(".")[0]
+    if top == "patmatch":
+        if name in ("patmatch", "patmatch.errors", "patmatch.settings"):
+            return "patmatch.core"
+        return "patmatch.edge"
+    return top if top in PROJECT else None
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append(node.module)
+            out += [f"{node.module}.{a.name}" for a in node.names if node.module == "patmatch"]
+    return out
+
+
+def test_imports_go_one_way() -> None:
+    violations: list[str] = []
+    for package, allowed in ALLOWED.items():
+        files = (
+            [ROOT / "patmatch" / "errors.py", ROOT / "patmatch" / "settings.py"]
+            if package == "patmatch.core"
+            else sorted((ROOT / package).rglob("*.py"))
+        )
+        for path in files:
+            for name in _imports(path):
+                layer = _layer_of_module(name)
+                if layer is None or layer == package:
+                    continue
+                if layer not in allowed:
+                    violations.append(f"{path.relative_to(ROOT)} imports {name} ({layer})")
+    assert not violations, "upward imports:\n" + "\n".join(violations)
