@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/patmatch demo
+	$(BIN)/patmatch demo --patents 20000 --demands 5000
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

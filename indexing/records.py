@@ -72,6 +72,8 @@ class DemandRecord:
     contact_phone: str | None = None  # personal data
     contact_email: str | None = None  # personal data
     source: str | None = None
+    # the operation centre that posted it (API); centres always see their own demands
+    owner: str | None = None
     status: str = "active"  # "active" | "deleted"; deleted demands leave the next build
 
     @property

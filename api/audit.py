@@ -1,0 +1,77 @@
+"""Append-only audit log of data access: who, what record or query, when, result count.
+
+Rows live in ``audit_log`` of the API's SQLite file; triggers there refuse UPDATE and
+DELETE, so the log can only grow. Query texts are kept (operators need to see what was
+asked) but cut to 500 characters; contact data never reaches the log because requests
+carry record ids and query text, not contacts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from api.db import ApiDB
+from api.security import Principal, utcnow
+
+log = logging.getLogger("patmatch.api.audit")
+
+MAX_QUERY_CHARS = 500
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    ts: str
+    key_id: str | None
+    key_name: str | None
+    role: str | None
+    method: str
+    path: str
+    action: str
+    target: str | None
+    query: str | None
+    result_count: int | None
+    status: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class AuditLog:
+    def __init__(self, db: ApiDB) -> None:
+        self.db = db
+
+    def record(self, principal: Principal | None, *, method: str, path: str, action: str,
+               target: str | None = None, query: str | None = None,
+               result_count: int | None = None, status: int = 200) -> None:
+        q = query[:MAX_QUERY_CHARS] if query else None
+        try:
+            self.db.execute(
+                "INSERT INTO audit_log(ts, key_id, key_name, role, method, path, action, "
+                "target, query, result_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (utcnow(), principal.key_id if principal else None,
+                 principal.name if principal else None, principal.role if principal else None,
+                 method, path, action, target, q, result_count, status))
+        except Exception:  # the audit must never turn a served answer into a 500
+            log.exception("could not write audit entry for %s %s", method, path)
+
+    def read(self, *, limit: int = 100, offset: int = 0, key_id: str | None = None,
+             action: str | None = None, since: str | None = None) -> tuple[int, list[AuditEntry]]:
+        where, params = [], []
+        if key_id:
+            where.append("key_id = ?")
+            params.append(key_id)
+        if action:
+            where.append("action = ?")
+            params.append(action)
+        if since:
+            where.append("ts >= ?")
+            params.append(since)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        total = self.db.query(f"SELECT COUNT(*) FROM audit_log {clause}", tuple(params))[0][0]
+        rows = self.db.query(
+            f"SELECT * FROM audit_log {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset))
+        return int(total), [AuditEntry(**dict(r)) for r in rows]

@@ -1,0 +1,107 @@
+"""FastAPI dependencies: the engine, the caller, permissions, the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.audit import AuditLog
+from api.engine import Engine
+from api.security import KeyStore, Principal
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                               description="API key created with `patmatch keys create`")
+_bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_keys(request: Request) -> KeyStore:
+    return request.app.state.keys
+
+
+def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit
+
+
+def get_principal(
+    request: Request,
+    api_key: Annotated[str | None, Depends(_api_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Principal:
+    key = api_key or (bearer.credentials if bearer else None)
+    principal = request.app.state.keys.verify(key)
+    request.state.principal = principal
+    return principal
+
+
+def require(action: str) -> Callable[..., Principal]:
+    """Dependency: an authenticated caller whose role may do ``action`` (else 401/403)."""
+
+    def dep(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        principal.require(action)
+        return principal
+
+    dep.__name__ = f"require_{action.replace(':', '_')}"
+    return dep
+
+
+class Auditor:
+    """Bound to one request: ``audit(action, target=..., query=..., count=...)``."""
+
+    def __init__(self, request: Request, principal: Principal, log: AuditLog) -> None:
+        self.request, self.principal, self.log = request, principal, log
+
+    def __call__(self, action: str, *, target: str | None = None, query: str | None = None,
+                 count: int | None = None, status: int = 200) -> None:
+        self.log.record(self.principal, method=self.request.method,
+                        path=self.request.url.path, action=action, target=target,
+                        query=query, result_count=count, status=status)
+
+
+def auditor_for(action: str) -> Callable[..., Any]:
+    perm = require(action)
+
+    # a default, not Annotated: ``perm`` is local and string annotations cannot see it
+    def dep(request: Request, principal: Principal = Depends(perm)) -> Auditor:  # noqa: B008
+        return Auditor(request, principal, request.app.state.audit)
+
+    return dep
+
+
+def reject_repeated_scalars(request: Request) -> None:
+    """``?limit=1&limit=2`` is an error, not "the last one wins" (FastAPI's default)."""
+    from typing import get_args, get_origin
+
+    keys = request.query_params.keys()
+    repeated = {k for k in keys if len(request.query_params.getlist(k)) > 1}
+    if not repeated:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    def query_fields(dep: Any) -> Iterator[Any]:
+        yield from getattr(dep, "query_params", ())
+        for sub in getattr(dep, "dependencies", ()):
+            yield from query_fields(sub)
+
+    for field in query_fields(dependant):
+        if field.alias not in repeated:
+            continue
+        ann = field.field_info.annotation
+        kinds = {get_origin(ann), *(get_origin(a) for a in get_args(ann))}
+        if not kinds & {list, tuple, set}:
+            n = len(request.query_params.getlist(field.alias))
+            raise RequestValidationError([{
+                "loc": ("query", field.alias), "type": "repeated",
+                "msg": f"takes one value; got {n}"}])
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]

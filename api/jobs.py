@@ -1,0 +1,200 @@
+"""Batch jobs: an uploaded demand file matched by ``matcher.batch`` (via the engine), and
+index rebuilds. One job at a time per worker process (a thread), state in the API's
+SQLite file so any worker can answer ``GET /v1/jobs/{id}``; files under
+``<home>/jobs/<job_id>/``. A job whose process died is reported as failed on restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import psutil
+
+from patmatch.errors import InputError, NotFoundError, PatmatchError
+
+from api.db import ApiDB
+from api.engine import Engine
+from api.metrics import Metrics
+from api.security import Principal, utcnow
+
+log = logging.getLogger("patmatch.api.jobs")
+
+INPUT_SUFFIXES = (".csv", ".xlsx", ".jsonl", ".parquet", ".tsv")
+OUTPUT_FORMATS = ("csv", "xlsx", "parquet")
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+class JobManager:
+    def __init__(self, db: ApiDB, engine: Engine, jobs_dir: Path, metrics: Metrics) -> None:
+        self.db, self.engine, self.jobs_dir, self.metrics = db, engine, Path(jobs_dir), metrics
+        self._pool: ThreadPoolExecutor | None = None
+        self.futures: dict[str, Future] = {}
+        self._fail_orphans()
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _submit(self, job_id: str, fn: Any, *args: Any) -> None:
+        # created on first use (and again after a lifespan shutdown in the same process)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patmatch-job")
+        self.futures[job_id] = self._pool.submit(fn, job_id, *args)
+
+    # --- submission -------------------------------------------------------------------
+    def submit_match(self, principal: Principal, filename: str, stream: BinaryIO, *,
+                     top_k: int, chains: tuple[str, ...], direction: str, fmt: str) -> dict:
+        suffix = Path(filename or "").suffix.lower()
+        if suffix not in INPUT_SUFFIXES:
+            raise InputError(f"upload a demand file ending in {', '.join(INPUT_SUFFIXES)}; "
+                             f"got '{filename}'", details={"filename": filename})
+        if fmt not in OUTPUT_FORMATS:
+            raise InputError(f"format must be one of {', '.join(OUTPUT_FORMATS)}; got '{fmt}'")
+        job_id = self._new_id()
+        folder = self.jobs_dir / job_id
+        folder.mkdir(parents=True)
+        input_path = folder / f"input{suffix}"
+        with open(input_path, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        if input_path.stat().st_size == 0:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise InputError("the uploaded file is empty", details={"filename": filename})
+        params = {"top_k": top_k, "chains": list(chains), "direction": direction,
+                  "format": fmt, "filename": filename}
+        self._insert(job_id, "match", principal, params, filename)
+        out_path = folder / f"result.{fmt}"
+        self._submit(job_id, self._run_match, input_path, out_path, params)
+        return self.get(job_id, principal)
+
+    def submit_rebuild(self, principal: Principal) -> dict:
+        job_id = self._new_id()
+        self._insert(job_id, "rebuild", principal, {}, None)
+        self._submit(job_id, self._run_rebuild)
+        return self.get(job_id, principal)
+
+    # --- reading ----------------------------------------------------------------------
+    def get(self, job_id: str, principal: Principal) -> dict:
+        rows = self.db.query("SELECT * FROM jobs WHERE job_id=?", (job_id,))
+        if not rows or not self._may_see(principal, rows[0]):
+            raise NotFoundError(f"job '{job_id}' not found", details={"job_id": job_id})
+        return self._out(rows[0])
+
+    def list(self, principal: Principal, *, limit: int, offset: int) -> tuple[int, list[dict]]:
+        if principal.role == "operator":
+            where, params = "", ()
+        else:
+            where, params = "WHERE key_id=?", (principal.key_id,)
+        total = self.db.query(f"SELECT COUNT(*) FROM jobs {where}", params)[0][0]
+        rows = self.db.query(f"SELECT * FROM jobs {where} ORDER BY created_at DESC, job_id "
+                             f"LIMIT ? OFFSET ?", (*params, limit, offset))
+        return int(total), [self._out(r) for r in rows]
+
+    def result_path(self, job_id: str, principal: Principal) -> tuple[Path, str]:
+        job = self.get(job_id, principal)
+        if job["status"] != "succeeded" or job["kind"] != "match":
+            raise NotFoundError(f"job '{job_id}' has no result yet (status {job['status']})",
+                                details={"job_id": job_id, "status": job["status"]})
+        fmt = job["params"].get("format", "csv")
+        path = self.jobs_dir / job_id / f"result.{fmt}"
+        if not path.exists():
+            raise NotFoundError(f"the result file of job '{job_id}' is gone",
+                                details={"job_id": job_id})
+        return path, fmt
+
+    # --- execution --------------------------------------------------------------------
+    def _run_match(self, job_id: str, input_path: Path, out_path: Path, params: dict) -> None:
+        self._set(job_id, status="running")
+        tmp = out_path.with_name(f".tmp-{out_path.name}")
+
+        def progress(fraction: float) -> None:
+            self._set(job_id, progress=max(0.0, min(1.0, float(fraction))))
+
+        try:
+            rows = self.engine.run_batch(input_path, tmp, top_k=params["top_k"],
+                                         chains=tuple(params["chains"]),
+                                         direction=params["direction"], progress=progress)
+            os.replace(tmp, out_path)
+            self._finish(job_id, "succeeded", rows=rows)
+        except Exception as exc:  # a job failure is reported in the job, never raised
+            self._finish(job_id, "failed", error=_describe(exc))
+
+    def _run_rebuild(self, job_id: str) -> None:
+        self._set(job_id, status="running")
+        try:
+            build_id = self.engine.rebuild()
+            row = self.db.query("SELECT params FROM jobs WHERE job_id=?", (job_id,))[0]
+            params = {**json.loads(row["params"]), "build_id": build_id}
+            self._set(job_id, params=json.dumps(params, ensure_ascii=False))
+            self._finish(job_id, "succeeded")
+        except Exception as exc:
+            self._finish(job_id, "failed", error=_describe(exc))
+
+    # --- plumbing ---------------------------------------------------------------------
+    @staticmethod
+    def _new_id() -> str:
+        return f"job-{utcnow()[:10].replace('-', '')}-{secrets.token_hex(6)}"
+
+    def _insert(self, job_id: str, kind: str, p: Principal, params: dict,
+                input_name: str | None) -> None:
+        now = utcnow()
+        params = {**params, "kind": kind, "pid": os.getpid()}
+        self.db.execute(
+            "INSERT INTO jobs(job_id, key_id, status, params, created_at, updated_at, "
+            "input_name) VALUES (?,?,?,?,?,?,?)",
+            (job_id, p.key_id, "queued", json.dumps(params, ensure_ascii=False), now, now,
+             input_name))
+
+    def _set(self, job_id: str, **fields: Any) -> None:
+        fields["updated_at"] = utcnow()
+        cols = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE jobs SET {cols} WHERE job_id=?", (*fields.values(), job_id))
+
+    def _finish(self, job_id: str, status: str, *, rows: int | None = None,
+                error: str | None = None) -> None:
+        extra = {"progress": 1.0} if status == "succeeded" else {}
+        self._set(job_id, status=status, rows=rows, error=error, **extra)
+        self.metrics.jobs.labels(status=status).inc()
+        if error:
+            log.warning("job %s failed: %s", job_id, error)
+
+    def _fail_orphans(self) -> None:
+        for r in self.db.query("SELECT job_id, params FROM jobs WHERE status IN "
+                               "('queued','running')"):
+            pid = json.loads(r["params"]).get("pid")
+            if pid and pid != os.getpid() and psutil.pid_exists(pid):
+                continue
+            self._finish(r["job_id"], "failed", error="interrupted: the server restarted")
+
+    @staticmethod
+    def _may_see(p: Principal, row: Any) -> bool:
+        return p.role == "operator" or row["key_id"] == p.key_id
+
+    @staticmethod
+    def _out(r: Any) -> dict:
+        params = json.loads(r["params"])
+        kind = params.pop("kind", "match")
+        params.pop("pid", None)
+        url = (f"/v1/jobs/{r['job_id']}/result"
+               if r["status"] == "succeeded" and kind == "match" else None)
+        return {"job_id": r["job_id"], "kind": kind, "status": r["status"],
+                "progress": float(r["progress"]), "created_at": r["created_at"],
+                "updated_at": r["updated_at"], "rows": r["rows"], "error": r["error"],
+                "params": params, "result_url": url}
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, PatmatchError):
+        return f"{exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

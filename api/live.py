@@ -1,0 +1,143 @@
+"""The real engine: store, bundle, ranker and admin from indexing/, matcher/, labeling_spec/.
+
+Imports are lazy so that ``import api.main`` stays cheap and tests with a fake engine
+never load torch or faiss. The tokenizer and encoder are cached by fingerprint across
+bundle swaps: a nightly rebuild with the same encoder swaps in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from patmatch.errors import InputError
+from patmatch.settings import Settings
+
+from api.engine import ChainInfo, Engine, Snapshot
+
+log = logging.getLogger("patmatch.api.live")
+
+
+class LiveEngine(Engine):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._tokenizers: dict[Any, Any] = {}
+        self._encoders: dict[Any, Any] = {}
+        self._chains: list[ChainInfo] | None = None
+
+    def open_store(self) -> Any:
+        from indexing.store import open_store
+
+        return open_store(self.settings)
+
+    def locate_current(self) -> Path:
+        from indexing.bundle import current_bundle_path
+
+        return Path(current_bundle_path(self.settings))
+
+    def _tokenizer(self, config: Any) -> Any:
+        from indexing.text import ChineseTokenizer
+
+        key = repr(config)
+        if key not in self._tokenizers:
+            self._tokenizers[key] = ChineseTokenizer(config)
+        return self._tokenizers[key]
+
+    def _encoder(self, config: Any) -> Any:
+        from indexing.encoder import load_encoder
+
+        key = repr(config)
+        if key not in self._encoders:
+            self._encoders[key] = load_encoder(config, self.settings)
+        return self._encoders[key]
+
+    def load_snapshot(self, path: Path) -> Snapshot:
+        from indexing.bundle import IndexBundle
+        from matcher.ranker import HybridRanker
+
+        # verify=True: checksums are checked before any request can see the bundle; the
+        # tokenizer/encoder are built from the bundle's own recorded configuration
+        bundle = IndexBundle.load(path, verify=True)
+        tokenizer = self._tokenizer(bundle.tokenizer_config)
+        encoder = self._encoder(bundle.encoder_config)
+        ranker = HybridRanker(bundle, tokenizer, encoder)
+        return Snapshot(build_id=bundle.build_id, path=Path(path), ranker=ranker, bundle=bundle,
+                        manifest=dict(bundle.manifest))
+
+    def chains(self) -> list[ChainInfo]:
+        if self._chains is None:
+            from labeling_spec import load_taxonomy
+
+            tax = load_taxonomy()
+            self._chains = [ChainInfo(c.id, c.name_zh, getattr(c, "name_en", None))
+                            for c in tax.chains]
+        return self._chains
+
+    def make_filters(self, **kwargs: Any) -> Any:
+        from indexing.filters import Filters
+
+        return Filters(**kwargs)
+
+    def make_fusion(self, overrides: dict[str, Any] | None) -> Any:
+        """The served ranker's fusion with the request's overrides (None = unchanged)."""
+        if not overrides:
+            return None
+        from dataclasses import replace
+
+        from matcher.config import FusionConfig
+
+        base = getattr(self.snapshot().ranker, "config", None) or FusionConfig()
+        clean = {k: (tuple(v) if isinstance(v, list) else v)
+                 for k, v in overrides.items() if v is not None}
+        if "depth" in clean:  # the fused list holds at most 2 x candidates records
+            clean["candidates"] = max(base.candidates, -(-int(clean["depth"]) // 2))
+        return replace(base, **clean)
+
+    def run_batch(self, input_path: Path, output_path: Path, *, top_k: int,
+                  chains: tuple[str, ...], direction: str,
+                  progress: Callable[[float], None]) -> int:
+        from indexing.ingest import read_records
+        from matcher.batch import Queries, queries_from_records, run_batch
+
+        snap = self.snapshot()
+        kind = "demands" if direction == "demand-to-patent" else "patents"
+        records, rejects = read_records(kind, input_path)
+        if not records:
+            raise InputError(f"no valid {kind} in the uploaded file ({len(rejects)} rejected)",
+                             details={"rejected": len(rejects)})
+        if kind == "demands":
+            queries = queries_from_records(records)
+        else:
+            queries = Queries([r.id for r in records], [r.text for r in records],
+                              [r.title for r in records], [[] for _ in records], None)
+        progress(0.05)
+        report = run_batch(snap.bundle, snap.ranker.tokenizer, snap.ranker.encoder, queries,
+                           out=output_path, direction=direction, top_k=top_k,
+                           filters=self.make_filters(chains=chains), progress=False)
+        return int(report.rows)
+
+    def rebuild(self) -> str:
+        from indexing.build import BuildConfig, build
+
+        return str(build(self.store, self.settings, BuildConfig()))
+
+    def publish(self, build_id: str | None, *, force: bool) -> str:
+        from indexing.publish import publish
+
+        # the same judged set as `patmatch publish` uses by default
+        judged = self.settings.home / "judged" / "qrels.tsv"
+        evaluator = None
+        if judged.is_file():
+            from matcher.evaluate import evaluate_bundle
+
+            evaluator = lambda path: evaluate_bundle(path, judged)  # noqa: E731
+        else:
+            log.warning("judged set %s not found: publishing without the quality gate", judged)
+        return str(publish(self.settings, build_id, force=force, evaluator=evaluator))
+
+    def rollback(self) -> str:
+        from indexing.publish import rollback
+
+        return str(rollback(self.settings))

@@ -1,0 +1,42 @@
+"""Patents: read one, and find the demands it could serve."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from patmatch.errors import NotFoundError
+
+from api.deps import Auditor, EngineDep, auditor_for
+from api.matching import Paging, run_patent_match
+from api.routers import READ, errors
+from api.schemas import RECORD_ID_PATTERN, MatchListOut, PatentOut
+from api.views import patent_out
+
+router = APIRouter(prefix="/v1/patents", tags=["patents"])
+PatentId = Annotated[str, Path(pattern=RECORD_ID_PATTERN, examples=["CN115000000A"])]
+
+
+@router.get("/{patent_id}", response_model=PatentOut, responses=errors(*READ),
+            summary="Read one patent")
+def get_patent(patent_id: PatentId, engine: EngineDep,
+               audit: Annotated[Auditor, Depends(auditor_for("patents:read"))]) -> PatentOut:
+    rec = engine.store.get_patent(patent_id)
+    if rec is None:
+        raise NotFoundError(f"patent '{patent_id}' not found", details={"id": patent_id})
+    audit("patents.read", target=patent_id, count=1)
+    return patent_out(rec)
+
+
+@router.get("/{patent_id}/demands", response_model=MatchListOut, responses=errors(*READ),
+            summary="Demands this patent could serve (only demands this key may see)")
+def patent_demands(patent_id: PatentId, engine: EngineDep,
+                   audit: Annotated[Auditor, Depends(auditor_for("match"))],
+                   paging: Annotated[Paging, Depends()],
+                   chain: Annotated[list[str] | None, Query(max_length=20)] = None
+                   ) -> MatchListOut:
+    out = run_patent_match(engine, audit.principal, patent_id, limit=paging.limit,
+                           offset=paging.offset, chains=tuple(chain or ()))
+    audit("match.patent", target=patent_id, count=len(out.items))
+    return out

@@ -1,0 +1,187 @@
+"""Build benchmark: `patmatch build` stage by stage vs a naive script doing the same work.
+
+The naive script is what one would write first: jieba.lcut on title+abstract, bm25s,
+sentence-transformers ``encode``, a faiss ``IndexFlatIP``, for both sides, saving
+everything. patmatch does more (four weighted BM25 fields, three embedded fields,
+facets, labels, checksums) and is timed with a cold and a warm embedding cache.
+
+    .venv/bin/python -m benchmarks.naive_build --patents 20000 --demands 5000 \
+        [--encoder default|tiny|<model dir>] [--out benchmarks/results/build.json]
+
+``tiny`` (the default when no distilled model is installed) is a deterministic
+StaticEmbedding over the corpus vocabulary from ``make_tiny_encoder``: the same
+architecture as the distilled default encoder, so the costs compare, built in seconds.
+Both pipelines always use the same encoder directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _dir_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
+
+
+def naive_build(patents: list[Any], demands: list[Any], model_dir: Path, out: Path) -> dict[str, float]:
+    import bm25s
+    import faiss
+    import jieba
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    t: dict[str, float] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    jieba.initialize()
+    t["load_model"] = time.perf_counter() - t0
+    for side, texts in (("patents", [f"{p.title}。{p.abstract}" for p in patents]),
+                        ("demands", [d.query_text for d in demands])):
+        t0 = time.perf_counter()
+        tokens = [jieba.lcut(x) for x in texts]
+        t["tokenize"] = t.get("tokenize", 0) + time.perf_counter() - t0
+        t0 = time.perf_counter()
+        bm = bm25s.BM25()
+        bm.index(tokens, show_progress=False)
+        bm.save(str(out / f"{side}_bm25"))
+        t["bm25"] = t.get("bm25", 0) + time.perf_counter() - t0
+        t0 = time.perf_counter()
+        vec = model.encode(texts, batch_size=256, normalize_embeddings=True,
+                           convert_to_numpy=True).astype(np.float32)
+        t["encode"] = t.get("encode", 0) + time.perf_counter() - t0
+        t0 = time.perf_counter()
+        index = faiss.IndexFlatIP(vec.shape[1])
+        index.add(vec)
+        faiss.write_index(index, str(out / f"{side}.faiss"))
+        np.save(out / f"{side}_vectors.npy", vec)
+        t["faiss"] = t.get("faiss", 0) + time.perf_counter() - t0
+    return {k: round(v, 2) for k, v in t.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--patents", type=int, default=20000)
+    ap.add_argument("--demands", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--encoder", default=None, help="default | tiny | model dir")
+    ap.add_argument("--work", type=Path, default=None, help="scratch dir (default: temp)")
+    ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="write the JSON result here")
+    args = ap.parse_args()
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="patmatch-buildbench-"))
+    os.environ["PATMATCH_HOME"] = str(work / "home")
+    from indexing.build import BuildConfig, build
+    from indexing.demo_data import generate
+    from indexing.encoder import EncoderConfig, load_encoder, make_tiny_encoder
+    from indexing.ingest import ingest_files
+    from indexing.store import open_store
+    from indexing.text import ChineseTokenizer
+    from patmatch.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    res: dict[str, Any] = {"patents_in": args.patents, "demands_in": args.demands,
+                           "cpu_count": os.cpu_count(), "load_avg_start": os.getloadavg()[0]}
+    t0 = time.perf_counter()
+    demo = generate(work / "demo", args.patents, args.demands, seed=args.seed)
+    store = open_store(settings)
+    ingest_files("patents", demo.patent_files, store, rejects_dir=work / "rejects")
+    ingest_files("demands", demo.demand_files, store, rejects_dir=work / "rejects")
+    res["prepare_s"] = round(time.perf_counter() - t0, 1)
+    patents, demands = list(store.iter_patents()), list(store.iter_demands())
+
+    tok = ChineseTokenizer()
+    enc_name = args.encoder
+    if enc_name in (None, "tiny"):
+        try:
+            from indexing.encoder import default_model_dir
+
+            model_dir = default_model_dir(settings, build_if_missing=False)
+            enc_name = enc_name or "default"
+        except Exception:  # noqa: BLE001 - no distilled model installed
+            enc_name = "tiny"
+    if enc_name == "tiny":
+        vocab = sorted({w for p in random.Random(0).sample(patents, min(3000, len(patents)))
+                        for w in tok.tokenize(p.text)})
+        model_dir = work / "tiny-encoder"
+        make_tiny_encoder(model_dir, vocab, dim=256)
+    elif enc_name == "default":
+        from indexing.encoder import default_model_dir
+
+        model_dir = default_model_dir(settings, build_if_missing=False)
+    else:
+        model_dir = Path(enc_name)
+    res["encoder"] = {"name": enc_name, "dir": str(model_dir)}
+    cfg = BuildConfig(encoder=str(model_dir))
+    # labelling is its own step (nightly relabels before building; the naive script has
+    # no labels at all), so it is timed apart from the build
+    from indexing.build import relabel
+    from labeling_spec import Labeler
+
+    t0 = time.perf_counter()
+    relabel(store, Labeler.load(tokenize=tok.tokenize))
+    res["label_s"] = round(time.perf_counter() - t0, 2)
+
+    # Import the heavy libraries before either pipeline is timed: the naive script runs
+    # second in this process and would otherwise get them for free (torch +
+    # sentence-transformers alone take seconds to import on a busy 2-core machine).
+    t0 = time.perf_counter()
+    import bm25s  # noqa: F401
+    import faiss  # noqa: F401
+    import jieba  # noqa: F401
+    import polars  # noqa: F401
+    import scipy.sparse  # noqa: F401
+    import sentence_transformers  # noqa: F401
+    import torch  # noqa: F401
+
+    res["imports_s"] = round(time.perf_counter() - t0, 2)
+
+    def timed_build() -> tuple[str, float, dict[str, Any]]:
+        t = time.perf_counter()
+        bid = build(store, settings, cfg, tokenizer=ChineseTokenizer(),
+                    encoder=load_encoder(EncoderConfig(name=str(model_dir)), settings))
+        wall = round(time.perf_counter() - t, 2)
+        m = json.loads((settings.staging_dir / bid / "manifest.json").read_text())
+        return bid, wall, m
+
+    bid, wall, m = timed_build()
+    res["patmatch_cold"] = {"wall_s": wall, "stages_s": m["timings"], "counts": m["counts"],
+                            "peak_rss_mb": m["peak_rss_mb"],
+                            "bundle_mb": _dir_mb(settings.staging_dir / bid)}
+    changed = patents[: max(1, len(patents) // 100)]
+    store.upsert_patents([dataclasses.replace(p, abstract=p.abstract + "（修订）") for p in changed])
+    bid2, wall2, m2 = timed_build()
+    res["patmatch_rebuild_1pct"] = {"wall_s": wall2, "stages_s": m2["timings"],
+                                    "changed_patents": len(changed)}
+    if not args.skip_naive:
+        t = time.perf_counter()
+        from indexing._build_steps import patent_is_valid
+
+        # the same records as the bundle: a naive script must drop lapsed patents too
+        stages = naive_build([p for p in patents if patent_is_valid(p)], demands, model_dir,
+                             work / "naive")
+        res["naive"] = {"wall_s": round(time.perf_counter() - t, 2), "stages_s": stages,
+                        "output_mb": _dir_mb(work / "naive")}
+        res["ratio_cold_vs_naive"] = round(wall / res["naive"]["wall_s"], 2)
+        res["ratio_rebuild_vs_naive"] = round(wall2 / res["naive"]["wall_s"], 2)
+    store.close()
+    res["load_avg_end"] = os.getloadavg()[0]
+    text = json.dumps(res, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""Chinese text analysis: normalisation and jieba tokenization for the lexical index.
+
+The tokenizer owns its dictionary (never jieba's global instance, which other code in the
+process may mutate): the stock jieba dictionary, plus the generated domain dictionary in
+``indexing/resources/domain_dict.txt`` (from ``labeling_spec.domain_terms()``), plus an
+optional operator user dictionary. Two backends segment identically by design: ``jieba``
+(pure Python, the reference) and ``rjieba`` (jieba-rs, ~18x faster, used to build indexes);
+their agreement is measured in ``benchmarks/text_bench.py`` and tested.
+
+``fingerprint`` hashes everything that changes tokens (code version, config, dictionaries,
+stopwords); every index bundle records it and refuses a tokenizer with another one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from patmatch.errors import ConfigError, DependencyError, FileFormatError
+
+TOKENIZER_VERSION = "1"
+RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
+STOPWORDS_FILE = RESOURCES_DIR / "stopwords.txt"
+DOMAIN_DICT_FILE = RESOURCES_DIR / "domain_dict.txt"
+
+Backend = Literal["rjieba", "jieba"]
+Mode = Literal["words", "chars"]
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    backend: Backend = "rjieba"
+    mode: Mode = "words"
+    domain_dict: bool = True
+    user_dict: str | None = None
+    # jieba's HMM guesses unknown words; both backends implement the same model.
+    hmm: bool = True
+    stopwords: bool = True
+    # jieba "search" mode: long words also yield their dictionary sub-words
+    # (锂离子电池 -> 锂离子, 电池, 锂离子电池), so a query's shorter wording still matches.
+    search: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("rjieba", "jieba"):
+            raise ConfigError(f"tokenizer backend must be 'rjieba' or 'jieba', got {self.backend!r}")
+        if self.mode not in ("words", "chars"):
+            raise ConfigError(f"tokenizer mode must be 'words' or 'chars', got {self.mode!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenizerConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(
+                f"unknown tokenizer config keys {sorted(unknown)}; expected some of {sorted(known)}"
+            )
+        return cls(**data)
+
+
+# --- normalisation -------------------------------------------------------------------
+def _build_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for cp in range(0xFF01, 0xFF5F):  # full-width ASCII block -> ASCII
+        table[cp] = chr(cp - 0xFEE0).lower()
+    for cp in range(ord("A"), ord("Z") + 1):
+        table[cp] = chr(cp).lower()
+    for ch in "\u3000\t\n\r\x0b\x0c\u00a0\u2028\u2029\u200b\ufeff":
+        table[ord(ch)] = " "
+    return table
+
+
+_TABLE = _build_table()
+
+
+def normalize_text(text: str) -> str:
+    """Full-width -> half-width, whitespace -> space, lower case; one char for one char.
+
+    Length-preserving on purpose: token offsets computed on the normalised text are
+    offsets into the original text, which the matcher uses for highlighting.
+    """
+    out = text.translate(_TABLE)
+    if not out.isascii():
+        low = out.lower()
+        if len(low) == len(out):
+            return low
+        return "".join(c if len(c.lower()) != 1 else c.lower() for c in out)
+    return out
+
+
+# --- token classes -------------------------------------------------------------------
+_CONTENT = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HYPHEN = re.compile(r"-+")
+_NOT_HYPHEN = re.compile(r"[^-]+")
+_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_CHARS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[0-9]+(?:\.[0-9]+)?[a-z%℃]*|[a-z]+")
+# Physical units glued to a preceding number ("3.5" + "℃" -> "3.5℃"); money and time
+# words stay separate because demands say "50万元" and patents never do.
+UNITS = frozenset(
+    "℃ °c % ‰ mm cm m km nm um μm kg g mg t l ml v kv mv w kw mw a ma hz khz mhz ghz "
+    "pa kpa mpa gpa s ms min h rpm db kwh mah ah 毫米 厘米 米 千米 纳米 微米 吨 千克 公斤 克 "
+    "毫克 升 毫升 伏 千伏 瓦 千瓦 兆瓦 安 毫安 赫兹 帕 兆帕 转 分贝 度".split()
+)
+
+
+def _read_lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def load_stopwords(path: Path = STOPWORDS_FILE) -> frozenset[str]:
+    return frozenset(normalize_text(w) for w in _read_lines(path))
+
+
+def read_dictionary(path: Path) -> list[tuple[str, int | None]]:
+    """Read a jieba-format dictionary (``word [freq] [tag]`` per line)."""
+    try:
+        lines = _read_lines(path)
+    except FileNotFoundError:
+        raise ConfigError(f"user dictionary not found: expected a file at {path}") from None
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"dictionary {path} must be UTF-8: {exc}") from None
+    out: list[tuple[str, int | None]] = []
+    for i, line in enumerate(lines, 1):
+        parts = line.split()
+        freq: int | None = None
+        if len(parts) > 1 and parts[1].isdigit():
+            freq = int(parts[1])
+        elif len(parts) > 1 and not parts[1].isalpha():
+            raise FileFormatError(
+                f"{path}:{i}: expected 'word [freq] [tag]' with an integer freq, got {line!r}"
+            )
+        out.append((parts[0], freq))
+    return out
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- backends ------------------------------------------------------------------------
+class _JiebaBackend:
+    """Pure-Python jieba with a private ``jieba.Tokenizer`` (the reference implementation)."""
+
+    name = "jieba"
+
+    def __init__(self, hmm: bool, search: bool) -> None:
+        import jieba
+
+        # jieba logs dictionary loading at DEBUG on its own handler; keep stderr quiet.
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        self._t = jieba.Tokenizer()
+        self._t.initialize()
+        self._hmm = hmm
+        self._search = search
+        self.version = f"jieba-{jieba.__version__}"
+
+    def add_word(self, word: str, freq: int | None) -> None:
+        self._t.add_word(word, freq)
+
+    def cut(self, text: str) -> list[str]:
+        if self._search:
+            return self._t.lcut_for_search(text, HMM=self._hmm)
+        return self._t.lcut(text, HMM=self._hmm)
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        return list(self._t.tokenize(text, mode="search" if self._search else "default", HMM=self._hmm))
+
+
+class _RJiebaBackend:
+    """jieba-rs through ``rjieba``: same dictionary and algorithm, in Rust."""
+
+    name = "rjieba"
+
+    def __init__(self, hmm: bool, search: bool) -> None:
+        try:
+            import rjieba
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise DependencyError(
+                "tokenizer backend 'rjieba' needs the rjieba package; install it or use "
+                f"TokenizerConfig(backend='jieba') ({exc})"
+            ) from None
+        self._t = rjieba.Jieba()
+        self._hmm = hmm
+        self._search = search
+        self.version = "rjieba-0.2"
+
+    def add_word(self, word: str, freq: int | None) -> None:
+        self._t.add_word(word, freq, None)
+
+    def cut(self, text: str) -> list[str]:
+        if self._search:
+            return self._t.cut_for_search(text, self._hmm)
+        return self._t.cut(text, self._hmm)
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        return self._t.tokenize(text, "search" if self._search else "default", self._hmm)
+
+
+# --- the tokenizer -------------------------------------------------------------------
+class ChineseTokenizer:
+    """jieba tokenization with normalisation, stopwords, unit merging and offsets."""
+
+    def __init__(self, config: TokenizerConfig | None = None) -> None:
+        self.config = config or TokenizerConfig()
+        self._stopwords = load_stopwords() if self.config.stopwords else frozenset()
+        self._words: list[tuple[str, int | None]] = []
+        if self.config.domain_dict and DOMAIN_DICT_FILE.exists():
+            self._words += read_dictionary(DOMAIN_DICT_FILE)
+        if self.config.user_dict:
+            self._words += read_dictionary(Path(self.config.user_dict).expanduser())
+        self._backend: _JiebaBackend | _RJiebaBackend | None = None
+        self._lock = threading.Lock()
+        self._keep: dict[str, str | None] = {}
+
+    # The dictionary is loaded on first use: constructing a tokenizer (e.g. to read a
+    # fingerprint from a manifest) stays cheap.
+    @property
+    def backend(self) -> _JiebaBackend | _RJiebaBackend:
+        if self._backend is None:
+            with self._lock:  # API worker threads may race to the first request
+                if self._backend is None:
+                    cls = _RJiebaBackend if self.config.backend == "rjieba" else _JiebaBackend
+                    b = cls(self.config.hmm, self.config.search)
+                    for word, freq in self._words:
+                        b.add_word(normalize_text(word), freq)
+                    self._backend = b
+        return self._backend
+
+    @cached_property
+    def fingerprint(self) -> str:
+        parts: dict[str, Any] = {
+            "version": TOKENIZER_VERSION,
+            "config": {k: v for k, v in self.config.to_dict().items() if k != "user_dict"},
+            "stopwords": _sha256_file(STOPWORDS_FILE) if self.config.stopwords else None,
+            "domain_dict": (
+                _sha256_file(DOMAIN_DICT_FILE)
+                if self.config.domain_dict and DOMAIN_DICT_FILE.exists()
+                else None
+            ),
+            # The user dictionary counts by content, not by path.
+            "user_dict": (
+                _sha256_file(Path(self.config.user_dict).expanduser()) if self.config.user_dict else None
+            ),
+        }
+        blob = json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()
+        return "tok-" + hashlib.sha256(blob).hexdigest()[:16]
+
+    def _classify(self, token: str) -> str | None:
+        """The index term for a raw token, or None to drop it (cached per token)."""
+        hit = self._keep.get(token, "")
+        if hit != "":
+            return hit
+        t = token.strip()
+        keep = t if t and _CONTENT.search(t) and t not in self._stopwords else None
+        if len(self._keep) > 500_000:
+            self._keep.clear()
+        self._keep[token] = keep
+        return keep
+
+    # jieba-rs keeps "2-8" whole where jieba splits "2", "-", "8": split hyphenated ASCII
+    # tokens in both backends so they agree (and "2-8" still matches "2～8").
+    @staticmethod
+    def _split_ascii(tokens: list[str]) -> Iterable[str]:
+        for raw in tokens:
+            if "-" in raw and len(raw) > 1 and raw.isascii():
+                yield from (p for p in _HYPHEN.split(raw) if p)
+            else:
+                yield raw
+
+    @staticmethod
+    def _split_ascii_spans(spans: Iterable[tuple[str, int, int]]) -> Iterable[tuple[str, int, int]]:
+        for raw, start, end in spans:
+            if "-" in raw and len(raw) > 1 and raw.isascii():
+                for m in _NOT_HYPHEN.finditer(raw):
+                    yield m.group(), start + m.start(), start + m.end()
+            else:
+                yield raw, start, end
+
+    def tokenize(self, text: str) -> list[str]:
+        """Index terms of ``text``: normalised, stopwords and punctuation removed."""
+        if not text:
+            return []
+        norm = normalize_text(text)
+        if self.config.mode == "chars":
+            return [m.group() for m in _CHARS.finditer(norm) if m.group() not in self._stopwords]
+        out: list[str] = []
+        prev = ""
+        for raw in self._split_ascii(self.backend.cut(norm)):
+            if raw in UNITS and out and prev == out[-1] and _NUMBER.match(prev):
+                out[-1] = prev + raw
+                prev = out[-1]
+                continue
+            term = self._classify(raw)
+            prev = raw
+            if term is not None:
+                out.append(term)
+        return out
+
+    def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
+        return [self.tokenize(t) for t in texts]
+
+    def iter_tokenize(self, texts: Iterable[str]) -> Iterable[list[str]]:
+        for t in texts:
+            yield self.tokenize(t)
+
+    def tokenize_with_offsets(self, text: str) -> list[tuple[str, int, int]]:
+        """``(term, start, end)``: the same terms as ``tokenize``, with character offsets
+        into the ORIGINAL ``text`` (``text[start:end]`` is the surface form)."""
+        if not text:
+            return []
+        norm = normalize_text(text)
+        if self.config.mode == "chars":
+            return [
+                (m.group(), m.start(), m.end())
+                for m in _CHARS.finditer(norm)
+                if m.group() not in self._stopwords
+            ]
+        out: list[tuple[str, int, int]] = []
+        prev_end = -1
+        prev_raw = ""
+        for raw, start, end in self._split_ascii_spans(self.backend.spans(norm)):
+            if (
+                raw in UNITS
+                and out
+                and out[-1][2] == start == prev_end
+                and out[-1][0] == prev_raw
+                and _NUMBER.match(prev_raw)
+            ):
+                out[-1] = (prev_raw + raw, out[-1][1], end)
+                prev_raw, prev_end = out[-1][0], end
+                continue
+            term = self._classify(raw)
+            prev_raw, prev_end = raw, end
+            if term is not None:
+                # strip() in _classify may drop surrounding spaces: keep offsets exact.
+                lead = len(raw) - len(raw.lstrip())
+                out.append((term, start + lead, start + lead + len(term)))
+        return out
+
+    # Picklable for multiprocessing: ship the config, rebuild the dictionary on arrival.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"ChineseTokenizer({self.config!r}, fingerprint={self.fingerprint!r})"
+
+
+# --- the generated domain dictionary -------------------------------------------------
+_BAD_START = tuple("一之其该所并及和与或")
+_BAD_END = tuple("的和与或及由组成中内上下")
+# counted fragments: "三个侧面", "七到十二元环"
+_COUNTED = re.compile(r"^[0-9一二三四五六七八九十两几多单双]+[个种件只条根块片层对台套次级段到或至]")
+
+
+def domain_dictionary_entries(terms: Iterable[str]) -> list[tuple[str, int]]:
+    """Pick the domain terms worth adding to jieba, each with a frequency.
+
+    A term is added only if stock jieba would split it (otherwise nothing changes) and it
+    does not look like a fragment ("一个带", "...组成"). Its frequency is jieba's own
+    ``suggest_freq`` on the stock dictionary, doubled, so the term wins over its parts
+    unless the context strongly prefers another split. Computing frequencies once here,
+    instead of at load time, keeps the jieba and rjieba backends identical.
+    """
+    import jieba
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    base = jieba.Tokenizer()
+    base.initialize()
+    seen: set[str] = set()
+    out: list[tuple[str, int]] = []
+    for raw in terms:
+        term = normalize_text(raw.strip())
+        if not (2 <= len(term) <= 10) or term in seen or " " in term:
+            continue
+        if term.startswith(_BAD_START) or term.endswith(_BAD_END) or _COUNTED.match(term):
+            continue
+        if not _CONTENT.search(term):
+            continue
+        seen.add(term)
+        if base.FREQ.get(term):
+            continue
+        pieces = base.lcut(term, HMM=False)
+        if len(pieces) < 2:
+            continue
+        out.append((term, 2 * base.suggest_freq(term, tune=False)))
+    return out
+
+
+def write_domain_dictionary(terms: Iterable[str], path: Path = DOMAIN_DICT_FILE) -> int:
+    """Write the generated domain dictionary atomically; returns the number of entries."""
+    import os
+    import tempfile
+
+    entries = domain_dictionary_entries(terms)
+    body = "".join(f"{w} {f}\n" for w, f in entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".domain_dict.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(body)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return len(entries)
+
+
+def _source_terms() -> list[str]:
+    """labeling_spec.domain_terms() when available, else the vendored IPC term table."""
+    try:
+        from labeling_spec import domain_terms  # type: ignore[attr-defined]
+
+        return list(domain_terms())
+    except ImportError:
+        import gzip
+
+        table = Path(__file__).resolve().parent.parent / "labeling_spec" / "tables" / "ipc_terms.txt.gz"
+        with gzip.open(table, "rt", encoding="utf-8") as fh:
+            return [ln.strip() for ln in fh if ln.strip()]
+
+
+if __name__ == "__main__":  # python -m indexing.text  -> regenerate resources/domain_dict.txt
+    n = write_domain_dictionary(_source_terms())
+    print(f"wrote {n} domain terms to {DOMAIN_DICT_FILE}")

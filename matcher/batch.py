@@ -1,0 +1,400 @@
+"""Batch matching for analysts: many queries against one side, files in, files out.
+
+All-vs-all is matrix work, block by block of queries (never a Python loop per query):
+- lexical: ``Q_block (B x V, term counts) @ D.T (V x N, BM25 weights)`` as one sparse
+  product, the same numbers as the single-query scorer;
+- dense: ``V_block (B x d) @ P.T`` as one GEMM;
+- top-k0 per row (FAISS's C++ heaps, ties to the lowest row) under the filter mask, then
+  ``fuse_arrays`` — the very function the interactive ranker uses.
+The kernels live in ``matcher/kernels.py``, the query sources in ``matcher/queries.py``;
+per-row explanation work is done only for the final top-k, memoised within a job.
+Memory is bounded by the block: two ``B x N`` float32 score matrices, with B chosen so
+each stays under ``max_block_mb``; never a full ``Q x N`` matrix.
+
+Checkpoint/resume: each finished block is written as its own parquet part (atomically)
+and recorded in ``state.json`` with a fingerprint of everything that decides the output
+(bundle build, queries, direction, top-k, filters, fusion, block size). A resumed job
+skips finished blocks and, blocks being deterministic, produces the same bytes as an
+uninterrupted run. The final file is assembled from the parts and replaced atomically.
+
+Output columns (stable, documented in docs/matching.md): ``OUTPUT_COLUMNS``; CSV/XLSX add
+``demand_title`` and ``patent_title``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexing.filters import Filters
+from matcher.config import FusionConfig
+from matcher.explain import build_reason, dedupe_terms, informative
+from matcher.kernels import (LexicalScorer, Scratch, block_size_for, dense_topk,  # noqa: F401
+                             lexical_topk, rank_block, topk_rows)
+from matcher.queries import (Queries, _chains_column, queries_from_records,  # noqa: F401
+                             queries_from_side)
+from patmatch.errors import ConflictError, InputError
+
+OUTPUT_COLUMNS = ("demand_id", "rank", "patent_id", "score", "lexical_score", "semantic_score",
+                  "lexical_rank", "semantic_rank", "chain", "matched_terms", "reason")
+TITLE_COLUMNS = ("demand_title", "patent_title")
+FORMATS = (".parquet", ".csv", ".xlsx")
+JOB_VERSION = 1
+
+
+@dataclass
+class BatchReport:
+    out: Path
+    queries: int
+    rows: int
+    blocks: int
+    resumed_blocks: int
+    seconds: float
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    rejects_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+# --- the job ------------------------------------------------------------------------------
+def _atomic_bytes(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fingerprint(spec: dict[str, Any], queries: Queries) -> str:
+    h = hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode())
+    for qid, text in zip(queries.ids, queries.texts):
+        h.update(qid.encode() + b"\x1f" + text.encode() + b"\x1e")
+    if queries.vectors is not None:
+        h.update(np.ascontiguousarray(queries.vectors, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def job_dir_for(out: Path) -> Path:
+    return out.parent / f".{out.name}.job"
+
+
+def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, out: Path,
+              direction: str = "demand-to-patent", top_k: int = 20,
+              filters: Filters | None = None, fusion: FusionConfig | None = None,
+              resume: bool = False, block_size: int | None = None, progress: bool = True,
+              stop_after_blocks: int | None = None, pipeline: bool = False) -> BatchReport:
+    """Match ``queries`` against the patents (or demands) of ``bundle``; write ``out``.
+
+    ``stop_after_blocks`` simulates a kill after that many blocks (tests, benchmarks).
+    ``pipeline`` ranks block b + 1 in a worker thread while block b is explained; the
+    output is identical either way. Off by default: on the shared 2-core VM it was not a
+    measurable win (6.7k x 20k: 7.0-14.4 s pipelined vs 8.4-13.6 s in line), it may pay
+    on an idle machine with more cores.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    if out.suffix.lower() not in FORMATS:
+        raise InputError(f"output must end with one of {FORMATS}, got {out.name!r}")
+    if direction not in ("demand-to-patent", "patent-to-demand"):
+        raise InputError(f"direction must be demand-to-patent or patent-to-demand, got {direction!r}")
+    if top_k < 1:
+        raise InputError(f"top-k must be >= 1, got {top_k}")
+    fusion = fusion or FusionConfig()
+    filters = filters if filters is not None else Filters()
+    target_name = "patents" if direction == "demand-to-patent" else "demands"
+    if target_name == "demands":
+        filters = Filters.from_dict({**filters.to_dict(), "valid_only": False})
+    side = bundle.side(target_name)
+    n = len(side.ids)
+    bsize = block_size or block_size_for(n)
+    spec = {"version": JOB_VERSION, "build_id": getattr(bundle, "build_id", None),
+            "direction": direction, "top_k": top_k, "filters": filters.to_dict(),
+            "fusion": fusion.to_dict(), "block_size": bsize,
+            "encoder": getattr(encoder, "fingerprint", None) if queries.vectors is None else None}
+    fp = _fingerprint(spec, queries)
+    job = job_dir_for(out)
+    state_path = job / "state.json"
+    done = 0
+    if job.exists():
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        if resume and state.get("fingerprint") == fp:
+            done = int(state.get("blocks_done", 0))
+        elif resume and state:
+            raise ConflictError(
+                f"cannot resume {out.name}: the checkpoint in {job} was made for other inputs "
+                "or options (bundle, queries, direction, top-k, filters or fusion differ); "
+                "rerun without --resume to start over", details={"job_dir": str(job)})
+        else:
+            shutil.rmtree(job)
+    job.mkdir(parents=True, exist_ok=True)
+    if done == 0:
+        _atomic_bytes(state_path, lambda p: p.write_text(json.dumps(
+            {"fingerprint": fp, "spec": spec, "blocks_done": 0, "queries": len(queries.ids)})))
+    nq = len(queries.ids)
+    n_blocks = (nq + bsize - 1) // bsize
+    mask = side.mask(filters)
+    ctx = _Context(side, tokenizer, encoder, queries, mask, fusion, top_k, direction)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=nq, initial=min(done * bsize, nq), unit="q", desc="matching",
+                   dynamic_ncols=True, mininterval=0.5)
+    # Optional two-stage pipeline: a worker thread ranks block b + 1 (BLAS, sparse products
+    # and FAISS heaps release the GIL) while this thread explains and writes block b. Only
+    # one block is ranked at a time, so memory stays at two B x N matrices.
+    pool = (ThreadPoolExecutor(1, thread_name_prefix="patmatch-rank", initializer=_one_omp_thread)
+            if pipeline else _Inline())
+    bounds = [(b * bsize, min(nq, (b + 1) * bsize)) for b in range(n_blocks)]
+    pending = pool.submit(ctx.rank, *bounds[done]) if done < n_blocks else None
+    try:
+        for b in range(done, n_blocks):
+            if stop_after_blocks is not None and b - done >= stop_after_blocks:
+                return BatchReport(out, nq, 0, n_blocks, done, time.perf_counter() - t0,
+                                   extra={"stopped_at_block": b})
+            lo, hi = bounds[b]
+            ranked = pending.result()
+            pending = pool.submit(ctx.rank, *bounds[b + 1]) if b + 1 < n_blocks else None
+            frame = ctx.rows(ranked)
+            part = job / f"part-{b:06d}.parquet"
+            _atomic_bytes(part, lambda p, f=frame: f.write_parquet(p))
+            _atomic_bytes(state_path, lambda p, k=b + 1: p.write_text(json.dumps(
+                {"fingerprint": fp, "spec": spec, "blocks_done": k, "queries": nq})))
+            if bar is not None:
+                bar.update(hi - lo)
+    finally:
+        if pending is not None:
+            pending.cancel()
+        pool.shutdown(wait=True)
+        if bar is not None:
+            bar.close()
+    t_write = time.perf_counter()
+    rows = _assemble(job, n_blocks, out, ctx)
+    shutil.rmtree(job, ignore_errors=True)
+    stages = {k: round(v, 2) for k, v in ctx.timings.items()}
+    stages["assemble_write"] = round(time.perf_counter() - t_write, 2)
+    return BatchReport(out, nq, rows, n_blocks, done, round(time.perf_counter() - t0, 3),
+                       extra={"stage_seconds": stages, "block_size": bsize})
+
+
+class _Context:
+    def __init__(self, side: Any, tokenizer: Any, encoder: Any, queries: Queries,
+                 mask: np.ndarray | None, fusion: FusionConfig, top_k: int, direction: str) -> None:
+        self.side, self.tokenizer, self.encoder, self.q = side, tokenizer, encoder, queries
+        self.mask, self.fusion, self.top_k, self.direction = mask, fusion, top_k, direction
+        self.doc_matrix = side.lexical_matrix()
+        self.scorer = LexicalScorer(side.sparse.matrix)
+        self.vectors = np.asarray(side.vectors, dtype=np.float32)
+        vocab = side.sparse.vocab
+        from matcher.ranker import generic_df_limit
+
+        df = np.diff(side.sparse.matrix.indptr)  # CSC: documents per term
+        self.show_term = (np.fromiter((informative(t) for t in vocab), dtype=bool, count=len(vocab))
+                          & (df <= generic_df_limit(len(side.ids))))
+        self.vocab = vocab
+        self.timings: dict[str, float] = {}
+        self.target_chains = _chains_column(side)
+        self.target_titles = (side.docs["title"].cast(str).fill_null("").to_list()
+                              if "title" in side.docs.columns else [""] * len(side.ids))
+        self.target_chain_keys = [tuple(c) for c in self.target_chains]
+        self._terms_memo: dict[bytes, tuple[str, ...]] = {}
+        self._row_memo: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+        self._lock = threading.Lock()
+        self.scratch = Scratch()  # rank() runs one block at a time (inline or one worker)
+
+    def block(self, lo: int, hi: int) -> Any:
+        """Queries ``lo:hi`` end to end: a polars frame of their rows."""
+        return self.rows(self.rank(lo, hi))
+
+    def rank(self, lo: int, hi: int) -> _Ranked:
+        """The matrix half of a block (tokenize, encode, both kernels, fusion). Free of
+        Python per-row work and mostly outside the GIL, so ``run_batch`` runs it for the
+        next block in a worker thread while this thread explains the current one."""
+        import time
+
+        clock = time.perf_counter
+        q = self.q
+        texts = q.texts[lo:hi]
+        t0 = clock()
+        tokens = [self.tokenizer.tokenize(t) for t in texts]
+        t1 = clock()
+        if q.vectors is not None:
+            qv = np.asarray(q.vectors[lo:hi], dtype=np.float32)
+        elif texts:
+            qv = np.asarray(self.encoder.encode_queries(texts), dtype=np.float32)
+        else:
+            qv = np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+        t2 = clock()
+        qm, fused = rank_block(self.side, tokens, qv, fusion=self.fusion, limit=self.top_k,
+                               mask=self.mask, doc_matrix=self.scorer, vectors=self.vectors,
+                               scratch=self.scratch)
+        self._time(tokenize=t1 - t0, encode=t2 - t1, retrieve_fuse=clock() - t2)
+        return _Ranked(lo, hi, qm, fused)
+
+    def rows(self, ranked: _Ranked) -> Any:
+        """The explanation half: one output row per (query, hit), only for the final
+        top-k. Terms, chains and reasons are memoised: pairs of one block repeat the same
+        few term lists and chain sets, and building Chinese strings is the cost."""
+        import time
+
+        import polars as pl
+
+        t0 = time.perf_counter()
+        q, lo, fused = self.q, ranked.lo, ranked.fused
+        rows = fused["rows"]
+        qi, ri = np.nonzero(rows >= 0)
+        trow = rows[qi, ri]
+        terms = self._matched_terms(ranked.qm, qi, trow)
+        qchain_key = self._query_chain_keys(lo, ranked.hi)
+        chains, reasons, shown = [], [], []
+        memo = self._row_memo
+        for a, t, tl in zip(qi.tolist(), trow.tolist(), terms):
+            key = (tl, qchain_key[a], self.target_chain_keys[t])
+            hit = memo.get(key)
+            if hit is None:
+                tc = self.target_chains[t]
+                shared = [c for c in q.chains[lo + a] if c in tc]
+                hit = memo[key] = ("|".join(shared or tc), build_reason(tl[:5], None, shared),
+                                   "、".join(tl[:8]))
+            chains.append(hit[0])
+            reasons.append(hit[1])
+            shown.append(hit[2])
+        if len(memo) > 500_000:  # bounded: a long job must not grow it forever
+            memo.clear()
+        qids = [q.ids[lo + a] for a in qi.tolist()]
+        tids = [self.side.ids[t] for t in trow.tolist()]
+        d2p = self.direction == "demand-to-patent"
+        frame = pl.DataFrame({
+            "demand_id": qids if d2p else tids,
+            "rank": (ri + 1).astype(np.int64),
+            "patent_id": tids if d2p else qids,
+            "score": fused["score"][qi, ri],
+            "lexical_score": fused["lexical_score"][qi, ri],
+            "semantic_score": fused["semantic_score"][qi, ri],
+            "lexical_rank": fused["lexical_rank"][qi, ri].astype(np.int64),
+            "semantic_rank": fused["semantic_rank"][qi, ri].astype(np.int64),
+            "chain": chains,
+            "matched_terms": shown,
+            "reason": reasons,
+            "_query_title": [q.titles[lo + a] for a in qi.tolist()],
+            "_target_row": trow.astype(np.int64),
+        }, schema_overrides={"score": pl.Float64, "lexical_score": pl.Float64,
+                             "semantic_score": pl.Float64}).with_columns(
+            pl.col("lexical_score").fill_nan(None), pl.col("semantic_score").fill_nan(None))
+        self._time(explain=time.perf_counter() - t0)
+        return frame
+
+    def _time(self, **stages: float) -> None:
+        with self._lock:  # rank() and rows() run in different threads
+            for name, dt in stages.items():
+                self.timings[name] = self.timings.get(name, 0.0) + dt
+
+    def _query_chain_keys(self, lo: int, hi: int) -> list[tuple[str, ...]]:
+        return [tuple(c) for c in self.q.chains[lo:hi]]
+
+    def _matched_terms(self, qm: Any, qi: np.ndarray, trow: np.ndarray) -> list[tuple[str, ...]]:
+        """Shared terms per (query, target) pair, by BM25 weight: one sparse elementwise
+        product over all pairs of the block, then a slice per pair (memoised by the
+        slice's term ids: the same few lists recur across a block)."""
+        if len(qi) == 0:
+            return []
+        prod = qm[qi].multiply(self.doc_matrix[trow]).tocoo()
+        keep = self.show_term[prod.col]
+        pair, col, w = prod.row[keep], prod.col[keep], prod.data[keep]
+        order = np.lexsort((col, -w, pair))  # per pair: heaviest first, ties by term id
+        pair, col = pair[order], col[order].astype(np.int64)
+        bounds = np.searchsorted(pair, np.arange(len(qi) + 1)).tolist()
+        vocab, memo = self.vocab, self._terms_memo
+        out = []
+        for i in range(len(qi)):
+            a, b = bounds[i], min(bounds[i + 1], bounds[i] + 16)  # 16 heaviest suffice for 8
+            key = col[a:b].tobytes()
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = tuple(dedupe_terms([vocab[j] for j in col[a:b].tolist()], limit=8))
+            out.append(got)
+        if len(memo) > 500_000:
+            memo.clear()
+        return out
+
+
+def _one_omp_thread() -> None:
+    """The rank worker's FAISS heaps run on one OpenMP thread (a per-thread setting): the
+    explaining thread already keeps the other core busy, and an OpenMP team spin-waiting
+    next to it made pipelined runs bimodal (7 s or 14 s for the same 6.7k x 20k job)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
+class _Inline:
+    """``ThreadPoolExecutor`` stand-in that runs the task at submit (``pipeline=False``)."""
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        from concurrent.futures import Future
+
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result(), like a pool
+            fut.set_exception(exc)
+        return fut
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+@dataclass
+class _Ranked:
+    lo: int
+    hi: int
+    qm: Any
+    fused: dict[str, np.ndarray]
+
+
+def _assemble(job: Path, n_blocks: int, out: Path, ctx: _Context) -> int:
+    import polars as pl
+
+    parts = [pl.read_parquet(job / f"part-{b:06d}.parquet") for b in range(n_blocks)]
+    df = pl.concat(parts) if parts else ctx.block(0, 0)
+    titles = pl.Series(ctx.target_titles, dtype=pl.Utf8)
+    target_title = titles.gather(df["_target_row"]) if df.height else pl.Series([], dtype=pl.Utf8)
+    d2p = ctx.direction == "demand-to-patent"
+    df = df.with_columns(
+        demand_title=df["_query_title"] if d2p else target_title,
+        patent_title=target_title if d2p else df["_query_title"],
+    ).drop("_query_title", "_target_row")
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        _atomic_bytes(out, lambda p: df.select(OUTPUT_COLUMNS).write_parquet(p))
+    elif suffix == ".csv":
+        cols = (OUTPUT_COLUMNS[:3] + TITLE_COLUMNS + OUTPUT_COLUMNS[3:])
+        # UTF-8 with BOM: Excel on Chinese Windows opens it without mojibake
+        _atomic_bytes(out, lambda p: p.write_bytes(
+            b"\xef\xbb\xbf" + df.select(cols).write_csv().encode("utf-8")))
+    else:
+        cols = (OUTPUT_COLUMNS[:3] + TITLE_COLUMNS + OUTPUT_COLUMNS[3:])
+        _atomic_bytes(out, lambda p: df.select(cols).write_excel(p, worksheet="matches"))
+    return df.height

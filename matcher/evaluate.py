@@ -1,0 +1,128 @@
+"""Quality evaluation of a bundle: the publish quality gate and the fusion study use it.
+
+``evaluate_bundle`` runs the judged demands (a TSV ``demand_id, patent_id, grade``; the
+demands must be in the bundle's demand side) through the batch kernels — the exact
+ranking the ranker serves — and returns nDCG@10, Recall@10/100 and MRR@10.
+Metric definitions match ``benchmarks/metrics.py`` (which matcher may not import):
+gain 2**g - 1 with log2 discount; relevant = grade >= 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from matcher.config import FusionConfig
+from patmatch.errors import FileFormatError, InputError
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"judged set not found: expected a TSV file at {path}")
+    out: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for i, row in enumerate(csv.reader(f, delimiter="\t"), 1):
+            if not row or row[0].startswith("#"):
+                continue
+            if i == 1 and not row[-1].strip().lstrip("-").isdigit():
+                continue  # header
+            if len(row) < 3:
+                raise FileFormatError(f"{path}:{i}: expected 'query_id<TAB>doc_id<TAB>grade', got {row}")
+            out.setdefault(row[0].strip(), {})[row[1].strip()] = int(row[2])
+    return out
+
+
+def metrics(runs: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
+    names = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+    tot = dict.fromkeys(names, 0.0)
+    n = 0
+    for q, judged in qrels.items():
+        rel = {d for d, g in judged.items() if g > 0}
+        if not rel:
+            continue
+        n += 1
+        ranked = list(runs.get(q, ()))
+        gains = [2 ** judged.get(d, 0) - 1 for d in ranked[:10]]
+        ideal = sorted((2 ** g - 1 for g in judged.values() if g > 0), reverse=True)[:10]
+        dcg = lambda gs: sum(g / math.log2(i + 2) for i, g in enumerate(gs))  # noqa: E731
+        tot["ndcg@10"] += dcg(gains) / dcg(ideal)
+        tot["recall@10"] += len(rel & set(ranked[:10])) / len(rel)
+        tot["recall@100"] += len(rel & set(ranked[:100])) / len(rel)
+        tot["mrr@10"] += next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in rel), 0.0)
+    return {k: (v / n if n else 0.0) for k, v in tot.items()} | {"queries": float(n)}
+
+
+def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
+                fusion: FusionConfig | None = None, filters: Any = None) -> dict[str, list[str]]:
+    """Ranked patent ids per query. ``None`` text = a demand id of the bundle (its stored
+    vector); otherwise free text, encoded as queries in one batch."""
+    from matcher.batch import rank_block
+
+    fusion = fusion or ranker.config
+    fusion = FusionConfig.from_dict({**fusion.to_dict(), "depth": max(k, 1),
+                                     "candidates": max(fusion.candidates, (k + 1) // 2)})
+    side = ranker.bundle.patents
+    dem = ranker.bundle.demands
+    mask = side.mask(filters) if filters is not None else side.mask(_default_filters())
+    ids = list(queries)
+    texts, vecs, todo = [], [], []
+    from matcher.ranker import record_text
+
+    for i, q in enumerate(ids):
+        t = queries[q]
+        if t is None:
+            row = dem.row_of(q)
+            if row is None:
+                raise InputError(f"query {q!r} has no text and is not a demand of the bundle")
+            texts.append(record_text(dem.doc(row), "demands"))
+            vecs.append(np.asarray(dem.vectors[row], dtype=np.float32))
+        else:
+            texts.append(t)
+            vecs.append(None)
+            todo.append(i)
+    if todo:
+        enc = ranker.encoder.encode_queries([texts[i] for i in todo])
+        for j, i in enumerate(todo):
+            vecs[i] = enc[j]
+    out: dict[str, list[str]] = {}
+    bs = 512
+    for lo in range(0, len(ids), bs):
+        hi = min(lo + bs, len(ids))
+        toks = [ranker.tokenizer.tokenize(t) for t in texts[lo:hi]]
+        _, fused = rank_block(side, toks, np.stack(vecs[lo:hi]).astype(np.float32),
+                              fusion=fusion, limit=k, mask=mask)
+        for i in range(hi - lo):
+            out[ids[lo + i]] = [side.ids[r] for r in fused["rows"][i] if r >= 0]
+    return out
+
+
+def _default_filters() -> Any:
+    from indexing.filters import Filters
+
+    return Filters()
+
+
+def evaluate_bundle(bundle_path: str | Path, qrels_path: str | Path, *,
+                    fusion: FusionConfig | None = None, tokenizer: Any = None,
+                    encoder: Any = None) -> dict[str, float]:
+    """nDCG@10, Recall@10/100, MRR@10 of the bundle on a judged demand set (publish gate)."""
+    from matcher.ranker import HybridRanker
+
+    ranker = HybridRanker.from_bundle(Path(bundle_path), config=fusion, tokenizer=tokenizer,
+                                      encoder=encoder)
+    bundle = ranker.bundle
+    qrels = read_qrels(qrels_path)
+    present = {q: None for q in qrels if bundle.demands.row_of(q) is not None}
+    if not present:
+        raise InputError(f"none of the {len(qrels)} judged demands in {qrels_path} is in bundle "
+                         f"{bundle.build_id}; expected demand ids of its demand side")
+    runs = run_queries(ranker, present, k=100, fusion=fusion)
+    out = metrics(runs, {q: qrels[q] for q in present})
+    out["missing_queries"] = float(len(qrels) - len(present))
+    return out

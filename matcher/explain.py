@@ -1,0 +1,261 @@
+"""Explanations in Chinese: why this record is on the list, in words a broker can repeat.
+
+For one (query, record) pair:
+- matched terms: query terms found in the record, with character offsets into the
+  record's title and abstract (``text[start:end]`` is the surface form, so a UI can
+  highlight without re-tokenising);
+- the lexical and semantic contributions are carried by ``Match`` itself (scores, ranks);
+- shared labels: industry chains in common, the record's IPC classes, problem/effect
+  phrases from ``labeling_spec`` when the bundle carries them;
+- a one-line reason, e.g.
+  ``命中：锂电池、低温；语义相近：冬季续航衰减 ↔ 低温放电性能；同属产业链：动力电池与新型储能``.
+
+The semantic pair is the (query clause, record clause) with the highest cosine under the
+running encoder, preferring pairs that do not already share a matched term: that is the
+paraphrase BM25 cannot see. It costs one small encode per page, so batch jobs skip it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from matcher.results import Highlight
+
+_CLAUSE = re.compile(r"[^，,。；;！!？?\n、：:（）()【】\[\]“”\"]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+MAX_PAIR_CHARS = 18
+
+
+@lru_cache(maxsize=1)
+def chain_names() -> dict[str, str]:
+    """Chain id -> Chinese display name from the taxonomy file (ids when unavailable)."""
+    try:
+        from labeling_spec.chains import load_taxonomy
+
+        tax = load_taxonomy()
+        return {c.id: c.name_zh for c in tax.chains}
+    except Exception:  # noqa: BLE001 - a broken taxonomy must not break matching
+        return {}
+
+
+def chain_label(chain_id: str) -> str:
+    return chain_names().get(chain_id, chain_id)
+
+
+def _norm(text: str) -> str:
+    from indexing.text import normalize_text
+
+    return normalize_text(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _norm_term(term: str) -> str:
+    """``_norm`` for short strings (terms, surface forms), cached: a page asks for the
+    same few dozen terms once per document and field."""
+    return _norm(term)
+
+
+def _ordered_terms(terms: Iterable[str]) -> list[tuple[str, str]]:
+    """(term, normalised term) longest first, the order highlights are claimed in."""
+    return [(t, _norm_term(t)) for t in sorted(set(terms), key=lambda t: (-len(t), t))]
+
+
+def _highlights(text: str, ordered: Sequence[tuple[str, str]], field_name: str) -> list[Highlight]:
+    if not text:
+        return []
+    norm = _norm(text)
+    taken = bytearray(len(norm) + 1)  # 1 = character already inside a highlight
+    out: list[Highlight] = []
+    for _, t in ordered:
+        if not t:
+            continue
+        n = len(t)
+        start = norm.find(t)
+        while start >= 0:
+            end = start + n
+            if 1 not in taken[start:end]:
+                taken[start:end] = b"\x01" * n
+                out.append(Highlight(field_name, start, end, text[start:end]))
+            start = norm.find(t, start + 1)
+    out.sort(key=lambda h: (h.start, h.end))
+    return out
+
+
+def find_highlights(text: str, terms: Iterable[str], field_name: str) -> list[Highlight]:
+    """Every occurrence of each term in ``text`` (case/width-insensitive), longest term
+    first, overlaps dropped; sorted by position. Offsets index the ORIGINAL text."""
+    if not text:
+        return []
+    return _highlights(text, _ordered_terms(terms), field_name)
+
+
+def informative(term: str) -> bool:
+    """Terms worth showing: two+ CJK characters, or a code/number with letters (e.g. 5g)."""
+    if len(_CJK.findall(term)) >= 2:
+        return True
+    return len(term) >= 2 and not _CJK.search(term) and any(c.isalpha() for c in term)
+
+
+def dedupe_terms(terms: Sequence[str], limit: int | None = None) -> list[str]:
+    """In order, keep a term unless it is part of a kept term; a kept term that turns out
+    to be part of a later one is replaced by it (search-mode tokens overlap: 锂电, 电池,
+    锂电池 -> 锂电池). Stops at ``limit`` kept terms."""
+    kept: list[str] = []
+    joined = ""  # kept terms joined by NUL: one C-level search instead of a Python loop
+    for t in dict.fromkeys(terms):
+        if t in joined:
+            continue
+        if any(u in t for u in kept):
+            inner = [i for i, u in enumerate(kept) if u in t]
+            kept[inner[0]] = t
+            for i in reversed(inner[1:]):
+                del kept[i]
+        else:
+            kept.append(t)
+            if limit is not None and len(kept) >= limit:
+                break
+        joined = "\x00".join(kept)
+    return kept
+
+
+_BOILER = re.compile(r"合作|转让|许可|预算|万元|联系|本发明|本实用新型|公开了|涉及")
+_LEAD = re.compile(r"^(本发明|本实用新型)?(公开了|提供了|涉及)?(一种)?")
+
+
+def clauses(text: str, *, min_chars: int = 4) -> list[str]:
+    """Content clauses: punctuation-split, patent boilerplate heads stripped, deal terms
+    (budget, cooperation mode, contact) dropped."""
+    out = []
+    for c in _CLAUSE.findall(text or ""):
+        c = _LEAD.sub("", c.strip())
+        if len(c) >= min_chars and not _BOILER.search(c):
+            out.append(c)
+    return out
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_PAIR_CHARS else text[: MAX_PAIR_CHARS - 1] + "…"
+
+
+def build_reason(matched_terms: Sequence[str], semantic_pair: tuple[str, str] | None,
+                 shared_chains: Sequence[str], *, max_terms: int = 5) -> str:
+    parts = []
+    if matched_terms:
+        parts.append("命中：" + "、".join(matched_terms[:max_terms]))
+    if semantic_pair:
+        parts.append(f"语义相近：{_short(semantic_pair[0])} ↔ {_short(semantic_pair[1])}")
+    if shared_chains:
+        parts.append("同属产业链：" + "、".join(chain_label(c) for c in shared_chains))
+    if not parts:
+        return "语义检索召回（无共同关键词）"
+    return "；".join(parts)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    matched_terms: tuple[str, ...]
+    highlights: tuple[Highlight, ...]
+    shared_labels: dict[str, Any] = field(default_factory=dict)
+    semantic_pair: tuple[str, str] | None = None
+    reason: str = ""
+
+
+def _as_list(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [v] if v else []
+    return [str(x) for x in v if x]
+
+
+class Explainer:
+    """Explains a page of matches for one query (tokenizer + optional encoder)."""
+
+    def __init__(self, tokenize: Callable[[str], list[str]],
+                 encode: Callable[[list[str]], np.ndarray] | None = None, *,
+                 term_weight: Callable[[str], float] | None = None, max_terms: int = 6,
+                 generic: Callable[[str], bool] | None = None) -> None:
+        self.tokenize = tokenize
+        self.encode = encode
+        self.term_weight = term_weight
+        self.max_terms = max_terms
+        self.generic = generic  # True for words too common to explain anything (技术, 提高)
+
+    def query_terms(self, text: str, tokens: Sequence[str] | None = None) -> list[str]:
+        """Distinct informative query terms, most discriminative first (BM25 weight when
+        known, else length), ties by first occurrence. ``tokens``: ``tokenize(text)``
+        when the caller already has it (the ranker tokenized the query for BM25)."""
+        toks = self.tokenize(text) if tokens is None else tokens
+        terms = list(dict.fromkeys(t for t in toks if informative(t)
+                                   and not (self.generic and self.generic(t))))
+        if self.term_weight is not None:
+            w = {t: self.term_weight(t) for t in terms}
+            return sorted(terms, key=lambda t: -w[t])  # stable: ties keep first occurrence
+        return sorted(terms, key=lambda t: -len(t))
+
+    def explain_page(self, query_text: str, docs: Sequence[Mapping[str, Any]], *,
+                     query_chains: Sequence[str] = (), query_terms: Sequence[str] | None = None,
+                     semantic: bool = True, text_fields: Sequence[str] = ("title", "abstract"),
+                     ) -> list[Explanation]:
+        terms = list(query_terms) if query_terms is not None else self.query_terms(query_text)
+        pairs: list[tuple[str, str] | None] = [None] * len(docs)
+        per_doc: list[tuple[list[str], list[Highlight]]] = []
+        ordered = _ordered_terms(terms)  # once per page, not per document and field
+        normed = [(t, _norm_term(t)) for t in terms]
+        for doc in docs:
+            hl: list[Highlight] = []
+            for f in text_fields:
+                hl += _highlights(str(doc.get(f) or ""), ordered, f)
+            found = {_norm_term(h.term) for h in hl}
+            matched = dedupe_terms([t for t, n in normed if n in found][:16])
+            per_doc.append((matched, hl))
+        if semantic and self.encode is not None and docs:
+            pairs = self._semantic_pairs(query_text, docs, [m for m, _ in per_doc], text_fields)
+        out = []
+        qchains = list(dict.fromkeys(query_chains))
+        for doc, (matched, hl), pair in zip(docs, per_doc, pairs):
+            dchains = _as_list(doc.get("chains"))
+            shared = [c for c in qchains if c in dchains]
+            labels: dict[str, Any] = {"chains": shared, "chain_names": [chain_label(c) for c in shared]}
+            ipc = _as_list(doc.get("ipc"))
+            if ipc:
+                labels["ipc_classes"] = list(dict.fromkeys(c.replace(" ", "")[:4] for c in ipc))
+            for key in ("problem", "effect"):
+                if doc.get(key):
+                    labels[key] = str(doc[key])
+            shown = matched[: self.max_terms]
+            out.append(Explanation(tuple(shown), tuple(hl), labels, pair,
+                                   build_reason(shown, pair, shared)))
+        return out
+
+    def _semantic_pairs(self, query_text: str, docs: Sequence[Mapping[str, Any]],
+                        matched: Sequence[Sequence[str]], text_fields: Sequence[str],
+                        ) -> list[tuple[str, str] | None]:
+        qc = clauses(query_text)
+        if not qc:
+            return [None] * len(docs)
+        dcs = [[c for f in text_fields for c in clauses(str(d.get(f) or ""))][:12] for d in docs]
+        flat = list(dict.fromkeys(c for cs in dcs for c in cs))
+        if not flat:
+            return [None] * len(docs)
+        vecs = np.asarray(self.encode(qc + flat), dtype=np.float32)
+        qv, dv = vecs[: len(qc)], vecs[len(qc):]
+        at = {c: i for i, c in enumerate(flat)}
+        out: list[tuple[str, str] | None] = []
+        for cs, terms in zip(dcs, matched):
+            if not cs:
+                out.append(None)
+                continue
+            sims = qv @ dv[[at[c] for c in cs]].T  # (len(qc), len(cs))
+            # a pair that already shares a matched term adds nothing BM25 did not show
+            penal = np.array([[any(t in a and t in b for t in terms) for b in cs] for a in qc])
+            sims = np.where(penal, sims - 1.0, sims)
+            i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+            out.append((qc[i], cs[j]) if sims[i, j] > 0.3 else None)
+        return out

@@ -1,0 +1,261 @@
+"""Rank fusion as small pure functions.
+
+Two shapes of the same math:
+
+- list functions (``rrf``, ``linear``) over record ids, for clarity, tests and callers
+  that already hold ranked lists;
+- ``fuse_arrays`` over row arrays ``(Q, k0)``, vectorised across queries, used by both
+  the interactive ranker (Q = 1) and the batch jobs (Q = thousands), so that a batch row
+  and an interactive result are the same number computed by the same code.
+
+Sources
+- RRF: Cormack, Clarke & Buettcher, "Reciprocal Rank Fusion outperforms Condorcet and
+  individual Rank Learning Methods", SIGIR 2009: score(d) = sum_i 1 / (k + rank_i(d)),
+  rank from 1, k = 60. The constant ``k`` is distinct from the result count (as in
+  pyserini's ``reciprocal_rank_fusion``).
+- Weighted RRF: the same sum with a weight per list (Bruch, Gai & Ingber, "An Analysis of
+  Fusion Functions for Hybrid Retrieval", ACM TOIS 2023, section 4).
+- Linear combination after normalisation (CombSUM with weights): Fox & Shaw, "Combination
+  of Multiple Searches", TREC-2 1994; min-max / z-score normalisation as compared by
+  Lee, "Analyses of multiple evidence combination", SIGIR 1997, and Bruch et al. 2023
+  (their "TM2C2" convex combination with min-max is our ``linear`` with ``minmax``).
+
+Edge cases, decided once here:
+- ties: equal fused scores are ordered by the best (smallest) component rank, then by
+  first appearance (list order, then position), so the result is deterministic;
+- empty lists contribute nothing; all lists empty gives an empty result;
+- one-sided hits: a document missing from a list gets no RRF term from it; in
+  ``linear`` it gets ``min(0, worst hit)`` for min-max and L2 (never better than a hit,
+  even when a one-hit list normalises to 1.0) and ``worst hit - 1`` for z-score (one
+  standard deviation below the worst hit);
+- all-equal scores: min-max maps them to 1.0 (every hit is that list's best; pyserini's
+  min-max divides by zero here), z-score maps them to 0.0, L2 divides by the norm (or
+  gives 0.0 when the norm is 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+
+Norm = Literal["minmax", "l2", "zscore"]
+NORMS: tuple[str, ...] = ("minmax", "l2", "zscore")
+
+
+def _weights(weights: Sequence[float] | None, n: int) -> list[float]:
+    if weights is None:
+        return [1.0] * n
+    w = [float(x) for x in weights]
+    if len(w) != n:
+        raise ValueError(f"expected {n} weights (one per list), got {len(w)}")
+    if any(x < 0 or not np.isfinite(x) for x in w):
+        raise ValueError(f"weights must be finite and >= 0, got {w}")
+    return w
+
+
+def _order(scores: dict[Hashable, float], best_rank: dict[Hashable, int],
+           seen: dict[Hashable, int]) -> list[tuple[Hashable, float]]:
+    keys = sorted(scores, key=lambda d: (-scores[d], best_rank[d], seen[d]))
+    return [(d, scores[d]) for d in keys]
+
+
+def rrf(ranked_lists: Sequence[Sequence[Hashable]], *, k: float = 60.0,
+        weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
+    """(Weighted) reciprocal rank fusion of ranked id lists, best first.
+
+    ``k`` is the RRF constant (Cormack et al. 2009), not a cut-off. With ``weights``
+    this is weighted RRF. A repeated id inside one list counts at its first position.
+    """
+    if k < 0:
+        raise ValueError(f"rrf constant k must be >= 0, got {k}")
+    w = _weights(weights, len(ranked_lists))
+    scores: dict[Hashable, float] = {}
+    best: dict[Hashable, int] = {}
+    seen: dict[Hashable, int] = {}
+    for li, (lst, wi) in enumerate(zip(ranked_lists, w)):
+        used: set[Hashable] = set()
+        for pos, d in enumerate(lst):
+            if d in used:
+                continue
+            used.add(d)
+            rank = pos + 1
+            scores[d] = scores.get(d, 0.0) + wi / (k + rank)
+            best[d] = min(best.get(d, rank), rank)
+            seen.setdefault(d, li * 1_000_000 + pos)
+    return _order(scores, best, seen)
+
+
+def normalize(scores: np.ndarray, norm: Norm) -> np.ndarray:
+    """Normalise one list of scores (1-D) or each row of a matrix (2-D, NaN = absent)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    if s.size == 0:
+        return s.copy()
+    two_d = s.ndim == 2
+    m = s if two_d else s[None, :]
+    valid = ~np.isnan(m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if norm == "minmax":
+            lo = np.nanmin(np.where(valid, m, np.inf), axis=1, keepdims=True)
+            hi = np.nanmax(np.where(valid, m, -np.inf), axis=1, keepdims=True)
+            span = hi - lo
+            out = np.where(span > 0, (m - lo) / np.where(span > 0, span, 1.0), 1.0)
+        elif norm == "zscore":
+            cnt = valid.sum(axis=1, keepdims=True)
+            mean = np.where(valid, m, 0.0).sum(axis=1, keepdims=True) / np.maximum(cnt, 1)
+            var = np.where(valid, (m - mean) ** 2, 0.0).sum(axis=1, keepdims=True) / np.maximum(cnt, 1)
+            std = np.sqrt(var)
+            out = np.where(std > 1e-12, (m - mean) / np.where(std > 1e-12, std, 1.0), 0.0)
+        else:
+            nrm = np.sqrt((np.where(valid, m, 0.0) ** 2).sum(axis=1, keepdims=True))
+            out = np.where(nrm > 0, m / np.where(nrm > 0, nrm, 1.0), 0.0)
+    out = np.where(valid, out, np.nan)
+    return out if two_d else out[0]
+
+
+def missing_value(worst: float, norm: str) -> float:
+    """Normalised value for a document a list did not retrieve (see module notes)."""
+    return worst - 1.0 if norm == "zscore" else min(0.0, worst)
+
+
+def linear(score_lists: Sequence[Mapping[Hashable, float] | Sequence[tuple[Hashable, float]]],
+           *, norm: Norm = "minmax",
+           weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
+    """Weighted sum of per-list normalised scores (CombSUM), best first.
+
+    Each list is a mapping ``id -> raw score`` or a sequence of ``(id, score)`` pairs
+    (first occurrence wins). A document missing from a list gets that list's lowest
+    normalised value.
+    """
+    w = _weights(weights, len(score_lists))
+    lists: list[dict[Hashable, float]] = []
+    for sl in score_lists:
+        d: dict[Hashable, float] = {}
+        items = sl.items() if isinstance(sl, Mapping) else sl
+        for rid, sc in items:
+            if rid not in d:
+                if not np.isfinite(sc):
+                    raise ValueError(f"scores must be finite, got {sc!r} for {rid!r}")
+                d[rid] = float(sc)
+        lists.append(d)
+    total: dict[Hashable, float] = {}
+    best: dict[Hashable, int] = {}
+    seen: dict[Hashable, int] = {}
+    for li, d in enumerate(lists):
+        order = sorted(d, key=lambda x: -d[x])  # stable: equal scores keep input order
+        for pos, rid in enumerate(order):
+            best[rid] = min(best.get(rid, pos + 1), pos + 1)
+        for pos, rid in enumerate(d):
+            seen.setdefault(rid, li * 1_000_000 + pos)
+    for d, wi in zip(lists, w):
+        if not d:
+            continue
+        ids = list(d)
+        normed = normalize(np.array([d[i] for i in ids]), norm)
+        floor = missing_value(float(normed.min()), norm)
+        got = dict(zip(ids, normed.tolist()))
+        for rid in seen:
+            total[rid] = total.get(rid, 0.0) + wi * got.get(rid, floor)
+    return _order(total, best, seen)
+
+
+def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
+                dense_rows: np.ndarray, dense_scores: np.ndarray, *,
+                method: str = "weighted_rrf", weights: Sequence[float] = (1.0, 1.0),
+                rrf_k: float = 60.0, norm: Norm = "minmax", limit: int | None = None,
+                ) -> dict[str, np.ndarray]:
+    """Fuse per-query candidate arrays ``(Q, k0)`` (row -1 = no hit), vectorised.
+
+    Returns arrays of shape ``(Q, m)`` sorted best first: ``rows`` (-1 padding),
+    ``score``, ``lexical_rank``/``semantic_rank`` (1-based, 0 = not retrieved by that
+    side) and ``lexical_score``/``semantic_score`` (NaN when not retrieved).
+    Same semantics and tie-break as ``rrf``/``linear``; ``rrf`` ignores weights.
+    """
+    lex_rows = np.atleast_2d(np.asarray(lex_rows, dtype=np.int64))
+    dense_rows = np.atleast_2d(np.asarray(dense_rows, dtype=np.int64))
+    lex_scores = np.atleast_2d(np.asarray(lex_scores, dtype=np.float64))
+    dense_scores = np.atleast_2d(np.asarray(dense_scores, dtype=np.float64))
+    q = max(lex_rows.shape[0], dense_rows.shape[0])
+    if lex_rows.shape[1] == 0:
+        lex_rows, lex_scores = np.full((q, 0), -1, np.int64), np.zeros((q, 0))
+    if dense_rows.shape[1] == 0:
+        dense_rows, dense_scores = np.full((q, 0), -1, np.int64), np.zeros((q, 0))
+    wl, wd = (1.0, 1.0) if method == "rrf" else _weights(weights, 2)
+    k1, k2 = lex_rows.shape[1], dense_rows.shape[1]
+    lvalid, dvalid = lex_rows >= 0, dense_rows >= 0
+    lrank = np.where(lvalid, np.arange(1, k1 + 1)[None, :], 0)
+    drank = np.where(dvalid, np.arange(1, k2 + 1)[None, :], 0)
+    if method in ("rrf", "weighted_rrf"):
+        lc = np.where(lvalid, wl / (rrf_k + lrank), 0.0)
+        dc = np.where(dvalid, wd / (rrf_k + drank), 0.0)
+        lfloor = dfloor = np.zeros((q, 1))
+    elif method == "linear":
+        ln = normalize(np.where(lvalid, lex_scores, np.nan), norm) if k1 else np.zeros((q, 0))
+        dn = normalize(np.where(dvalid, dense_scores, np.nan), norm) if k2 else np.zeros((q, 0))
+        lfloor = _row_floor(ln, q, norm) * wl
+        dfloor = _row_floor(dn, q, norm) * wd
+        lc = np.where(lvalid, wl * np.nan_to_num(ln), 0.0)
+        dc = np.where(dvalid, wd * np.nan_to_num(dn), 0.0)
+    else:
+        raise ValueError(f"fusion method must be 'rrf', 'weighted_rrf' or 'linear', got {method!r}")
+    rows = np.concatenate([lex_rows, dense_rows], axis=1)
+    n = rows.shape[1]
+    # per candidate: (lex contribution, dense contribution, lex rank, dense rank, raw scores)
+    lcon = np.concatenate([lc, np.zeros((q, k2))], axis=1)
+    dcon = np.concatenate([np.zeros((q, k1)), dc], axis=1)
+    lr = np.concatenate([lrank, np.zeros((q, k2), np.int64)], axis=1)
+    dr = np.concatenate([np.zeros((q, k1), np.int64), drank], axis=1)
+    ls = np.concatenate([np.where(lvalid, lex_scores, np.nan), np.full((q, k2), np.nan)], axis=1)
+    ds = np.concatenate([np.full((q, k1), np.nan), np.where(dvalid, dense_scores, np.nan)], axis=1)
+    pos = np.broadcast_to(np.arange(n), (q, n))
+    # group equal rows: sort by row id (stable keeps lexical copy first), merge neighbours;
+    # each side lists a row at most once, so a row appears at most twice.
+    order = np.argsort(np.where(rows >= 0, rows, np.iinfo(np.int64).max), axis=1, kind="stable")
+    take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+    rows, lcon, dcon, lr, dr, ls, ds, pos = map(take, (rows, lcon, dcon, lr, dr, ls, ds, pos))
+    dup = np.zeros((q, n), bool)
+    if n > 1:
+        dup[:, 1:] = (rows[:, 1:] == rows[:, :-1]) & (rows[:, 1:] >= 0)
+    src = np.nonzero(dup)
+    first = (src[0], src[1] - 1)
+    dcon[first] += dcon[src]
+    dr[first] = dr[src]
+    ds[first] = ds[src]
+    keep = (rows >= 0) & ~dup
+    in_l, in_d = lr > 0, dr > 0
+    fused = (np.where(in_l, lcon, lfloor) + np.where(in_d, dcon, dfloor))
+    fused = np.where(keep, fused, -np.inf)
+    best = np.where(in_l & in_d, np.minimum(lr, dr), np.where(in_l, lr, dr))
+    best = np.where(keep, best, np.iinfo(np.int64).max)
+    # position of first appearance: lexical list first, then dense (as in ``rrf``)
+    first_seen = np.where(in_l, lr - 1, k1 + dr - 1)
+    first_seen = np.where(keep, first_seen, np.iinfo(np.int64).max)
+    idx = np.lexsort((first_seen, best, -fused), axis=1) if q else np.zeros((0, n), np.int64)
+    m = int(keep.sum(axis=1).max()) if q and n else 0
+    if limit is not None:
+        m = min(m, limit)
+    idx = idx[:, :m]
+    t = lambda a: np.take_along_axis(a, idx, axis=1)  # noqa: E731
+    out_rows = t(rows)
+    ok = t(keep)
+    return {
+        "rows": np.where(ok, out_rows, -1),
+        "score": np.where(ok, t(fused), np.nan),
+        "lexical_rank": np.where(ok, t(lr), 0),
+        "semantic_rank": np.where(ok, t(dr), 0),
+        "lexical_score": np.where(ok, t(ls), np.nan),
+        "semantic_score": np.where(ok, t(ds), np.nan),
+    }
+
+
+def _row_floor(normed: np.ndarray, q: int, norm: str) -> np.ndarray:
+    """Per-row ``missing_value``; a row with no hits contributes 0 (as an empty list)."""
+    if normed.size == 0:
+        return np.zeros((q, 1))
+    with np.errstate(all="ignore"):
+        lo = np.where(np.isnan(normed), np.inf, normed).min(axis=1, keepdims=True)
+    floor = lo - 1.0 if norm == "zscore" else np.minimum(lo, 0.0)
+    return np.where(np.isfinite(lo), floor, 0.0)

@@ -1,0 +1,303 @@
+"""HybridRanker: query -> BM25 top-k0 and dense top-k0 under the same filters -> fusion
+-> an explained, paginated list.
+
+Filters are applied INSIDE both retrievals (the side's boolean mask goes into the BM25
+scorer and into FAISS's ID selector), so a narrow filter still yields k0 candidates per
+side whenever k0 rows pass it; nothing is post-filtered.
+
+Stable pagination: the fused list is always materialised to ``FusionConfig.depth``
+records, whatever page is asked for, and pages are slices of it. Page 3 is therefore
+the same whether or not page 1 was fetched, and pages never overlap or skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexing.filters import Filters
+from matcher.config import FusionConfig
+from matcher.explain import Explainer
+from matcher.fusion import fuse_arrays
+from matcher.results import Match, MatchList
+from patmatch.errors import InputError, NotFoundError
+
+DIRECTIONS = ("demand-to-patent", "text-to-patent", "patent-to-demand")
+# A term in more than this share of the target side's records explains nothing (技术,
+# 提高, 方法): it still counts in BM25, it is just not shown as a reason. Small corpora
+# (tests, a pilot chain) keep every term: the share is meaningless below ~1,000 records.
+GENERIC_DF = 0.05
+
+
+def generic_df_limit(n_records: int) -> float:
+    return max(GENERIC_DF * n_records, 50.0)
+
+
+def _to_list(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [v]
+    return [str(x) for x in v if x is not None]
+
+
+def _nan_none(x: float) -> float | None:
+    return None if x is None or np.isnan(x) else float(x)
+
+
+@contextmanager
+def _single_omp_thread() -> Iterator[None]:
+    """One query at a time runs FAISS with one OpenMP thread: on this 2-core machine the
+    thread team's start-up and spin-waiting cost ~20 ms per flat search over 20k vectors,
+    the search itself ~1 ms (measured: p50 24 ms -> 1 ms). The setting is the calling
+    thread's own OpenMP ICV, restored afterwards, so batch kernels keep their threads."""
+    import faiss
+
+    prev = faiss.omp_get_max_threads()
+    if prev == 1:
+        yield
+        return
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(prev)
+
+
+def record_text(doc: dict[str, Any], side: str) -> str:
+    """The query text of a record: title + body, the way the bundle indexed it."""
+    title = str(doc.get("title") or "").strip()
+    body_key = "abstract" if side == "patents" else "text"
+    body = str(doc.get(body_key) or doc.get("text") or doc.get("abstract") or "").strip()
+    return f"{title}。{body}" if title and body else (title or body)
+
+
+def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
+                encoder: Any = None) -> tuple[Any, Any]:
+    """(tokenizer, encoder) for a bundle: its recorded configs, else the settings' encoder.
+    ``bundle`` may be a loaded IndexBundle or a bundle directory (manifest only is read)."""
+    from indexing.encoder import EncoderConfig, load_encoder
+    from indexing.text import ChineseTokenizer, TokenizerConfig
+    from patmatch.errors import BundleMismatchError
+
+    if hasattr(bundle, "manifest"):
+        manifest = bundle.manifest
+    else:
+        from indexing.bundle import Manifest
+
+        manifest = Manifest.read(Path(bundle))
+    tinfo, einfo = manifest.get("tokenizer") or {}, manifest.get("encoder") or {}
+    if tokenizer is None:
+        tcfg = tinfo.get("config")
+        tokenizer = ChineseTokenizer(TokenizerConfig.from_dict(tcfg) if tcfg else None)
+    if encoder is None:
+        ecfg = einfo.get("config")
+        if ecfg:
+            cfg = EncoderConfig.from_dict(ecfg)
+        else:
+            from patmatch.settings import get_settings
+
+            cfg = EncoderConfig(name=(settings or get_settings()).encoder)
+        encoder = load_encoder(cfg, settings)
+    for what, running, built in (("tokenizer", tokenizer.fingerprint, tinfo.get("fingerprint")),
+                                 ("encoder", encoder.fingerprint, einfo.get("fingerprint"))):
+        if built and running != built:
+            raise BundleMismatchError(
+                f"bundle {manifest.get('build_id')} was built with {what} {built}, the running "
+                f"{what} is {running}; rebuild with `patmatch build` or configure the same {what}",
+                details={what: built})
+    return tokenizer, encoder
+
+
+class HybridRanker:
+    def __init__(self, bundle: Any, tokenizer: Any, encoder: Any,
+                 config: FusionConfig | None = None) -> None:
+        self.bundle = bundle
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.config = config or FusionConfig()
+        self._df: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_bundle(cls, bundle: Any, settings: Any = None, config: FusionConfig | None = None,
+                    *, tokenizer: Any = None, encoder: Any = None) -> HybridRanker:
+        """A ranker over ``bundle`` (an IndexBundle or its path) with the tokenizer and
+        encoder it was built with; refuses a mismatch (BundleMismatchError)."""
+        tokenizer, encoder = runtime_for(bundle, settings, tokenizer=tokenizer, encoder=encoder)
+        if not hasattr(bundle, "patents"):
+            from indexing.bundle import IndexBundle
+
+            bundle = IndexBundle.load(bundle, tokenizer_fingerprint=tokenizer.fingerprint,
+                                      encoder_fingerprint=encoder.fingerprint)
+        return cls(bundle, tokenizer, encoder, config)
+
+    # --- public directions ------------------------------------------------------------
+    def match_text(self, text: str, *, filters: Filters | None = None, limit: int = 10,
+                   offset: int = 0, fusion: FusionConfig | None = None,
+                   explain: bool = True, semantic_reason: bool = True) -> MatchList:
+        """Free text -> patents (the query is encoded as a query)."""
+        text = (text or "").strip()
+        if not text:
+            raise InputError("query text is empty: expected a description of the need")
+        filters = filters if filters is not None else Filters()
+        vec = self.encoder.encode_queries([text])[0]
+        return self._run("patents", "text-to-patent", None, text, vec, filters, limit, offset,
+                         fusion, [], explain, semantic_reason)
+
+    def match_demand(self, demand_id: str, *, filters: Filters | None = None, limit: int = 10,
+                     offset: int = 0, fusion: FusionConfig | None = None,
+                     explain: bool = True, semantic_reason: bool = True) -> MatchList:
+        """A demand in the bundle -> patents (its stored vector, its chains for reasons)."""
+        side = self.bundle.demands
+        row = side.row_of(demand_id)
+        if row is None:
+            raise NotFoundError(f"demand {demand_id!r} is not in bundle {self.bundle.build_id}",
+                                details={"demand_id": demand_id})
+        text = record_text(side.doc(row), "demands")
+        chains = self._chains(side, row)
+        filters = filters if filters is not None else Filters()
+        return self._run("patents", "demand-to-patent", demand_id, text,
+                         np.asarray(side.vectors[row]), filters, limit, offset, fusion,
+                         chains, explain, semantic_reason)
+
+    def match_patent(self, patent_id: str, *, filters: Filters | None = None, limit: int = 10,
+                     offset: int = 0, fusion: FusionConfig | None = None,
+                     explain: bool = True, semantic_reason: bool = True) -> MatchList:
+        """A patent -> demands (for university technology managers looking for buyers).
+
+        Legal-status filtering is meaningless on demands, so ``valid_only`` is ignored."""
+        side = self.bundle.patents
+        row = side.row_of(patent_id)
+        if row is None:
+            raise NotFoundError(f"patent {patent_id!r} is not in bundle {self.bundle.build_id}",
+                                details={"patent_id": patent_id})
+        text = record_text(side.doc(row), "patents")
+        filters = replace(filters, valid_only=False) if filters is not None else Filters(valid_only=False)
+        return self._run("demands", "patent-to-demand", patent_id, text,
+                         np.asarray(side.vectors[row]), filters, limit, offset, fusion,
+                         self._chains(side, row), explain, semantic_reason)
+
+    def chain_pairs(self, chain: str, *, limit: int = 50, offset: int = 0, **kwargs: Any):  # noqa: ANN201
+        from matcher.chains import chain_pairs
+
+        return chain_pairs(self, chain, limit=limit, offset=offset, **kwargs)
+
+    # --- retrieval --------------------------------------------------------------------
+    def retrieve(self, side_name: str, tokens: list[str], vector: np.ndarray,
+                 mask: np.ndarray | None, fusion: FusionConfig) -> dict[str, np.ndarray]:
+        """Both retrievals under ``mask`` and their fusion, to ``fusion.depth`` rows."""
+        side = self.bundle.side(side_name)
+        k0 = fusion.candidates
+        if mask is not None and not mask.any():
+            empty = np.empty((1, 0))
+            return fuse_arrays(empty.astype(np.int64), empty, empty.astype(np.int64), empty)
+        lr, ls = side.search_lexical(tokens, k0, mask) if tokens else (np.empty(0, np.int64), np.empty(0))
+        with _single_omp_thread():
+            dr, ds = side.search_dense(np.asarray(vector, dtype=np.float32), k0, mask)
+        return fuse_arrays(lr[None, :], ls[None, :], dr[None, :], ds[None, :],
+                           method=fusion.method, weights=fusion.weights, rrf_k=fusion.rrf_k,
+                           norm=fusion.norm, limit=fusion.depth)
+
+    def _run(self, side_name: str, direction: str, query_id: str | None, text: str,
+             vector: np.ndarray, filters: Filters, limit: int, offset: int,
+             fusion: FusionConfig | None, query_chains: list[str], explain: bool,
+             semantic_reason: bool) -> MatchList:
+        fusion = fusion or self.config
+        if limit < 1 or offset < 0:
+            raise InputError(f"expected limit >= 1 and offset >= 0, got limit={limit}, offset={offset}")
+        if offset >= fusion.depth:
+            raise InputError(
+                f"offset {offset} is beyond the ranked depth {fusion.depth}: lists are ranked "
+                f"{fusion.depth} deep for stable pagination; narrow the query with filters",
+                details={"offset": offset, "depth": fusion.depth})
+        side = self.bundle.side(side_name)
+        mask = side.mask(filters)
+        tokens = self.tokenizer.tokenize(text)
+        fused = self.retrieve(side_name, tokens, vector, mask, fusion)
+        rows = fused["rows"][0]
+        total = int((rows >= 0).sum())
+        page = slice(offset, min(offset + limit, total))
+        prows = rows[page]
+        docs = [self._doc(side, int(r)) for r in prows]
+        qterms: list[str] = []
+        if explain:
+            explainer = self.explainer(side)
+            qterms = explainer.query_terms(text, tokens)
+            exps = explainer.explain_page(
+                text, docs, query_chains=query_chains, semantic=semantic_reason,
+                query_terms=qterms,
+                text_fields=("title", "abstract") if side_name == "patents" else ("title", "text"))
+        else:
+            exps = [None] * len(docs)
+        items = []
+        for i, (r, doc, ex) in enumerate(zip(prows, docs, exps)):
+            j = offset + i
+            items.append(Match(
+                record_id=side.ids[int(r)], rank=j + 1, score=float(fused["score"][0, j]),
+                lexical_score=_nan_none(fused["lexical_score"][0, j]),
+                semantic_score=_nan_none(fused["semantic_score"][0, j]),
+                lexical_rank=int(fused["lexical_rank"][0, j]),
+                semantic_rank=int(fused["semantic_rank"][0, j]),
+                chains=tuple(_to_list(doc.get("chains"))),
+                matched_terms=ex.matched_terms if ex else (),
+                highlights=ex.highlights if ex else (),
+                shared_labels=ex.shared_labels if ex else {},
+                reason=ex.reason if ex else "",
+                title=str(doc.get("title") or ""),
+                semantic_pair=ex.semantic_pair if ex else None,
+            ))
+        return MatchList(query_id=query_id, direction=direction, total=total, offset=offset,
+                         limit=limit, items=tuple(items), fusion=fusion.to_dict(),
+                         filters=filters.to_dict(), build_id=getattr(self.bundle, "build_id", None),
+                         query_terms=tuple(qterms))
+
+    # --- helpers ----------------------------------------------------------------------
+    def explainer(self, side: Any) -> Explainer:
+        df = self._doc_freq(side)
+        vocab = side.sparse.vocab_index if hasattr(side, "sparse") else {}
+
+        def weight(term: str) -> float:
+            i = vocab.get(term)
+            return -float(df[i]) if i is not None and df is not None else 1.0
+
+        def encode(texts: list[str]) -> np.ndarray:
+            return self.encoder.encode_documents(texts)
+
+        n = max(len(side.ids), 1)
+
+        def generic(term: str) -> bool:
+            i = vocab.get(term)
+            return i is not None and df is not None and df[i] > generic_df_limit(n)
+
+        return Explainer(self.tokenizer.tokenize, encode, term_weight=weight, generic=generic)
+
+    def _doc_freq(self, side: Any) -> np.ndarray | None:
+        if side.name not in self._df:
+            sparse = getattr(side, "sparse", None)
+            if sparse is None:
+                return None
+            m = sparse.matrix  # CSC (n_docs, V): column nnz = document frequency
+            self._df[side.name] = np.diff(m.indptr)
+        return self._df[side.name]
+
+    @staticmethod
+    def _chains(side: Any, row: int) -> list[str]:
+        if "chains" not in side.facets.columns:
+            return []
+        return _to_list(side.facets["chains"][row])
+
+    @staticmethod
+    def _doc(side: Any, row: int) -> dict[str, Any]:
+        doc = dict(side.doc(row))
+        facets = side.facets
+        for col in ("chains", "ipc"):
+            if col in facets.columns and col not in doc:
+                doc[col] = facets[col][row]
+        if "chains" in doc and not isinstance(doc["chains"], (list, tuple, str, type(None))):
+            doc["chains"] = list(doc["chains"])
+        return doc

@@ -1,0 +1,47 @@
+"""`patmatch keys create|list|revoke` and `patmatch serve --help` (CLI edge)."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from patmatch.cli import app
+
+from api.db import ApiDB, api_db_path
+from api.security import KeyStore
+
+runner = CliRunner()
+
+
+def test_keys_lifecycle(home):
+    r = runner.invoke(app, ["keys", "create", "常州新能源汽车运营中心", "--role", "centre",
+                            "--centre", "cz-nev", "--chain", "nev", "--chain", "battery_storage"])
+    assert r.exit_code == 0, r.output
+    key = r.stdout.strip().splitlines()[0]
+    assert key.startswith("pm_")
+    store = KeyStore(ApiDB(api_db_path(home)))
+    p = store.verify(key)
+    assert (p.role, p.centre, p.chains) == ("centre", "cz-nev", ("nev", "battery_storage"))
+    r = runner.invoke(app, ["keys", "list"])
+    assert r.exit_code == 0 and p.key_id in r.stdout and key not in r.stdout
+    r = runner.invoke(app, ["keys", "revoke", p.key_id])
+    assert r.exit_code == 0 and "revoked" in r.stdout
+    store._cache.clear()
+    assert runner.invoke(app, ["keys", "list"]).stdout.count(p.key_id) == 0
+    assert p.key_id in runner.invoke(app, ["keys", "list", "--all"]).stdout
+
+
+def test_keys_errors_are_clear(home):
+    r = runner.invoke(app, ["keys", "create", "x", "--role", "admin"])
+    assert r.exit_code == 2 and "role must be one of" in r.stderr and "Traceback" not in r.output
+    r = runner.invoke(app, ["keys", "create", "x", "--role", "centre"])
+    assert r.exit_code == 2 and "--chain" in r.stderr
+    r = runner.invoke(app, ["keys", "create", "x", "--role", "centre", "--centre", "c",
+                            "--chain", "nevv"])
+    assert r.exit_code == 2 and "nevv" in r.stderr and "battery_storage" in r.stderr
+    r = runner.invoke(app, ["keys", "revoke", "feedbeef"])
+    assert r.exit_code == 3 and "no API key" in r.stderr
+
+
+def test_serve_help():
+    r = runner.invoke(app, ["serve", "--help"])
+    assert r.exit_code == 0 and "--workers" in r.stdout and "--port" in r.stdout

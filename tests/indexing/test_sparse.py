@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+from indexing.sparse import SparseConfig, SparseIndex
+from patmatch.errors import ConfigError
+
+VOCAB = [f"t{i}" for i in range(60)]
+
+
+def corpus(n: int, lo: int, hi: int, seed: int) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [[rng.choice(VOCAB) for _ in range(rng.randint(lo, hi))] for _ in range(n)]
+
+
+def reference(docs: list[list[str]], cfg: SparseConfig = SparseConfig()) -> bm25s.BM25:
+    m = bm25s.BM25(method=cfg.method, k1=cfg.k1, b=cfg.b)
+    m.index(docs, show_progress=False)
+    return m
+
+
+QUERIES = [["t1", "t3", "t3", "nope"], ["t59"], ["t7", "t8", "t9", "t10"]]
+
+
+@pytest.mark.parametrize("method", ["lucene", "robertson", "atire"])
+def test_single_field_scores_equal_bm25s(method: str) -> None:
+    docs = corpus(150, 1, 25, 0)
+    cfg = SparseConfig(method=method, k1=1.2, b=0.6)
+    idx, ref = SparseIndex.build({"text": docs}, {"text": 1.0}, cfg), reference(docs, cfg)
+    for q in QUERIES:
+        assert np.array_equal(idx.scores(q), ref.get_scores(q))
+
+
+def test_field_weights_sum_per_field_bm25() -> None:
+    title, body = corpus(100, 1, 5, 1), corpus(100, 5, 30, 2)
+    body[3] = []  # an empty field in one document
+    idx = SparseIndex.build({"title": title, "body": body, "off": title},
+                            {"title": 2.0, "body": 0.5, "off": 0.0})
+    rt, rb = reference(title), reference(body)
+    for q in QUERIES:
+        np.testing.assert_allclose(idx.scores(q), 2.0 * rt.get_scores(q) + 0.5 * rb.get_scores(q),
+                                   rtol=1e-5, atol=1e-6)
+    assert idx.field_weights == {"title": 2.0, "body": 0.5}
+
+
+def test_batch_matrix_gives_the_same_scores() -> None:
+    idx = SparseIndex.build({"a": corpus(80, 2, 20, 3), "b": corpus(80, 0, 4, 4)},
+                            {"a": 1.0, "b": 3.0})
+    q = idx.query_matrix(QUERIES)
+    assert q.shape == (len(QUERIES), len(idx.vocab))
+    dense = (q @ idx.doc_matrix().T).toarray()
+    for i, toks in enumerate(QUERIES):
+        np.testing.assert_allclose(dense[i], idx.scores(toks), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(idx.batch_scores(QUERIES).toarray(), dense, rtol=1e-6)
+
+
+def test_search_topk_order_and_mask() -> None:
+    docs = corpus(200, 3, 20, 5)
+    idx = SparseIndex.build({"t": docs}, {"t": 1.0})
+    s = idx.scores(["t1", "t2"])
+    rows, scores = idx.search(["t1", "t2"], 10)
+    assert len(rows) == 10 and np.all(np.diff(scores) <= 0)
+    assert scores[0] == s.max()
+    mask = np.zeros(200, dtype=bool)
+    hits = np.flatnonzero(s > 0)
+    mask[hits[-3:]] = True
+    rows, scores = idx.search(["t1", "t2"], 10, mask)
+    assert sorted(rows.tolist()) == sorted(hits[-3:].tolist())  # all 3 passing hits, no more
+    assert idx.search(["nothing"], 5)[0].size == 0
+    with pytest.raises(ConfigError):
+        idx.search(["t1"], 5, np.ones(3, dtype=bool))
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    idx = SparseIndex.build({"t": corpus(50, 1, 10, 6)}, {"t": 1.5}, SparseConfig(k1=1.1))
+    idx.save(tmp_path)
+    back = SparseIndex.load(tmp_path)
+    assert back.vocab == idx.vocab and back.config == idx.config
+    assert np.array_equal(back.scores(["t1", "t5"]), idx.scores(["t1", "t5"]))
+
+
+def test_bad_method_and_misaligned_fields() -> None:
+    with pytest.raises(ConfigError):
+        SparseConfig(method="bm25l")
+    with pytest.raises(ConfigError):
+        SparseIndex.build({"a": [["x"]], "b": [["y"], ["z"]]}, {"a": 1, "b": 1})
+
+
+def test_empty_corpus() -> None:
+    idx = SparseIndex.build({"t": []}, {"t": 1.0})
+    assert idx.n_docs == 0 and idx.search(["a"], 3)[0].size == 0

@@ -1,0 +1,124 @@
+"""Fusion invariants (Hypothesis) and known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher.config import FusionConfig
+from matcher.fusion import fuse_arrays, linear, normalize, rrf
+from patmatch.errors import ConfigError
+
+ids = st.lists(st.integers(0, 30), unique=True, max_size=12)
+scored = st.lists(st.tuples(st.integers(0, 30), st.floats(-5, 5, allow_nan=False)),
+                  max_size=12, unique_by=lambda x: x[0])
+weight = st.floats(0.0, 5.0, allow_nan=False)
+
+
+def test_rrf_known_answer() -> None:
+    out = rrf([["a", "b", "c"], ["c", "d"]], k=60)
+    assert [d for d, _ in out] == ["c", "a", "b", "d"]
+    assert out[0][1] == pytest.approx(1 / 63 + 1 / 61)
+    # b (rank 2 in list 1) and d (rank 2 in list 2) tie: first appearance wins
+    assert out[2][1] == out[3][1]
+
+
+def test_empty_and_one_sided() -> None:
+    assert rrf([]) == [] and rrf([[], []]) == []
+    assert [d for d, _ in rrf([[], ["x", "y"]])] == ["x", "y"]
+    assert linear([{}, {}]) == []
+    assert [d for d, _ in linear([{}, {"x": 1.0, "y": 3.0}])] == ["y", "x"]
+
+
+def test_all_equal_scores_do_not_divide_by_zero() -> None:
+    for norm in ("minmax", "l2", "zscore"):
+        out = linear([{"a": 2.0, "b": 2.0}, {"b": 1.0}], norm=norm)
+        assert all(np.isfinite(s) for _, s in out)
+        assert out[0][0] == "b"  # b is in both lists
+    assert normalize(np.array([3.0, 3.0]), "minmax").tolist() == [1.0, 1.0]
+    assert normalize(np.array([3.0, 3.0]), "zscore").tolist() == [0.0, 0.0]
+
+
+@given(ids, ids, weight, weight)
+def test_rrf_sorted_deterministic_and_complete(a: list[int], b: list[int], wa: float, wb: float) -> None:
+    out = rrf([a, b], weights=[wa, wb])
+    assert out == rrf([a, b], weights=[wa, wb])
+    assert {d for d, _ in out} == set(a) | set(b)
+    scores = [s for _, s in out]
+    assert scores == sorted(scores, reverse=True)
+
+
+@given(ids, ids, weight)
+def test_rrf_monotone_in_weight(a: list[int], b: list[int], w: float) -> None:
+    """Raising a list's weight never lowers the fused score of its documents relative to
+    documents absent from it: a document only in list A cannot fall below one only in B."""
+    lo = dict(rrf([a, b], weights=[w, 1.0]))
+    hi = dict(rrf([a, b], weights=[w + 1.0, 1.0]))
+    for d in a:
+        assert hi[d] >= lo[d]
+    for d in set(b) - set(a):
+        assert hi[d] == lo[d]
+
+
+@given(st.lists(st.integers(0, 30), unique=True, min_size=1, max_size=10))
+def test_single_list_order_is_kept(a: list[int]) -> None:
+    assert [d for d, _ in rrf([a])] == a
+    assert [d for d, _ in rrf([a, []], weights=[2.0, 1.0])] == a
+
+
+@given(scored, scored, weight, weight, st.sampled_from(["minmax", "l2", "zscore"]))
+def test_linear_sorted_finite_deterministic(a: list, b: list, wa: float, wb: float, norm: str) -> None:
+    out = linear([a, b], norm=norm, weights=[wa, wb])
+    assert out == linear([a, b], norm=norm, weights=[wa, wb])
+    assert {d for d, _ in out} == {d for d, _ in a} | {d for d, _ in b}
+    s = [x for _, x in out]
+    assert all(np.isfinite(s)) and s == sorted(s, reverse=True)
+
+
+def _ranked(pairs: list) -> tuple[np.ndarray, np.ndarray]:
+    pairs = sorted(pairs, key=lambda x: (-x[1], x[0]))
+    return (np.array([[d for d, _ in pairs]], dtype=np.int64).reshape(1, -1),
+            np.array([[s for _, s in pairs]], dtype=np.float64).reshape(1, -1))
+
+
+@settings(max_examples=150)
+@given(scored, scored, weight, weight, st.sampled_from(["rrf", "weighted_rrf", "linear"]),
+       st.sampled_from(["minmax", "l2", "zscore"]))
+def test_array_fusion_equals_list_fusion(a: list, b: list, wa: float, wb: float,
+                                         method: str, norm: str) -> None:
+    """The vectorised kernel (ranker and batch) and the list functions agree exactly,
+    including tie order."""
+    lr, ls = _ranked(a)
+    dr, ds = _ranked(b)
+    got = fuse_arrays(lr, ls, dr, ds, method=method, weights=(wa, wb), norm=norm)
+    rows = [int(r) for r in got["rows"][0] if r >= 0]
+    if method == "linear":
+        ref = linear([list(zip(lr[0].tolist(), ls[0].tolist())),
+                      list(zip(dr[0].tolist(), ds[0].tolist()))], norm=norm, weights=[wa, wb])
+    else:
+        ref = rrf([lr[0].tolist(), dr[0].tolist()], weights=None if method == "rrf" else [wa, wb])
+    assert rows == [d for d, _ in ref]
+    np.testing.assert_allclose(got["score"][0][: len(rows)], [s for _, s in ref], rtol=1e-9, atol=1e-12)
+
+
+def test_array_fusion_ranks_and_padding() -> None:
+    got = fuse_arrays([[5, 7, -1]], [[3.0, 1.0, np.nan]], [[7, 9, -1]], [[0.9, 0.8, np.nan]],
+                      method="rrf")
+    rows = got["rows"][0].tolist()
+    assert rows[0] == 7 and set(rows) == {5, 7, 9}
+    i7, i9 = rows.index(7), rows.index(9)
+    assert got["lexical_rank"][0][i7] == 2 and got["semantic_rank"][0][i7] == 1
+    assert got["lexical_rank"][0][i9] == 0 and np.isnan(got["lexical_score"][0][i9])
+
+
+def test_fusion_config_validates_and_roundtrips() -> None:
+    cfg = FusionConfig(method="linear", weights=(1, 2), norm="zscore")
+    assert FusionConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError):
+        FusionConfig(method="borda")
+    with pytest.raises(ConfigError):
+        FusionConfig(weights=(0, 0))
+    with pytest.raises(ConfigError):
+        FusionConfig.from_dict({"wieghts": [1, 1]})
