@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from patmatch.errors import ConfigError
+from patmatch.config import checked_fields
 
 Log = Callable[[str], None]
 
@@ -46,11 +46,7 @@ class BenchConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BenchConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown bench config keys {sorted(unknown)}; expected some of "
-                              f"{sorted(cls.__dataclass_fields__)}")
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "bench config keys"))
 
     def effective(self) -> BenchConfig:
         """``--quick``: small sizes and few repeats, for smoke runs and tests."""

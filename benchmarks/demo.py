@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from patmatch.errors import ConfigError, DependencyError
+from patmatch.errors import DependencyError
+from patmatch.config import checked_fields
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,7 @@ class DemoConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DemoConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown demo config keys {sorted(unknown)}; expected some of "
-                              f"{sorted(cls.__dataclass_fields__)}")
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "demo config keys"))
 
 
 def _need(module: str, issue: str) -> Any:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from indexing.dense import DenseConfig
 from indexing.sparse import SparseConfig
 from patmatch.errors import ConfigError
+from patmatch.config import checked_fields
 
 if TYPE_CHECKING:
     from indexing.store import Store
@@ -115,12 +116,7 @@ class BuildConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> BuildConfig:
-        data = dict(data or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown build config keys {unknown}; expected some of {sorted(known)}")
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "build config keys"))
 
 
 # --- progress -------------------------------------------------------------------------

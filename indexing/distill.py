@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from patmatch.errors import ConfigError, DependencyError
+from patmatch.config import checked_fields
 
 DISTILL_VERSION = "1"
 UNK = "[UNK]"
@@ -72,10 +73,7 @@ class DistillConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown distill config keys {sorted(unknown)}")
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "distill config keys"))
 
 
 # --- tokenizer and saving ------------------------------------------------------------

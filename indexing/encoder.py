@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from patmatch.errors import ConfigError, DependencyError, InputError
+from patmatch.config import checked_fields
 
 if TYPE_CHECKING:
     from patmatch.settings import Settings
@@ -56,10 +57,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EncoderConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown encoder config keys {sorted(unknown)}; expected ['name']")
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "encoder config keys"))
 
 
 def _normalize_rows(x: np.ndarray) -> np.ndarray:

@@ -28,13 +28,14 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from indexing.records import APPLICANT_TYPES
 from patmatch.errors import InputError
+from patmatch.config import checked_fields
 
 GRADES: tuple[str, ...] = ("A", "B", "C")
 _IPC_NORM = re.compile(r"\s+")
@@ -145,14 +146,7 @@ class Filters:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Filters:
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(
-                f"unknown filter field(s) {unknown}; expected some of {sorted(known)}",
-                details={"fields": unknown},
-            )
+        data = checked_fields(cls, data, "filter field(s)", error=InputError)
         return cls(**{k: v for k, v in data.items() if v is not None})
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from patmatch.errors import ConfigError, DependencyError, FileFormatError
+from patmatch.config import checked_fields
 
 TOKENIZER_VERSION = "1"
 RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
@@ -59,13 +60,7 @@ class TokenizerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenizerConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown tokenizer config keys {sorted(unknown)}; expected some of {sorted(known)}"
-            )
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "tokenizer config keys"))
 
 
 # --- normalisation -------------------------------------------------------------------

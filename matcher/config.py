@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from patmatch.errors import ConfigError
+from patmatch.config import checked_fields
 
 Method = Literal["weighted_rrf", "rrf", "linear"]
 METHODS: tuple[str, ...] = ("weighted_rrf", "rrf", "linear")
@@ -73,11 +74,7 @@ class FusionConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FusionConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown fusion config keys {sorted(unknown)}; expected some of {sorted(known)}")
-        d = dict(data)
+        d = checked_fields(cls, data, "fusion config keys")
         if "weights" in d:
             d["weights"] = tuple(d["weights"])
         return cls(**d)

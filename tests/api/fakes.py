@@ -9,11 +9,12 @@ path of the API.
 
 from __future__ import annotations
 
+from indexing.filters import Filters
+
 import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,16 +30,8 @@ CHAINS = [ChainInfo("nev", "新能源汽车及汽车核心零部件", "New-energ
           ChainInfo("ai", "人工智能", "AI")]
 
 
-@dataclass(frozen=True)
-class FakeFilters:
-    chains: tuple[str, ...] = ()
-    ipc_prefix: tuple[str, ...] = ()
-    applicant_types: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    valid_only: bool = True
-    date_from: str | None = None
-    date_to: str | None = None
-    open_license_only: bool = False
+# the fake engine takes the real filter type: same fields, same validation
+FakeFilters = Filters
 
 
 class FakeStore:
