@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from indexing.store import Store
     from patmatch.settings import Settings
 
-STAGES = ("load", "label", "tokenize", "encode", "bm25", "faiss", "manifest")
+STAGES = ("load", "label", "tokenize", "bm25", "encode", "faiss", "manifest")
 CRASH_ENV = "PATMATCH_TEST_CRASH_AT"
 PATENT_FIELDS = ("title", "abstract", "claims", "first_claim", "labels")
 DEMAND_FIELDS = ("title", "text", "labels")

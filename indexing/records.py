@@ -9,7 +9,7 @@ Records are frozen: normalisation produces new records, nothing mutates in place
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Any, Literal
 
 ApplicantType = Literal["university", "institute", "soe", "enterprise", "individual", "other"]
 APPLICANT_TYPES: tuple[str, ...] = (
@@ -92,3 +92,10 @@ __all__ = [
     "PATENT_COLUMNS", "PATENT_REQUIRED", "PERSONAL_FIELDS", "VALID_LEGAL_STATUSES",
     "DemandRecord", "PatentRecord", "field",
 ]
+
+
+def patent_is_valid(rec: Any) -> bool:
+    """Matchable unless its legal status says otherwise (unknown status counts as valid:
+    an absent column must not empty the index)."""
+    status = getattr(rec, "legal_status", None)
+    return status is None or str(status).strip() in VALID_LEGAL_STATUSES

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from patmatch.errors import ConfigError, NotFoundError
 
 from indexing.records import (DEMAND_COLUMNS, PATENT_COLUMNS, PERSONAL_FIELDS, DemandRecord,
@@ -44,6 +46,15 @@ class UpsertCounts:
     def total(self) -> int:
         return self.inserted + self.updated + self.unchanged
 
+
+
+def _loads(data: str) -> Any:
+    """orjson where it can (3-4x faster over a 20k-record store), json for what orjson
+    refuses (NaN/Infinity written by an older json.dumps, ints beyond 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 def text_digest(text: str) -> str:
     """Digest of the matchable text, whitespace-insensitive (exact-duplicate detection)."""
@@ -209,8 +220,8 @@ class SQLiteStore(Store):
 
     def _demand_from_row(self, data: str, enc: str | None, owner: str | None,
                          status: str) -> DemandRecord:
-        d = json.loads(data)
-        d.update(json.loads(self._cipher.decrypt(enc)) if enc else {})
+        d = _loads(data)
+        d.update(_loads(self._cipher.decrypt(enc)) if enc else {})
         return DemandRecord(**d, owner=owner, status=status)
 
     # --- writes ---------------------------------------------------------------------------
@@ -281,7 +292,7 @@ class SQLiteStore(Store):
     def get_patent(self, id: str) -> PatentRecord | None:
         with self._lock:
             row = self._conn.execute("SELECT data FROM patents WHERE id=?", (id,)).fetchone()
-        return patent_from_dict(json.loads(row[0])) if row else None
+        return patent_from_dict(_loads(row[0])) if row else None
 
     def get_demand(self, id: str) -> DemandRecord | None:
         with self._lock:
@@ -302,7 +313,7 @@ class SQLiteStore(Store):
 
     def iter_patents(self) -> Iterator[PatentRecord]:
         for _id, data in self._pages("SELECT id, data FROM patents WHERE id > ? ORDER BY id LIMIT ?"):
-            yield patent_from_dict(json.loads(data))
+            yield patent_from_dict(_loads(data))
 
     def iter_demands(self, include_deleted: bool = False) -> Iterator[DemandRecord]:
         cond = "" if include_deleted else "status='active' AND "
@@ -379,7 +390,7 @@ class SQLiteStore(Store):
         with self._lock:
             rows = self._conn.execute("SELECT record_id, data FROM labels WHERE side=?",
                                       (side,)).fetchall()
-        return {rid: json.loads(d) for rid, d in rows}
+        return {rid: _loads(d) for rid, d in rows}
 
     def labels_version(self, side: str) -> str | None:
         with self._lock:

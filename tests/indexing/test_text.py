@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from indexing.domain_dict import domain_dictionary_entries
 from indexing.text import (
+    UNITS,
     ChineseTokenizer,
     TokenizerConfig,
-    domain_dictionary_entries,
+    normalize_many,
     normalize_text,
     read_dictionary,
 )
@@ -164,6 +166,29 @@ def test_domain_entries_filter_fragments() -> None:
     assert "万向接头" in entries and entries["万向接头"] > 0
     assert "一个带" not in entries and "三个侧面" not in entries
     assert "电池" not in entries  # already a jieba word: nothing to add
+
+
+@given(st.lists(st.text(max_size=40), min_size=256, max_size=300))
+@settings(max_examples=20, deadline=None)
+def test_batch_normalize_equals_one_at_a_time(texts: list[str]) -> None:
+    # >= 256 texts: the batch (polars) path, not the per-text fallback
+    assert normalize_many(texts) == [normalize_text(t) for t in texts]
+
+
+def test_batch_tokenize_equals_one_at_a_time(shared_data: Path, rtok: ChineseTokenizer) -> None:
+    """tokenize_many takes fast paths (batch normalisation, cached token classes); the
+    terms must be exactly those of tokenize, on real abstracts and on the hard cases."""
+    path = shared_data / "kppatent_zh" / "kppatent_zh_joined.jsonl"
+    texts = [json.loads(line)["abstract"] for _, line in zip(range(400), path.open(encoding="utf-8"))]
+    texts += [PATENT, DEMAND, "", "  ", "2-8mm的Ｍ３-５螺栓，温度-40℃~85℃，3.5 mm", "ＬＥＤ灯珠5W"]
+    fresh = ChineseTokenizer(TokenizerConfig(backend="rjieba"))  # an empty token cache
+    assert fresh.tokenize_many(texts) == [rtok.tokenize(t) for t in texts]
+    # and the fast path (no unit, no hyphen) keeps exactly the classified raw tokens
+    slow = ChineseTokenizer(TokenizerConfig(backend="rjieba"))
+    for t in texts[:100]:
+        raws = slow.backend.cut(normalize_text(t))
+        want = [c for c in map(slow._classify, raws) if c is not None]
+        assert rtok.tokenize(t) == want or "-" in t or any(r in UNITS for r in raws)
 
 
 def test_backends_agree_on_samples(rtok: ChineseTokenizer, jtok: ChineseTokenizer) -> None:
