@@ -177,6 +177,20 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
                            lambda p: f"{len(bundle.demands)} demands x {len(bundle.patents)} patents -> {p}")
 
     _show(ranker, qrels, cfg, echo)
+    from benchmarks import demo_service
+
+    echo("")
+    served = steps.run("centres", lambda: demo_service.serve_centres(settings),
+                       lambda s: f"{len(s)} demo centre keys fetched matches over the API: "
+                                 f"{sum(x['pushes'] for x in s.values())} pushes "
+                                 f"({', '.join(x['chain'] for x in s.values())})")
+    report, report_paths = steps.run(
+        "report", lambda: demo_service.report(settings),
+        lambda r: f"{sum(t['met'] for t in r[0]['targets'])}/{len(r[0]['targets'])} "
+                  f"platform targets met (demo traffic) -> {r[1][1]}")
+    for t in report["targets"]:
+        echo(f"           [{'met ' if t['met'] else 'MISS'}] {t['target']:<17} "
+             f"{t['actual']!s:>8} / {t['goal']}")
     echo("")
     echo("quality on the generated judgements (demand -> patent, default fusion): "
          + ", ".join(f"{k} {quality[k]:.3f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -186,6 +200,7 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
     echo(f"  store          {settings.store_path}")
     echo(f"  bundle         {bundle_path}")
     echo(f"  batch matches  {batch_file}")
+    echo(f"  report         {report_paths[1]}")
     echo("next:")
     echo("  patmatch serve                      # the HTTP API; OpenAPI docs at http://127.0.0.1:8000/docs")
     echo("  patmatch keys create demo --role analyst  # an API key, then e.g. "
@@ -194,7 +209,8 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
     echo(f"  patmatch eval --task demo --demo-dir {files.out_dir}")
     return {"config": cfg.to_dict(), "times": steps.times, "build_id": published,
             "bundle": str(bundle_path), "batch_file": str(batch_file), "quality": quality,
-            "data_dir": str(files.out_dir)}
+            "data_dir": str(files.out_dir), "centres": served,
+            "report": str(report_paths[0])}
 
 
 def _batch(ranker: Any, bundle: Any, path: Path, limit: int) -> Path:

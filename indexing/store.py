@@ -115,6 +115,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def counts(self) -> dict[str, int]: ...
     @abc.abstractmethod
+    def record_times(self, side: str) -> dict[str, str]:
+        """Record id -> when it was first ingested (ISO UTC); deleted demands included."""
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> Store:
@@ -407,7 +410,15 @@ class SQLiteStore(Store):
                 "demands_deleted": q("SELECT COUNT(*) FROM demands WHERE status='deleted'").fetchone()[0],
                 "patent_labels": q("SELECT COUNT(*) FROM labels WHERE side='patents'").fetchone()[0],
                 "demand_labels": q("SELECT COUNT(*) FROM labels WHERE side='demands'").fetchone()[0],
+                "demand_contacts_encrypted": q(
+                    "SELECT COUNT(*) FROM demands WHERE contact_enc IS NOT NULL").fetchone()[0],
             }
+
+    def record_times(self, side: str) -> dict[str, str]:
+        if side not in ("patents", "demands"):
+            raise ConfigError(f"side must be 'patents' or 'demands', got {side!r}")
+        with self._lock:
+            return dict(self._conn.execute(f"SELECT id, created_at FROM {side}").fetchall())
 
     def close(self) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from patmatch.cli import bench, data, encoder, index, labels, match, serve
+from patmatch.cli import bench, data, encoder, index, labels, match, report, serve
 
 app = typer.Typer(
     name="patmatch",
@@ -31,7 +31,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, labels, encoder, index, match, serve, bench):
+for _module in (data, labels, encoder, index, match, serve, report, bench):
     _module.register(app)
 
 

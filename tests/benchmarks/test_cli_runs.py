@@ -55,8 +55,15 @@ def test_eval_rejects_partial_custom_files(home: Path, tmp_path: Path) -> None:
 def test_demo_then_eval_demo_task(home: Path, tmp_path: Path, encoder_dir: Path) -> None:
     out = _run(["demo", "--patents", "150", "--demands", "20", "--show", "2", "--top", "2",
                 "--encoder", str(encoder_dir)])
-    for step in ("[1] encoder", "[3] ingest", "[5] build", "[6] publish", "[7] match"):
+    for step in ("[1] encoder", "[3] ingest", "[5] build", "[6] publish", "[7] match",
+                 "[8] centres", "[9] report"):
         assert step in out
+    # the centres were served over the API: their requests are in the audit log, and the
+    # report counts them (pushes and centres served)
+    report = json.loads(next((home / "reports").glob("report-*.json")).read_text("utf-8"))
+    assert report["usage"]["requests"] > 0 and report["usage"]["centres_served"]
+    assert report["usage"]["pushes"] == sum(report["usage"]["pushes_by_action"].values()) > 0
+    assert "[met ] data_security" in out
     assert out.count("━━ demand") == 2 and "理由:" in out and "patmatch serve" in out
     batch = next((home / "demo" / "outputs").glob("matches-*"))
     assert batch.stat().st_size > 0
