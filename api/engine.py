@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -159,7 +160,17 @@ class Engine:
         return True
 
     def warm_up(self, snap: Snapshot) -> None:
-        """One query so first real requests do not pay lazy initialisation."""
+        """Per-bundle precomputation (matcher's ``prepare``) and one query, so the first
+        real requests do not pay lazy initialisation."""
+        prepare = getattr(snap.ranker, "prepare", None)
+        if callable(prepare):
+            try:
+                t0 = time.perf_counter()
+                done = prepare()
+                log.info("prepared bundle %s in %.1f s: %s", snap.build_id,
+                         time.perf_counter() - t0, done)
+            except Exception:  # serving unprepared is slower, never wrong
+                log.warning("preparing %s failed", snap.build_id, exc_info=True)
         try:
             snap.ranker.match_text("锂电池 低温", filters=self.make_filters(), limit=1)
         except Exception:

@@ -46,6 +46,36 @@ def _opt_int(v: Any) -> int | None:
     return None if v is None else int(v)
 
 
+def _highlights_out(hls: Any) -> list[Any]:
+    """Highlights as plain dicts; the generic ``_plain`` walk cost ~0.1 ms per match."""
+    out = []
+    for h in hls or ():
+        if type(h).__name__ == "Highlight" and dataclasses.is_dataclass(h):
+            out.append({"field": h.field, "start": int(h.start), "end": int(h.end),
+                        "term": h.term})
+        else:
+            out.append(_plain(h))
+    return out
+
+
+_SIMPLE = (str, int, float, bool, type(None))
+
+
+def _labels_out(labels: Any) -> Any:
+    """shared_labels (a dict of strings and lists of strings) without the generic walk."""
+    if not isinstance(labels, dict):
+        return _plain(labels)
+    out: dict[str, Any] = {}
+    for k, v in labels.items():
+        if isinstance(v, _SIMPLE):
+            out[str(k)] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, _SIMPLE) for x in v):
+            out[str(k)] = list(v)
+        else:
+            out[str(k)] = _plain(v)
+    return out
+
+
 def match_out(m: Any, rank: int | None = None) -> MatchOut:
     g = lambda name, default=None: getattr(m, name, default)  # noqa: E731
     return MatchOut(
@@ -56,7 +86,7 @@ def match_out(m: Any, rank: int | None = None) -> MatchOut:
         semantic_pair=list(g("semantic_pair")) if g("semantic_pair") else None,
         chains=[str(c) for c in (g("chains") or ())],
         matched_terms=[str(t) for t in (g("matched_terms") or ())],
-        highlights=_plain(list(g("highlights") or ())), shared_labels=_plain(g("shared_labels")),
+        highlights=_highlights_out(g("highlights")), shared_labels=_labels_out(g("shared_labels")),
         reason=str(g("reason") or ""))
 
 

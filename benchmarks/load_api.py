@@ -67,77 +67,274 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
 
 
-async def _level(base: str, key: str, concurrency: int, n: int, queries: list[str],
-                 top_k: int) -> dict[str, Any]:
-    import httpx
+def distinct_queries(n: int, home: Path | None = None) -> list[str]:
+    """``n`` distinct query texts: the demo/store demands when a home is given (their
+    title + text, the way a centre would paste them), else combinations of QUERIES.
+    No text repeats within a run, so nothing a cache could serve is measured twice."""
+    texts: list[str] = []
+    if home is not None:
+        try:
+            from indexing.store import open_store
+            from patmatch.settings import Settings
 
+            store = open_store(Settings(home=home))
+            try:
+                for d in store.iter_demands():
+                    t = f"{d.title}。{d.text}" if d.title else d.text
+                    texts.append(t[:1000])
+                    if len(texts) >= 4 * n:
+                        break
+            finally:
+                store.close()
+        except Exception as exc:  # an empty or foreign home: fall back to generated texts
+            print(f"  (no demands from {home}: {exc}; using generated queries)", file=sys.stderr)
+    texts = list(dict.fromkeys(texts))
+    if len(texts) < n:
+        extra = [f"{a}，同时{b}" for a in QUERIES for b in QUERIES if a != b]
+        texts = list(dict.fromkeys(texts + QUERIES + extra))
+    if len(texts) < n:
+        texts += [f"{texts[i % len(texts)]}（第{i}批）" for i in range(n - len(texts))]
+    import random
+
+    random.Random(7).shuffle(texts)
+    return texts[:n]
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: one connection per
+    concurrent worker, pre-encoded headers, responses framed by Content-Length only
+    (what uvicorn sends for JSON). It costs the shared CPU a fraction of httpx's."""
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port = host, port
+        self.head = (f"POST /v1/match HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     f"X-API-Key: {key}\r\nContent-Type: application/json\r\n"
+                     "Content-Length: ").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            await self._connect()
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(self.head + str(len(body)).encode() + b"\r\n\r\n" + body)
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.close()
+            raise
+        status = int(head[9:12])
+        i = head.lower().find(b"content-length:")
+        if i < 0:
+            await self.close()
+            raise ConnectionError("response without Content-Length")
+        n = int(head[i + 15: head.index(b"\r\n", i)])
+        data = await self.reader.readexactly(n)
+        if b"connection: close" in head.lower():
+            await self.close()
+        return status, data
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+        self.reader = self.writer = None
+
+
+def _build_of(data: bytes) -> str:
+    i = data.find(b'"build_id":"')
+    if i < 0:
+        return "?"
+    j = data.find(b'"', i + 12)
+    return data[i + 12: j].decode("ascii", "replace")
+
+
+async def _level(base: str, key: str, concurrency: int, n: int, queries: list[str],
+                 top_k: int, client: str = "raw") -> dict[str, Any]:
+    """``n`` requests by ``concurrency`` workers over keep-alive connections; query
+    ``i`` is ``queries[i]`` (distinct texts: give at least ``n``)."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
     builds: dict[str, int] = {}
     counter = iter(range(n))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits,
-                                 headers={"X-API-Key": key}) as client:
-        async def worker() -> None:
-            for i in counter:
-                body = {"text": queries[i % len(queries)], "top_k": top_k}
-                t0 = time.perf_counter()
-                try:
-                    r = await client.post("/v1/match", json=body)
-                    dt = time.perf_counter() - t0
-                    if r.status_code == 200:
-                        latencies.append(dt * 1000)
-                        bid = r.json().get("build_id", "?")
-                        builds[bid] = builds.get(bid, 0) + 1
-                    else:
-                        errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
-                except httpx.HTTPError as exc:
-                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+    bodies = [json.dumps({"text": queries[i % len(queries)], "top_k": top_k},
+                         ensure_ascii=False).encode("utf-8") for i in range(n)]
+    u = urlparse(base)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - t0
+    def fail(kind: str) -> None:
+        errors[kind] = errors.get(kind, 0) + 1
+
+    def ok(status: int, data: bytes, dt: float) -> None:
+        if status == 200:
+            latencies.append(dt * 1000)
+            bid = _build_of(data)
+            builds[bid] = builds.get(bid, 0) + 1
+        else:
+            fail(str(status))
+
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    if client == "raw":
+        async def raw_worker() -> None:
+            c = RawClient(u.hostname or "127.0.0.1", u.port or 80, key)
+            try:
+                for i in counter:
+                    t = time.perf_counter()
+                    try:
+                        status, data = await c.post(bodies[i])
+                        ok(status, data, time.perf_counter() - t)
+                    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                        fail(type(exc).__name__)
+            finally:
+                await c.close()
+
+        await asyncio.gather(*(raw_worker() for _ in range(concurrency)))
+    else:
+        import httpx
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits,
+                                     headers={"X-API-Key": key,
+                                              "Content-Type": "application/json"}) as hc:
+            async def httpx_worker() -> None:
+                for i in counter:
+                    t = time.perf_counter()
+                    try:
+                        r = await hc.post("/v1/match", content=bodies[i])
+                        ok(r.status_code, r.content, time.perf_counter() - t)
+                    except httpx.HTTPError as exc:
+                        fail(type(exc).__name__)
+
+            await asyncio.gather(*(httpx_worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     return {"concurrency": concurrency, "requests": n, "ok": len(latencies),
             "errors": sum(errors.values()), "error_kinds": errors,
             "p50_ms": round(_pct(latencies, 50), 2), "p95_ms": round(_pct(latencies, 95), 2),
             "p99_ms": round(_pct(latencies, 99), 2),
             "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
-            "req_per_s": round(n / wall, 1), "wall_s": round(wall, 2), "builds_seen": builds}
+            "req_per_s": round(n / wall, 1), "wall_s": round(wall, 2),
+            "client": client, "client_cpu_ms_per_req": round(cpu * 1000 / n, 3),
+            "builds_seen": builds}
 
 
 async def _swapper(base: str, key: str, stop: asyncio.Event, max_swaps: int,
-                   pause: float) -> dict[str, Any]:
-    """Alternate rollback / publish(original) until ``stop`` (at most ``max_swaps``)."""
+                   pause: float, home: Path | None = None) -> dict[str, Any]:
+    """Alternate rollback / publish(original) until ``stop`` (at most ``max_swaps``).
+
+    With ``home`` the pointer is moved here, the way a nightly job in its own process
+    publishes (no quality-gate evaluation: both bundles were gated when first published),
+    and the workers switch through their pointer poll. Without it, through the admin API
+    (the serving process then also runs the gate's evaluation)."""
     import httpx
 
     done, failed = 0, 0
     async with httpx.AsyncClient(base_url=base, timeout=120,
                                  headers={"X-API-Key": key}) as client:
         original = (await client.get("/v1/index")).json()["build_id"]
-        while not stop.is_set() and done < max_swaps:
-            if done % 2 == 0:
-                r = await client.post("/v1/admin/rollback")
-            else:
-                r = await client.post("/v1/admin/publish", json={"build_id": original})
-            done += 1
-            failed += r.status_code != 200
+        settings = None
+        if home is not None:
+            from patmatch.settings import Settings
+
+            settings = Settings(home=home)
+
+        async def swap(back: bool) -> bool:
+            if settings is not None:
+                from indexing.publish import publish, rollback
+
+                try:
+                    await asyncio.to_thread(
+                        (lambda: publish(settings, original)) if back else
+                        (lambda: rollback(settings)))
+                    return True
+                except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+                    print(f"  swap {done + 1} failed: {exc}", file=sys.stderr)
+                    return False
+            r = await (client.post("/v1/admin/publish", json={"build_id": original}) if back
+                       else client.post("/v1/admin/rollback"))
             if r.status_code != 200:
-                print(f"  swap {done} failed: {r.status_code} {r.text[:200]}", file=sys.stderr)
-            await asyncio.sleep(pause)
+                print(f"  swap {done + 1} failed: {r.status_code} {r.text[:200]}",
+                      file=sys.stderr)
+            return r.status_code == 200
+
+        while not stop.is_set() and done < max_swaps:
+            good = await swap(back=done % 2 == 1)
+            done += 1
+            failed += not good
+            try:
+                await asyncio.wait_for(stop.wait(), pause)
+            except asyncio.TimeoutError:
+                pass
         if done % 2 == 1:  # leave the original bundle current
-            await client.post("/v1/admin/publish", json={"build_id": original})
-    return {"swaps": done, "swap_failures": failed}
+            await swap(back=True)
+    return {"swaps": done, "swap_failures": failed,
+            "swap_via": "pointer" if home is not None else "api"}
+
+
+def _server_cpu(proc: subprocess.Popen | None) -> dict[int, float] | None:
+    """CPU seconds used so far by the spawned server and each of its worker processes."""
+    if proc is None:
+        return None
+    try:
+        import psutil
+
+        p = psutil.Process(proc.pid)
+        out: dict[int, float] = {}
+        for q in [p, *p.children(recursive=True)]:
+            try:
+                t = q.cpu_times()
+                out[q.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+        return out
+    except Exception:  # noqa: BLE001 - a missing figure, not a failed run
+        return None
+
+
+def _cpu_delta(before: dict[int, float] | None, after: dict[int, float] | None,
+               n: int) -> dict[str, Any]:
+    """Server CPU per request, and each process's share (an idle worker shows here)."""
+    if not before or not after:
+        return {}
+    per = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+    total = sum(per.values())
+    return {"server_cpu_ms_per_req": round(total * 1000 / n, 3),
+            "server_cpu_s_by_process": sorted((round(v, 2) for v in per.values()),
+                                              reverse=True)}
 
 
 async def _run(base: str, key: str, levels: list[int], n: int, top_k: int,
-               during_publish: bool, pause: float) -> list[dict[str, Any]]:
+               during_publish: bool, pause: float, queries: list[str], client: str,
+               proc: subprocess.Popen | None = None,
+               swap_home: Path | None = None) -> list[dict[str, Any]]:
     results = []
+    warm = min(50, n)
+    used = 0
+
+    def take(k: int) -> list[str]:
+        nonlocal used
+        out = queries[used: used + k]
+        used += k
+        return out
+
     for c in levels:
-        await _level(base, key, min(c, 10), min(50, n), QUERIES, top_k)  # warm-up
+        await _level(base, key, min(c, 10), warm, take(warm), top_k, client)  # warm-up
         stop = asyncio.Event()
-        swapper = (asyncio.create_task(_swapper(base, key, stop, 40, pause))
+        swapper = (asyncio.create_task(_swapper(base, key, stop, 40, pause, swap_home))
                    if during_publish else None)
-        res = await _level(base, key, c, n, QUERIES, top_k)
+        cpu0 = _server_cpu(proc)
+        res = await _level(base, key, c, n, take(n), top_k, client)
+        res.update(_cpu_delta(cpu0, _server_cpu(proc), n))
+        res["load_avg_1m"] = round(os.getloadavg()[0], 2)
         stop.set()
         if swapper is not None:
             res.update(await swapper)
@@ -189,9 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=400, help="per concurrency level")
     ap.add_argument("--levels", default="1,10,50")
     ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                    help="raw: minimal keep-alive HTTP/1.1 on asyncio (least CPU); httpx")
     ap.add_argument("--during-publish", action="store_true",
                     help="swap bundles (rollback/publish) while measuring")
-    ap.add_argument("--swap-pause", type=float, default=1.0, help="seconds between swaps")
+    ap.add_argument("--swap-via", choices=("pointer", "api"), default=None,
+                    help="pointer: move the pointer from this process like a nightly job "
+                         "(default with --home); api: POST /v1/admin/rollback|publish")
+    ap.add_argument("--swap-pause", type=float, default=2.0, help="seconds between swaps")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/load_api.json"))
     args = ap.parse_args(argv)
     if args.requests < 1 or args.requests > 100_000:
@@ -216,10 +418,22 @@ def main(argv: list[str] | None = None) -> int:
         proc = _spawn(args.home, args.workers, port)
     else:
         ap.error("give --home (spawn a server) or --base-url and --key")
+    swap_via = args.swap_via or ("pointer" if args.home else "api")
+    if swap_via == "pointer" and not args.home:
+        ap.error("--swap-via pointer needs --home")
+    queries = distinct_queries(len(levels) * (args.requests + min(50, args.requests)),
+                               args.home)
     try:
         build_id = _wait_ready(base, proc)
-        results = asyncio.run(_run(base, key, levels, args.requests, args.top_k,
-                                   args.during_publish, args.swap_pause))
+        try:  # the client's own event loop is part of its CPU cost: the leanest one
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            runner = asyncio.run
+        results = runner(_run(base, key, levels, args.requests, args.top_k,
+                              args.during_publish, args.swap_pause, queries, args.client,
+                              proc, args.home if swap_via == "pointer" else None))
     finally:
         if proc is not None:
             proc.terminate()
@@ -229,9 +443,9 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
     # other work on the machine skews every figure: keep the load average with them
     report = {"build_id": build_id, "workers": args.workers if proc else None,
-              "top_k": args.top_k, "machine": {"cpus": os.cpu_count(),
-                                              "python": platform.python_version(),
-                                              "load_avg_1m_at_end": os.getloadavg()[0]},
+              "top_k": args.top_k, "distinct_queries": len(set(queries)),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "load_avg_1m_at_end": os.getloadavg()[0]},
               "results": results}
     out = args.out
     if args.during_publish and out.name == "load_api.json":

@@ -47,7 +47,6 @@ class UpsertCounts:
         return self.inserted + self.updated + self.unchanged
 
 
-
 def _loads(data: str) -> Any:
     """orjson where it can (3-4x faster over a 20k-record store), json for what orjson
     refuses (NaN/Infinity written by an older json.dumps, ints beyond 64 bits)."""
@@ -55,6 +54,7 @@ def _loads(data: str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
 
 def text_digest(text: str) -> str:
     """Digest of the matchable text, whitespace-insensitive (exact-duplicate detection)."""

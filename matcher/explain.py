@@ -66,10 +66,19 @@ def _ordered_terms(terms: Iterable[str]) -> list[tuple[str, str]]:
     return [(t, _norm_term(t)) for t in sorted(set(terms), key=lambda t: (-len(t), t))]
 
 
-def _highlights(text: str, ordered: Sequence[tuple[str, str]], field_name: str) -> list[Highlight]:
+@lru_cache(maxsize=1 << 15)
+def _norm_field(text: str) -> str:
+    """``_norm`` of a record field, memoised: records recur across queries, and the
+    strings come from the ranker's per-bundle column lists, so their hash is cached."""
+    return _norm(text)
+
+
+def _highlights(text: str, ordered: Sequence[tuple[str, str]], field_name: str,
+                norm: str | None = None) -> list[Highlight]:
     if not text:
         return []
-    norm = _norm(text)
+    if norm is None:
+        norm = _norm(text)
     taken = bytearray(len(norm) + 1)  # 1 = character already inside a highlight
     out: list[Highlight] = []
     for _, t in ordered:
@@ -131,12 +140,24 @@ _LEAD = re.compile(r"^(本发明|本实用新型)?(公开了|提供了|涉及)?(
 def clauses(text: str, *, min_chars: int = 4) -> list[str]:
     """Content clauses: punctuation-split, patent boilerplate heads stripped, deal terms
     (budget, cooperation mode, contact) dropped."""
+    return list(_clauses(text or "", min_chars))
+
+
+@lru_cache(maxsize=1 << 15)
+def _clauses(text: str, min_chars: int) -> tuple[str, ...]:
+    """``clauses`` memoised (a tuple, so no caller can change the cached value): the
+    same records' fields are split again for every query that ranks them."""
     out = []
     for c in _CLAUSE.findall(text or ""):
         c = _LEAD.sub("", c.strip())
         if len(c) >= min_chars and not _BOILER.search(c):
             out.append(c)
-    return out
+    return tuple(out)
+
+
+def record_clauses(doc: Mapping[str, Any], text_fields: Sequence[str]) -> list[str]:
+    """The record clauses a semantic pair is chosen from: the first 12 of its fields."""
+    return [c for f in text_fields for c in _clauses(str(doc.get(f) or ""), 4)][:12]
 
 
 def _short(text: str) -> str:
@@ -180,9 +201,12 @@ class Explainer:
     def __init__(self, tokenize: Callable[[str], list[str]],
                  encode: Callable[[list[str]], np.ndarray] | None = None, *,
                  term_weight: Callable[[str], float] | None = None, max_terms: int = 6,
-                 generic: Callable[[str], bool] | None = None) -> None:
+                 generic: Callable[[str], bool] | None = None,
+                 encode_records: Callable[[list[str]], np.ndarray] | None = None) -> None:
         self.tokenize = tokenize
         self.encode = encode
+        # record clauses may go through a memo (matcher.semantic.MemoEncode): same vectors
+        self.encode_records = encode_records or encode
         self.term_weight = term_weight
         self.max_terms = max_terms
         self.generic = generic  # True for words too common to explain anything (技术, 提高)
@@ -210,8 +234,14 @@ class Explainer:
         normed = [(t, _norm_term(t)) for t in terms]
         for doc in docs:
             hl: list[Highlight] = []
-            for f in text_fields:
-                hl += _highlights(str(doc.get(f) or ""), ordered, f)
+            texts = [str(doc.get(f) or "") for f in text_fields]
+            norms = [_norm_field(t) if t else "" for t in texts]
+            # only terms present somewhere in the record go through the per-field search
+            joined = "\x00".join(norms)
+            present = [(t, n) for t, n in ordered if n and n in joined]
+            if present:
+                for f, text, norm in zip(text_fields, texts, norms):
+                    hl += _highlights(text, present, f, norm)
             found = {_norm_term(h.term) for h in hl}
             matched = dedupe_terms([t for t, n in normed if n in found][:16])
             per_doc.append((matched, hl))
@@ -240,22 +270,30 @@ class Explainer:
         qc = clauses(query_text)
         if not qc:
             return [None] * len(docs)
-        dcs = [[c for f in text_fields for c in clauses(str(d.get(f) or ""))][:12] for d in docs]
+        dcs = [record_clauses(d, text_fields) for d in docs]
         flat = list(dict.fromkeys(c for cs in dcs for c in cs))
         if not flat:
             return [None] * len(docs)
-        vecs = np.asarray(self.encode(qc + flat), dtype=np.float32)
-        qv, dv = vecs[: len(qc)], vecs[len(qc):]
+        qv = np.asarray(self.encode(qc), dtype=np.float32)
+        dv = np.asarray(self.encode_records(flat), dtype=np.float32)
         at = {c: i for i, c in enumerate(flat)}
+        sims_all = qv @ dv.T  # (len(qc), len(flat)): one product for the page
+        in_q: dict[str, np.ndarray] = {}  # term -> which query clauses contain it
         out: list[tuple[str, str] | None] = []
         for cs, terms in zip(dcs, matched):
             if not cs:
                 out.append(None)
                 continue
-            sims = qv @ dv[[at[c] for c in cs]].T  # (len(qc), len(cs))
+            sims = sims_all[:, [at[c] for c in cs]]  # (len(qc), len(cs))
             # a pair that already shares a matched term adds nothing BM25 did not show
-            penal = np.array([[any(t in a and t in b for t in terms) for b in cs] for a in qc])
-            sims = np.where(penal, sims - 1.0, sims)
+            if terms:
+                for t in terms:
+                    if t not in in_q:
+                        in_q[t] = np.fromiter((t in a for a in qc), bool, len(qc))
+                qa = np.stack([in_q[t] for t in terms], axis=1)  # (len(qc), T)
+                cb = np.array([[t in b for t in terms] for b in cs], dtype=bool)  # (len(cs), T)
+                penal = (qa.astype(np.int32) @ cb.T.astype(np.int32)) > 0
+                sims = np.where(penal, sims - 1.0, sims)
             i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
             out.append((qc[i], cs[j]) if sims[i, j] > 0.3 else None)
         return out

@@ -122,6 +122,14 @@ class HybridRanker:
         self.encoder = encoder
         self.config = config or FusionConfig()
         self._df: dict[str, np.ndarray] = {}
+        self._cols: dict[str, dict[str, list[Any]]] = {}
+        # the same vectors as the encoder's own methods, without its per-call overhead
+        # (see matcher/semantic.py); None for encoders that are not static embeddings
+        from matcher.semantic import shared_memo, static_encode_for
+
+        self._encode_query = static_encode_for(encoder, queries=True)
+        self._encode_docs = static_encode_for(encoder)
+        self._encode_records = shared_memo(encoder, self._encode_docs or encoder.encode_documents)
 
     @classmethod
     def from_bundle(cls, bundle: Any, settings: Any = None, config: FusionConfig | None = None,
@@ -145,7 +153,8 @@ class HybridRanker:
         if not text:
             raise InputError("query text is empty: expected a description of the need")
         filters = filters if filters is not None else Filters()
-        vec = self.encoder.encode_queries([text])[0]
+        enc = self._encode_query or self.encoder.encode_queries
+        vec = enc([text])[0]
         return self._run("patents", "text-to-patent", None, text, vec, filters, limit, offset,
                          fusion, [], explain, semantic_reason)
 
@@ -181,6 +190,27 @@ class HybridRanker:
         return self._run("demands", "patent-to-demand", patent_id, text,
                          np.asarray(side.vectors[row]), filters, limit, offset, fusion,
                          self._chains(side, row), explain, semantic_reason)
+
+    def prepare(self, sides: tuple[str, ...] = ("patents",)) -> dict[str, int]:
+        """Per-bundle precomputation for the interactive path, before the bundle serves:
+        the sides' display columns as Python lists, and the vectors of the record clauses
+        the semantic pairs use (into the encoder's shared memo; skipped for a bundle
+        already prepared, e.g. when a rollback swaps back). ~1 s for 20k patents."""
+        from matcher.explain import record_clauses
+
+        out: dict[str, int] = {}
+        build = str(getattr(self.bundle, "build_id", id(self.bundle)))
+        for name in sides:
+            side = self.bundle.side(name)
+            cols = self._doc_columns(side)
+            if cols is None or self._encode_docs is None:
+                continue  # a slow encoder: prefilling would take minutes, let requests fill
+            fields = ("title", "abstract") if name == "patents" else ("title", "text")
+            texts = (c for i in range(len(side.ids))
+                     for c in record_clauses({f: cols[f][i] for f in fields if f in cols},
+                                             fields))
+            out[name] = self._encode_records.prefill(texts, f"{build}:{name}")
+        return out
 
     def chain_pairs(self, chain: str, *, limit: int = 50, offset: int = 0, **kwargs: Any):  # noqa: ANN201
         from matcher.chains import chain_pairs
@@ -223,7 +253,7 @@ class HybridRanker:
         total = int((rows >= 0).sum())
         page = slice(offset, min(offset + limit, total))
         prows = rows[page]
-        docs = [self._doc(side, int(r)) for r in prows]
+        docs = self._docs(side, prows)
         qterms: list[str] = []
         if explain:
             explainer = self.explainer(side)
@@ -265,8 +295,7 @@ class HybridRanker:
             i = vocab.get(term)
             return -float(df[i]) if i is not None and df is not None else 1.0
 
-        def encode(texts: list[str]) -> np.ndarray:
-            return self.encoder.encode_documents(texts)
+        encode = self._encode_docs or self.encoder.encode_documents
 
         n = max(len(side.ids), 1)
 
@@ -274,7 +303,8 @@ class HybridRanker:
             i = vocab.get(term)
             return i is not None and df is not None and df[i] > generic_df_limit(n)
 
-        return Explainer(self.tokenizer.tokenize, encode, term_weight=weight, generic=generic)
+        return Explainer(self.tokenizer.tokenize, encode, term_weight=weight, generic=generic,
+                         encode_records=self._encode_records)
 
     def _doc_freq(self, side: Any) -> np.ndarray | None:
         if side.name not in self._df:
@@ -290,6 +320,29 @@ class HybridRanker:
         if "chains" not in side.facets.columns:
             return []
         return _to_list(side.facets["chains"][row])
+
+    def _docs(self, side: Any, rows: np.ndarray) -> list[dict[str, Any]]:
+        """The page's display docs. Each side's doc columns are turned into Python lists
+        once per bundle (~20 MB for 20k patents): a polars row or gather per request costs
+        0.3-1 ms and its thread pool competes with the other requests."""
+        cols = self._doc_columns(side)
+        if cols is None:
+            return [self._doc(side, int(r)) for r in rows]
+        return [{c: v[r] for c, v in cols.items()} for r in rows.tolist()]
+
+    def _doc_columns(self, side: Any) -> dict[str, list[Any]] | None:
+        name = getattr(side, "name", None)
+        cols = self._cols.get(name)
+        if cols is None:
+            docs_df, facets = getattr(side, "docs", None), getattr(side, "facets", None)
+            if name is None or not hasattr(docs_df, "to_dict") or not hasattr(facets, "columns"):
+                return None
+            cols = {c: docs_df[c].to_list() for c in docs_df.columns}
+            for col in ("chains", "ipc"):
+                if col in facets.columns and col not in cols:
+                    cols[col] = facets[col].to_list()
+            self._cols[name] = cols  # a benign race: two threads build the same lists
+        return cols
 
     @staticmethod
     def _doc(side: Any, row: int) -> dict[str, Any]:

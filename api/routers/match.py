@@ -19,8 +19,11 @@ router = APIRouter(prefix="/v1", tags=["match"])
 
 @router.post("/match", response_model=MatchListOut, responses=errors(*READ, 400),
              summary="Match free text or a stored demand against patents")
-def match(body: MatchRequest, engine: EngineDep,
-          audit: Annotated[Auditor, Depends(auditor_for("match"))]) -> MatchListOut:
+async def match(body: MatchRequest, engine: EngineDep,
+                audit: Annotated[Auditor, Depends(auditor_for("match"))]) -> MatchListOut:
+    # async on purpose: ranking is ~5 ms of CPU under the GIL, so a thread-pool hop buys
+    # no parallelism inside a worker process (scale with --workers), only overhead and
+    # GIL hand-offs; running it on the loop serves each process's queue in order.
     if (body.text is None) == (body.demand_id is None):
         raise InputError("send exactly one of 'text' or 'demand_id'",
                          details={"text": body.text is not None,
