@@ -81,6 +81,9 @@ class Engine:
     def chains(self) -> list[ChainInfo]:
         raise NotImplementedError
 
+    def forget_snapshots(self) -> None:
+        """Drop snapshots kept for fast swaps (LiveEngine keeps the last two)."""
+
     def make_filters(self, **kwargs: Any) -> Any:
         raise NotImplementedError
 
@@ -150,6 +153,8 @@ class Engine:
             cur = self._current
             if cur is not None and not force and Path(path) == cur.path:
                 return False
+            if force:  # a forced reload reads the bundle from disk again
+                self.forget_snapshots()
             snap = self.load_snapshot(Path(path))
             self.warm_up(snap)
             self._current = snap  # the swap: one reference assignment
@@ -166,7 +171,8 @@ class Engine:
         if callable(prepare):
             try:
                 t0 = time.perf_counter()
-                done = prepare()
+                # while another bundle serves, leave the GIL to its requests now and then
+                done = prepare(yield_gil=self._current is not None)
                 log.info("prepared bundle %s in %.1f s: %s", snap.build_id,
                          time.perf_counter() - t0, done)
             except Exception:  # serving unprepared is slower, never wrong

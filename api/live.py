@@ -26,6 +26,7 @@ class LiveEngine(Engine):
         self._tokenizers: dict[Any, Any] = {}
         self._encoders: dict[Any, Any] = {}
         self._chains: list[ChainInfo] | None = None
+        self._snapshots: dict[tuple, Snapshot] = {}  # refresh() holds the refresh lock
 
     def open_store(self) -> Any:
         from indexing.store import open_store
@@ -53,7 +54,38 @@ class LiveEngine(Engine):
             self._encoders[key] = load_encoder(config, self.settings)
         return self._encoders[key]
 
+    # the served and the previous bundle stay loaded: a rollback (or a publish back to
+    # the bundle just left) swaps in milliseconds instead of re-reading, re-verifying and
+    # re-preparing ~40 MB per worker. Published bundle directories are read-only, and the
+    # key includes the manifest's identity, so a changed directory is loaded afresh.
+    KEEP_SNAPSHOTS = 2
+
     def load_snapshot(self, path: Path) -> Snapshot:
+        import dataclasses
+        from datetime import datetime, timezone
+
+        try:
+            st = (Path(path) / "manifest.json").stat()
+            key: tuple | None = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size,
+                                 st.st_ino)
+        except OSError:
+            key = None
+        if key is not None and key in self._snapshots:
+            snap = self._snapshots.pop(key)
+            self._snapshots[key] = snap  # most recent last
+            return dataclasses.replace(snap, loaded_at=datetime.now(timezone.utc).isoformat(
+                timespec="seconds"))
+        snap = self._load_snapshot(path)
+        if key is not None:
+            self._snapshots[key] = snap
+            while len(self._snapshots) > self.KEEP_SNAPSHOTS:
+                self._snapshots.pop(next(iter(self._snapshots)))
+        return snap
+
+    def forget_snapshots(self) -> None:
+        self._snapshots.clear()
+
+    def _load_snapshot(self, path: Path) -> Snapshot:
         from indexing.bundle import IndexBundle
         from matcher.ranker import HybridRanker
 
@@ -128,11 +160,18 @@ class LiveEngine(Engine):
 
         # the same judged set as `patmatch publish` uses by default
         judged = self.settings.home / "judged" / "qrels.tsv"
-        evaluator = None
+        evaluator: Callable[[Path], dict[str, float]] | None = None
         if judged.is_file():
             from matcher.evaluate import evaluate_bundle
 
-            evaluator = lambda path: evaluate_bundle(path, judged)  # noqa: E731
+            def gated(path: Path) -> dict[str, float]:
+                # publishing back a bundle that was gated when first published (a roll
+                # forward after a rollback) reuses its recorded figures: evaluating the
+                # judged set again costs a core for tens of seconds in the serving process
+                recorded = _recorded_quality(Path(path), self.settings.bundles_dir)
+                return recorded if recorded else evaluate_bundle(path, judged)
+
+            evaluator = gated
         else:
             log.warning("judged set %s not found: publishing without the quality gate", judged)
         return str(publish(self.settings, build_id, force=force, evaluator=evaluator))
@@ -141,3 +180,21 @@ class LiveEngine(Engine):
         from indexing.publish import rollback
 
         return str(rollback(self.settings))
+
+
+def _recorded_quality(path: Path, bundles_dir: Path) -> dict[str, float] | None:
+    """The numeric quality figures a published bundle's manifest recorded at its gate."""
+    from indexing.bundle import Manifest
+
+    try:
+        if path.resolve().parent != Path(bundles_dir).resolve():
+            return None  # still staged: never evaluated
+        q = Manifest.read(path).get("quality") or {}
+    except Exception:  # unreadable: evaluate as usual
+        return None
+    if q.get("gate") not in ("passed", "forced"):
+        return None
+    nums = {k: float(v) for k, v in q.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in ("tolerance", "baseline")}
+    return nums or None

