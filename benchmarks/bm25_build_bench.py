@@ -52,7 +52,8 @@ def main() -> None:
         want = sp.csc_matrix((ref["data"], ref["indices"], ref["indptr"]),
                              shape=(args.docs, VOCAB), dtype=np.float32)
         t0 = time.perf_counter()
-        got = _field_matrix(np.concatenate(docs), np.array([len(d) for d in docs]), VOCAB, cfg)
+        rows = np.repeat(np.arange(args.docs), [len(d) for d in docs])
+        got = _field_matrix(rows, np.concatenate(docs), args.docs, VOCAB, cfg)
         t_new = time.perf_counter() - t0
         want.sort_indices()
         got.sort_indices()

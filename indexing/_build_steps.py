@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.build import BuildConfig, StageTimer, crash_point, peak_rss_mb
+from indexing.build import NGRAM_FAMILIES, BuildConfig, StageTimer, crash_point, peak_rss_mb
 from indexing.bundle import (
     DOCS_FILE, FACETS_FILE, FORMAT_VERSION, IDS_FILE, SIDES, Manifest,
 )
@@ -171,6 +171,30 @@ def _tokenize_many(tokenizer: Any, texts: list[str]) -> list[list[str]]:
     return [by_text[t] for t in texts]
 
 
+def _ngram_index(tokenizer: Any, fields: Mapping[str, list[str]], weights: Mapping[str, float],
+                 n_docs: int, config: BuildConfig) -> SparseIndex | None:
+    """The n-gram families' BM25 block of one side (prefixed terms, their own columns),
+    or None when the tokenizer has no n-grams or no n-gram field has a weight."""
+    ng = getattr(tokenizer, "ngram_terms", None)
+    wanted = {f: w for f, w in weights.items() if w > 0}
+    if ng is None or not wanted or not n_docs:
+        return None
+    from indexing.ngrams import CodedCorpus, coded_fields
+    from indexing.text import normalize_many
+
+    norm = {}
+    spec = {}
+    for f in wanted:
+        base, fam = f.rsplit("_", 1)
+        if fam not in ng.families or base not in fields:
+            continue
+        if base not in norm:
+            norm[base] = normalize_many(fields[base])
+        spec[f] = (fam, norm[base])
+    coded, vocab = coded_fields(CodedCorpus(ng), spec)
+    return SparseIndex.build_coded(coded, vocab, wanted, n_docs, config.sparse)
+
+
 def _tokenize_fields(tokenizer: Any, tc: TokenCache | None, fields: Mapping[str, Mapping[str, list[str]]],
                      weights: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, list[list[str]]]]:
     """Tokens of every BM25 field of both sides, in ONE call: a text shared by two fields
@@ -262,6 +286,10 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
     crash_point("label")
     fields = {s: _field_texts(s, recs[s], labs[s], config) for s in SIDES}
     weights = {"patents": config.patent_fields, "demands": config.demand_fields}
+    ngram_fields = {s: {f: w for f, w in weights[s].items() if f.rsplit("_", 1)[-1] in
+                        NGRAM_FAMILIES and "_" in f} for s in SIDES}
+    word_w = {s: {f: w for f, w in weights[s].items() if f not in ngram_fields[s]}
+              for s in SIDES}
     embed_w = {"patents": config.patent_embed, "demands": config.demand_embed}
     sides_info: dict[str, dict[str, Any]] = {s: {} for s in SIDES}
 
@@ -272,15 +300,24 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
         timer.timings["encode_overlapped"] = round(time.perf_counter() - t0, 3)
         return out
 
-    # The encoder (Rust tokenizer + BLAS, GIL released) runs on a second core while this
-    # thread tokenizes and builds BM25 (rjieba and Python, GIL held): the two longest
-    # stages overlap instead of adding up. The "encode" stage is the wait that remains.
-    with ThreadPoolExecutor(1, thread_name_prefix="patmatch-encode") as pool:
+    def ngrams_all() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        out = {s: _ngram_index(tokenizer, fields[s], ngram_fields[s], len(recs[s]), config)
+               for s in SIDES}
+        timer.timings["ngrams_overlapped"] = round(time.perf_counter() - t0, 3)
+        return out
+
+    # The encoder (Rust tokenizer + BLAS) and the n-gram BM25 block (numpy) release the
+    # GIL: they run on the second core while this thread tokenizes words and builds
+    # their BM25 (rjieba and Python, GIL held), so the longest stages overlap instead of
+    # adding up. The "encode" stage is the wait that remains.
+    with ThreadPoolExecutor(2, thread_name_prefix="patmatch-build") as pool:
         pending = pool.submit(encode_all)
+        pending_ngrams = pool.submit(ngrams_all)
         with enter("tokenize"):
             tc = TokenCache(token_cache_dir, getattr(tokenizer, "fingerprint", None)) \
                 if token_cache_dir is not None else None
-            tokens = _tokenize_fields(tokenizer, tc, fields, weights)
+            tokens = _tokenize_fields(tokenizer, tc, fields, word_w)
             for s in SIDES:
                 d = work / s
                 d.mkdir()
@@ -290,8 +327,9 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
                 docs.write_parquet(d / DOCS_FILE)
         crash_point("tokenize")
         with enter("bm25"):
+            extra = pending_ngrams.result()
             for s in SIDES:
-                sp = SparseIndex.build(tokens[s], weights[s], config.sparse)
+                sp = SparseIndex.build(tokens[s], word_w[s], config.sparse, extra=extra[s])
                 sp.save(work / s)
                 sides_info[s]["vocab_size"] = len(sp.vocab)
                 sides_info[s]["bm25_nnz"] = int(sp.matrix.nnz)

@@ -37,6 +37,15 @@ STAGES = ("load", "label", "tokenize", "bm25", "encode", "faiss", "manifest")
 CRASH_ENV = "PATMATCH_TEST_CRASH_AT"
 PATENT_FIELDS = ("title", "abstract", "claims", "first_claim", "labels")
 DEMAND_FIELDS = ("title", "text", "labels")
+# text fields that also get the tokenizer's character n-gram families as BM25 fields
+# named <field>_bigram / <field>_char (indexing/ngrams.py)
+NGRAM_BASES = {"patents": ("title", "abstract", "claims"), "demands": ("title", "text")}
+NGRAM_FAMILIES = ("bigram", "char")
+
+
+def lexical_field_names(side: str) -> tuple[str, ...]:
+    base = PATENT_FIELDS if side == "patents" else DEMAND_FIELDS
+    return base + tuple(f"{f}_{fam}" for f in NGRAM_BASES[side] for fam in NGRAM_FAMILIES)
 _PARTIAL = re.compile(r"^\.(?P<id>.+)\.partial-(?P<pid>\d+)$")
 
 
@@ -63,10 +72,16 @@ def _weights(d: Any, name: str) -> dict[str, float]:
 @dataclass(frozen=True)
 class BuildConfig:
     # BM25 field weights: each field is its own BM25 index; scores are summed with these.
+    # The n-gram families (bigram 1 : char 0.5 relative to the words, per field) win on
+    # all six shared tasks (benchmarks/results/bigram_study.md); a tokenizer without
+    # n-grams simply leaves those fields out.
     patent_fields: Mapping[str, float] = field(default_factory=lambda: {
-        "title": 2.0, "abstract": 1.0, "claims": 0.5, "labels": 1.0})
+        "title": 2.0, "abstract": 1.0, "claims": 0.5, "labels": 1.0,
+        "title_bigram": 2.0, "abstract_bigram": 1.0, "claims_bigram": 0.5,
+        "title_char": 1.0, "abstract_char": 0.5, "claims_char": 0.25})
     demand_fields: Mapping[str, float] = field(default_factory=lambda: {
-        "title": 2.0, "text": 1.0, "labels": 1.0})
+        "title": 2.0, "text": 1.0, "labels": 1.0,
+        "title_bigram": 2.0, "text_bigram": 1.0, "title_char": 1.0, "text_char": 0.5})
     # Dense: one unit vector per field, summed with these weights and renormalised (a
     # static encoder averages tokens, so a long claim would drown a short title).
     patent_embed: Mapping[str, float] = field(default_factory=lambda: {
@@ -88,7 +103,9 @@ class BuildConfig:
     def __post_init__(self) -> None:
         for name in ("patent_fields", "demand_fields", "patent_embed", "demand_embed"):
             w = _weights(getattr(self, name), name)
-            known = PATENT_FIELDS if name.startswith("patent") else DEMAND_FIELDS
+            side = "patents" if name.startswith("patent") else "demands"
+            known = (lexical_field_names(side) if name.endswith("_fields")
+                     else PATENT_FIELDS if side == "patents" else DEMAND_FIELDS)
             if set(w) - set(known):
                 raise ConfigError(f"{name}: unknown field(s) {sorted(set(w) - set(known))}; "
                                   f"expected some of {list(known)}")

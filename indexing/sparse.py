@@ -54,7 +54,8 @@ class SparseConfig:
         return cls(**dict(d))
 
 
-def _field_matrix(ids: np.ndarray, lens: np.ndarray, n_vocab: int, config: SparseConfig) -> Any:
+def _field_matrix(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_vocab: int,
+                  config: SparseConfig) -> Any:
     """One field's (n_docs, V) BM25 weight matrix, vectorised.
 
     Equal bit for bit to ``bm25s.BM25.build_index_from_ids`` (tested): the idf comes from
@@ -66,11 +67,10 @@ def _field_matrix(ids: np.ndarray, lens: np.ndarray, n_vocab: int, config: Spars
     import scipy.sparse as sp
     from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 
-    n_docs = len(lens)
     # bm25s treats an all-empty field as degenerate (avg length 0): skip it instead.
     if ids.size == 0:
         return sp.csc_matrix((n_docs, n_vocab), dtype=np.float32)
-    rows = np.repeat(np.arange(n_docs, dtype=np.int64), lens)
+    lens = np.bincount(rows, minlength=n_docs)  # terms per document, repeats counted
     tf = sp.csr_matrix((np.ones(ids.size, dtype=np.float32), (rows, ids)),
                        shape=(n_docs, n_vocab))
     tf.sum_duplicates()
@@ -107,8 +107,11 @@ class SparseIndex:
     # --- build --------------------------------------------------------------------
     @classmethod
     def build(cls, fields: Mapping[str, Sequence[Sequence[str]]],
-              weights: Mapping[str, float], config: SparseConfig = SparseConfig()) -> SparseIndex:
-        """``fields``: field name -> one token list per document (all row-aligned)."""
+              weights: Mapping[str, float], config: SparseConfig = SparseConfig(), *,
+              extra: SparseIndex | None = None) -> SparseIndex:
+        """``fields``: field name -> one token list per document (all row-aligned).
+        ``extra``: an index over the same documents whose terms never occur in these
+        fields (the prefixed n-gram families), appended as columns of its own."""
         import scipy.sparse as sp
 
         used = {f: toks for f, toks in fields.items() if float(weights.get(f, 0.0)) > 0.0}
@@ -127,8 +130,33 @@ class SparseIndex:
                 ids = np.fromiter(map(index.__getitem__, flat[f]), dtype=np.int64,
                                   count=len(flat[f]))
                 lens = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
-                total = total + np.float32(weights[f]) * _field_matrix(ids, lens, n_vocab, config)
-        return cls(total.astype(np.float32), terms, config,
+                rows = np.repeat(np.arange(n_docs, dtype=np.int64), lens)
+                total = total + np.float32(weights[f]) * _field_matrix(
+                    rows, ids, n_docs, n_vocab, config)
+        field_weights = {f: float(weights[f]) for f in used}
+        if extra is not None:  # columns of their own (prefixed terms): a side-by-side block
+            if extra.matrix.shape[0] != n_docs:
+                raise ConfigError(f"extra lexical block has {extra.matrix.shape[0]} rows, "
+                                  f"expected {n_docs}")
+            total = sp.hstack([total, extra.matrix], format="csc")
+            terms = terms + extra.vocab
+            field_weights.update(extra.field_weights)
+        return cls(total.astype(np.float32), terms, config, field_weights)
+
+    @classmethod
+    def build_coded(cls, fields: Mapping[str, tuple[np.ndarray, np.ndarray]], vocab: Sequence[str],
+                    weights: Mapping[str, float], n_docs: int,
+                    config: SparseConfig = SparseConfig()) -> SparseIndex:
+        """The same index from terms already coded as ids: ``fields`` maps a field name
+        to ``(rows, ids)`` (one entry per term occurrence, ids into ``vocab``)."""
+        import scipy.sparse as sp
+
+        total = sp.csc_matrix((n_docs, len(vocab)), dtype=np.float32)
+        used = {f: v for f, v in fields.items() if float(weights.get(f, 0.0)) > 0.0}
+        for f, (rows, ids) in used.items():
+            total = total + np.float32(weights[f]) * _field_matrix(
+                rows, ids, n_docs, len(vocab), config)
+        return cls(total.astype(np.float32), vocab, config,
                    {f: float(weights[f]) for f in used})
 
     # --- scoring ------------------------------------------------------------------

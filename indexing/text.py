@@ -22,12 +22,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from patmatch.errors import ConfigError, DependencyError, FileFormatError
 from patmatch.config import checked_fields
 
-TOKENIZER_VERSION = "1"
+if TYPE_CHECKING:
+    from indexing.ngrams import NgramTerms
+
+TOKENIZER_VERSION = "2"  # 2: character n-gram families (indexing/ngrams.py)
 RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
 STOPWORDS_FILE = RESOURCES_DIR / "stopwords.txt"
 DOMAIN_DICT_FILE = RESOURCES_DIR / "domain_dict.txt"
@@ -48,15 +51,24 @@ class TokenizerConfig:
     # jieba "search" mode: long words also yield their dictionary sub-words
     # (锂离子电池 -> 锂离子, 电池, 锂离子电池), so a query's shorter wording still matches.
     search: bool = True
+    # lexical index terms next to the words (words mode only): overlapping character
+    # bigrams and single characters, each in its own prefixed family (indexing/ngrams.py)
+    ngrams: tuple[str, ...] = ("bigram", "char")
 
     def __post_init__(self) -> None:
         if self.backend not in ("rjieba", "jieba"):
             raise ConfigError(f"tokenizer backend must be 'rjieba' or 'jieba', got {self.backend!r}")
         if self.mode not in ("words", "chars"):
             raise ConfigError(f"tokenizer mode must be 'words' or 'chars', got {self.mode!r}")
+        ngrams = (self.ngrams,) if isinstance(self.ngrams, str) else tuple(self.ngrams or ())
+        if set(ngrams) - {"bigram", "char"}:
+            raise ConfigError(f"tokenizer ngrams must be some of ['bigram', 'char'], got {list(ngrams)}")
+        object.__setattr__(self, "ngrams", ngrams)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["ngrams"] = list(self.ngrams)
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenizerConfig:
@@ -336,6 +348,28 @@ class ChineseTokenizer:
             prev = raw
             if term is not None:
                 out.append(term)
+        return out
+
+    @cached_property
+    def ngram_terms(self) -> NgramTerms | None:
+        """The n-gram families of the lexical index, or None (chars mode, or disabled)."""
+        if self.config.mode != "words" or not self.config.ngrams:
+            return None
+        from indexing.ngrams import NgramTerms
+
+        return NgramTerms(self._stopwords, self.config.ngrams)
+
+    def tokenize_lexical(self, text: str) -> list[str]:
+        """Every lexical index term of a query: the words, then the prefixed n-grams.
+        Bundles index each family as fields of its own, so BM25 over these terms sums
+        the word and n-gram fields with their weights."""
+        if not text:
+            return []
+        norm = normalize_text(text)
+        out = self._terms(norm)
+        if self.ngram_terms is not None:
+            for terms in self.ngram_terms.terms(norm).values():
+                out += terms
         return out
 
     def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:

@@ -40,7 +40,7 @@ import numpy as np
 from indexing.filters import Filters
 from matcher.config import FusionConfig
 from matcher.explain import build_reason, dedupe_terms, informative
-from matcher.kernels import (LexicalScorer, Scratch, block_size_for, dense_topk,  # noqa: F401
+from matcher.kernels import (LexicalScorer, lexical_tokens, Scratch, block_size_for, dense_topk,  # noqa: F401
                              lexical_topk, rank_block, topk_rows)
 from matcher.queries import (Queries, _chains_column, queries_from_records,  # noqa: F401
                              queries_from_side)
@@ -238,7 +238,7 @@ class _Context:
         q = self.q
         texts = q.texts[lo:hi]
         t0 = clock()
-        tokens = [self.tokenizer.tokenize(t) for t in texts]
+        tokens = [lexical_tokens(self.tokenizer, t) for t in texts]
         t1 = clock()
         if q.vectors is not None:
             qv = np.asarray(q.vectors[lo:hi], dtype=np.float32)

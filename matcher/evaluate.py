@@ -63,6 +63,7 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
     """Ranked patent ids per query. ``None`` text = a demand id of the bundle (its stored
     vector); otherwise free text, encoded as queries in one batch."""
     from matcher.batch import rank_block
+    from matcher.kernels import lexical_tokens
 
     fusion = fusion or ranker.config
     fusion = FusionConfig.from_dict({**fusion.to_dict(), "depth": max(k, 1),
@@ -94,7 +95,7 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
     bs = 512
     for lo in range(0, len(ids), bs):
         hi = min(lo + bs, len(ids))
-        toks = [ranker.tokenizer.tokenize(t) for t in texts[lo:hi]]
+        toks = [lexical_tokens(ranker.tokenizer, t) for t in texts[lo:hi]]
         _, fused = rank_block(side, toks, np.stack(vecs[lo:hi]).astype(np.float32),
                               fusion=fusion, limit=k, mask=mask)
         for i in range(hi - lo):

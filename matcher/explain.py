@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from indexing.ngrams import is_ngram
 from matcher.results import Highlight
 
 _CLAUSE = re.compile(r"[^，,。；;！!？?\n、：:（）()【】\[\]“”\"]+")
@@ -105,7 +106,10 @@ def find_highlights(text: str, terms: Iterable[str], field_name: str) -> list[Hi
 
 
 def informative(term: str) -> bool:
-    """Terms worth showing: two+ CJK characters, or a code/number with letters (e.g. 5g)."""
+    """Terms worth showing: two+ CJK characters, or a code/number with letters (e.g. 5g).
+    Never a character n-gram (§/¶-prefixed BM25 terms): they score, words explain."""
+    if is_ngram(term):
+        return False
     if len(_CJK.findall(term)) >= 2:
         return True
     return len(term) >= 2 and not _CJK.search(term) and any(c.isalpha() for c in term)

@@ -17,6 +17,15 @@ from matcher.config import FusionConfig
 from matcher.fusion import fuse_arrays
 
 
+def lexical_tokens(tokenizer: Any, text: str) -> list[str]:
+    """A query's BM25 terms: the words plus the tokenizer's prefixed character n-grams
+    (``ChineseTokenizer.tokenize_lexical``), which bundles index as fields of their own;
+    just the words for a tokenizer without n-grams."""
+    fn = getattr(tokenizer, "tokenize_lexical", None)
+    return fn(text) if fn is not None else tokenizer.tokenize(text)
+
+
+
 def _partition_topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact (unsorted) top-k columns per row with numpy; ties at the cut go to the lowest
     columns. The reference path, used for rows whose cut falls inside a tie."""

@@ -24,6 +24,7 @@ from indexing.filters import Filters
 from matcher.config import FusionConfig
 from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
+from matcher.kernels import lexical_tokens
 from matcher.results import Match, MatchList
 from patmatch.errors import InputError, NotFoundError
 
@@ -264,7 +265,7 @@ class HybridRanker:
                 details={"offset": offset, "depth": fusion.depth})
         side = self.bundle.side(side_name)
         mask = side.mask(filters)
-        tokens = self.tokenizer.tokenize(text)
+        tokens = lexical_tokens(self.tokenizer, text)
         fused = self.retrieve(side_name, tokens, vector, mask, fusion)
         rows = fused["rows"][0]
         total = int((rows >= 0).sum())

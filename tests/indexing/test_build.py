@@ -248,3 +248,28 @@ def test_tokenize_many_dedupes_and_keeps_order() -> None:
     got = steps._tokenize_many(Counting(), texts)
     assert got == [TOK.tokenize(t) for t in texts]
     assert sorted(Counting.seen) == sorted({*texts})
+
+
+def test_ngram_families_are_indexed_as_fields_of_their_own(tmp_path: Path) -> None:
+    from indexing.ngrams import BIGRAM_PREFIX, CHAR_PREFIX
+    from indexing.text import ChineseTokenizer
+
+    pats, dems = make_records(40, 6)
+    tok = ChineseTokenizer()
+    b = IndexBundle.load(build_bundle(pats, dems, out_dir=tmp_path / "ng", tokenizer=tok,
+                                      encoder=FakeEncoder()))
+    sp = b.patents.sparse
+    assert {"title_bigram", "abstract_char", "claims_bigram"} <= set(sp.field_weights)
+    assert {"title_bigram", "text_char"} <= set(b.demands.sparse.field_weights)
+    assert any(t.startswith(BIGRAM_PREFIX) for t in sp.vocab)
+    assert any(t.startswith(CHAR_PREFIX) for t in sp.vocab)
+    # the words' own columns are untouched: word-only scores equal a words-only build
+    words = IndexBundle.load(build_bundle(
+        pats, dems, out_dir=tmp_path / "w", tokenizer=tok, encoder=FakeEncoder(),
+        config=BuildConfig(patent_fields={"title": 2.0, "abstract": 1.0, "claims": 0.5,
+                                          "labels": 1.0})))
+    q = tok.tokenize(pats[0].title)
+    assert np.allclose(sp.scores(q), words.patents.sparse.scores(q))
+    # and the n-grams add evidence for a query
+    lex = tok.tokenize_lexical(pats[0].title)
+    assert (sp.scores(lex) >= sp.scores(q)).all() and (sp.scores(lex) > sp.scores(q)).any()

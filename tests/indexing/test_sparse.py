@@ -110,6 +110,7 @@ def test_vectorised_field_matrix_equals_bm25s_bit_for_bit(method: str) -> None:
     import scipy.sparse as sp
 
     want = sp.csc_matrix((ref["data"], ref["indices"], ref["indptr"]), shape=(300, 400))
-    got = _field_matrix(np.concatenate(docs), np.array([len(d) for d in docs]), 400, cfg)
+    rows = np.repeat(np.arange(300), [len(d) for d in docs])
+    got = _field_matrix(rows, np.concatenate(docs), 300, 400, cfg)
     assert got.dtype == np.float32 and got.nnz == want.nnz
     assert np.array_equal(got.toarray(), want.toarray())

@@ -78,6 +78,9 @@ def test_cli_all_demands_and_file_demands(env: dict[str, Path], tmp_path: Path) 
     df = pl.read_csv(out)
     assert df.height == 12 * 5 and df["demand_id"].n_unique() == 12
     assert "demand_title" in df.columns and "reason" in df.columns
+    # character n-grams score but never explain: no §/¶ term reaches the output
+    shown = " ".join(df["matched_terms"].fill_null("").to_list() + df["reason"].to_list())
+    assert "§" not in shown and "¶" not in shown and df["matched_terms"].fill_null("").str.len_chars().sum() > 0
 
     src = tmp_path / "in.csv"
     src.write_text("id,title,text,contact_phone\nN1,求光伏支架,渔光互补电站的光伏组件支架安装效率低,13812345678\n"
