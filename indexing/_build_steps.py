@@ -192,7 +192,8 @@ def _ngram_index(tokenizer: Any, fields: Mapping[str, list[str]], weights: Mappi
             norm[base] = normalize_many(fields[base])
         spec[f] = (fam, norm[base])
     coded, vocab = coded_fields(CodedCorpus(ng), spec)
-    return SparseIndex.build_coded(coded, vocab, wanted, n_docs, config.sparse)
+    block = SparseIndex.build_coded(coded, vocab, wanted, n_docs, config.sparse)
+    return block.drop_common(config.ngram_max_df)
 
 
 def _tokenize_fields(tokenizer: Any, tc: TokenCache | None, fields: Mapping[str, Mapping[str, list[str]]],

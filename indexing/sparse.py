@@ -159,6 +159,17 @@ class SparseIndex:
         return cls(total.astype(np.float32), vocab, config,
                    {f: float(weights[f]) for f in used})
 
+    def drop_common(self, max_df: float) -> SparseIndex:
+        """This index without the terms in more than ``max_df`` of the documents. Other
+        terms keep their weights (document lengths and idf were fixed at build), so this
+        equals ignoring those terms in every query."""
+        df = np.diff(self.matrix.indptr)  # CSC: documents per term
+        keep = np.flatnonzero(df <= max_df * self.n_docs)
+        if keep.size == len(self.vocab):
+            return self
+        return type(self)(self.matrix[:, keep], [self.vocab[i] for i in keep.tolist()],
+                          self.config, self.field_weights)
+
     # --- scoring ------------------------------------------------------------------
     def token_ids(self, tokens: Sequence[str]) -> np.ndarray:
         get = self.vocab_index.get

@@ -89,3 +89,15 @@ def test_tokenizer_lexical_terms_and_config() -> None:
     assert TokenizerConfig.from_dict(TokenizerConfig(ngrams=("bigram",)).to_dict()).ngrams == ("bigram",)
     with pytest.raises(ConfigError, match="ngrams"):
         TokenizerConfig(ngrams=("trigram",))
+
+
+def test_dropping_common_terms_equals_ignoring_them_in_queries(ng: NgramTerms) -> None:
+    docs = normalize_many(["锂电池正极材料", "锂电池负极材料", "锂电池隔膜", "光伏组件支架"])
+    coded, vocab = coded_fields(CodedCorpus(ng), {"t_char": ("char", docs)})
+    full = SparseIndex.build_coded(coded, vocab, {"t_char": 1.0}, len(docs))
+    slim = full.drop_common(0.5)  # 锂/电/池 are in 3 of 4 documents
+    assert CHAR_PREFIX + "锂" in full.vocab and CHAR_PREFIX + "锂" not in slim.vocab
+    q = [t for fam in ng.terms(normalize_text("锂电池材料")).values() for t in fam]
+    rare = [t for t in q if t in slim.vocab]
+    assert np.array_equal(slim.scores(q), full.scores(rare))
+    assert full.drop_common(1.0) is full
