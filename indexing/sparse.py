@@ -18,7 +18,7 @@ because that term would not survive the field sum as a sparse matrix.
 from __future__ import annotations
 
 import json
-from itertools import chain
+from itertools import chain, repeat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,8 +172,10 @@ class SparseIndex:
 
     # --- scoring ------------------------------------------------------------------
     def token_ids(self, tokens: Sequence[str]) -> np.ndarray:
-        get = self.vocab_index.get
-        return np.asarray([i for i in (get(t) for t in tokens) if i is not None], dtype=np.int64)
+        """Vocabulary ids of the known tokens, in order (repeats kept)."""
+        ids = np.fromiter(map(self.vocab_index.get, tokens, repeat(-1)), dtype=np.int64,
+                          count=len(tokens))
+        return ids[ids >= 0]
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every document for one query (float32, length n_docs)."""
@@ -213,12 +215,13 @@ class SparseIndex:
         """(n_queries, V) CSR of query term counts: ``Q @ doc_matrix().T`` = BM25 scores."""
         import scipy.sparse as sp
 
-        rows: list[int] = []
-        cols: list[int] = []
-        for r, toks in enumerate(tokens_list):
-            ids = self.token_ids(toks)
-            rows.extend([r] * len(ids))
-            cols.extend(ids.tolist())
+        lens = np.fromiter(map(len, tokens_list), dtype=np.int64, count=len(tokens_list))
+        flat = list(chain.from_iterable(tokens_list))
+        ids = np.fromiter(map(self.vocab_index.get, flat, repeat(-1)), dtype=np.int64,
+                          count=len(flat))
+        known = ids >= 0
+        rows = np.repeat(np.arange(len(tokens_list), dtype=np.int64), lens)[known]
+        cols = ids[known]
         data = np.ones(len(rows), dtype=np.float32)
         q = sp.csr_matrix((data, (rows, cols)), shape=(len(tokens_list), len(self.vocab)),
                           dtype=np.float32)

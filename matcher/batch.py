@@ -214,6 +214,8 @@ class _Context:
         self.show_term = (np.fromiter((informative(t) for t in vocab), dtype=bool, count=len(vocab))
                           & (df <= generic_df_limit(len(side.ids))))
         self.vocab = vocab
+        self.shown_cols = np.flatnonzero(self.show_term)
+        self.doc_shown = self.doc_matrix[:, self.shown_cols].tocsr()
         self.timings: dict[str, float] = {}
         self.target_chains = _chains_column(side)
         self.target_titles = (side.docs["title"].cast(str).fill_null("").to_list()
@@ -320,9 +322,11 @@ class _Context:
         slice's term ids: the same few lists recur across a block)."""
         if len(qi) == 0:
             return []
-        prod = qm[qi].multiply(self.doc_matrix[trow]).tocoo()
-        keep = self.show_term[prod.col]
-        pair, col, w = prod.row[keep], prod.col[keep], prod.data[keep]
+        # only the showable terms' columns (words: character n-grams never explain), so
+        # the n-gram postings do not multiply the work of this product
+        cols = self.shown_cols
+        prod = qm[qi][:, cols].multiply(self.doc_shown[trow]).tocoo()
+        pair, col, w = prod.row, cols[prod.col], prod.data
         order = np.lexsort((col, -w, pair))  # per pair: heaviest first, ties by term id
         pair, col = pair[order], col[order].astype(np.int64)
         bounds = np.searchsorted(pair, np.arange(len(qi) + 1)).tolist()
