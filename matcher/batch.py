@@ -40,7 +40,7 @@ import numpy as np
 from indexing.filters import Filters
 from matcher.config import FusionConfig
 from matcher.explain import build_reason, dedupe_terms, informative
-from matcher.kernels import (LexicalScorer, lexical_tokens, Scratch, block_size_for, dense_topk,  # noqa: F401
+from matcher.kernels import (LexicalScorer, lexical_query_matrix, Scratch, block_size_for, dense_topk,  # noqa: F401
                              lexical_topk, rank_block, topk_rows)
 from matcher.queries import (Queries, _chains_column, queries_from_records,  # noqa: F401
                              queries_from_side)
@@ -240,7 +240,7 @@ class _Context:
         q = self.q
         texts = q.texts[lo:hi]
         t0 = clock()
-        tokens = [lexical_tokens(self.tokenizer, t) for t in texts]
+        qm = lexical_query_matrix(self.side, self.tokenizer, texts)
         t1 = clock()
         if q.vectors is not None:
             qv = np.asarray(q.vectors[lo:hi], dtype=np.float32)
@@ -249,9 +249,9 @@ class _Context:
         else:
             qv = np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
         t2 = clock()
-        qm, fused = rank_block(self.side, tokens, qv, fusion=self.fusion, limit=self.top_k,
+        qm, fused = rank_block(self.side, None, qv, fusion=self.fusion, limit=self.top_k,
                                mask=self.mask, doc_matrix=self.scorer, vectors=self.vectors,
-                               scratch=self.scratch)
+                               scratch=self.scratch, query_matrix=qm)
         self._time(tokenize=t1 - t0, encode=t2 - t1, retrieve_fuse=clock() - t2)
         return _Ranked(lo, hi, qm, fused)
 

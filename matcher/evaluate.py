@@ -63,7 +63,7 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
     """Ranked patent ids per query. ``None`` text = a demand id of the bundle (its stored
     vector); otherwise free text, encoded as queries in one batch."""
     from matcher.batch import rank_block
-    from matcher.kernels import lexical_tokens
+    from matcher.kernels import lexical_query_matrix
 
     fusion = fusion or ranker.config
     fusion = FusionConfig.from_dict({**fusion.to_dict(), "depth": max(k, 1),
@@ -95,9 +95,9 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
     bs = 512
     for lo in range(0, len(ids), bs):
         hi = min(lo + bs, len(ids))
-        toks = [lexical_tokens(ranker.tokenizer, t) for t in texts[lo:hi]]
-        _, fused = rank_block(side, toks, np.stack(vecs[lo:hi]).astype(np.float32),
-                              fusion=fusion, limit=k, mask=mask)
+        qm = lexical_query_matrix(side, ranker.tokenizer, texts[lo:hi])
+        _, fused = rank_block(side, None, np.stack(vecs[lo:hi]).astype(np.float32),
+                              fusion=fusion, limit=k, mask=mask, query_matrix=qm)
         for i in range(hi - lo):
             out[ids[lo + i]] = [side.ids[r] for r in fused["rows"][i] if r >= 0]
     return out

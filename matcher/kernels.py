@@ -9,6 +9,7 @@ order), with the same deterministic tie rule: among equal scores the lowest row 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -169,13 +170,51 @@ def dense_topk(qvecs: np.ndarray, vectors: np.ndarray, k: int, mask: np.ndarray 
     return topk_rows(s, k)
 
 
-def rank_block(side: Any, tokens: Sequence[Sequence[str]], qvecs: np.ndarray, *,
+def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str]) -> Any:
+    """(len(texts), V) CSR of query term counts, equal to
+    ``side.query_matrix([lexical_tokens(tokenizer, t) for t in texts])`` (tested) but with
+    the character n-grams coded in numpy (``indexing.ngrams.CodedCorpus``) instead of one
+    Python string per n-gram: for a block of patents as queries that was 2/3 of the
+    block's tokenize time."""
+    ng = getattr(tokenizer, "ngram_terms", None)
+    if ng is None or not hasattr(tokenizer, "tokenize_many") or not texts:
+        return side.query_matrix([lexical_tokens(tokenizer, t) for t in texts])
+    import scipy.sparse as sp
+
+    from indexing.ngrams import PREFIXES, CodedCorpus
+    from indexing.text import normalize_many
+
+    sparse = side.sparse
+    words = side.query_matrix(tokenizer.tokenize_many(list(texts)))
+    norm = normalize_many(list(texts))
+    corpus = CodedCorpus(ng)
+    rows_all, cols_all = [], []
+    for fam in ng.families:
+        rows, keys = corpus.family(fam, norm)
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        terms = corpus.decode(uniq, PREFIXES[fam])
+        col = np.fromiter(map(sparse.vocab_index.get, terms, repeat(-1)), dtype=np.int64,
+                          count=len(terms))[inverse.ravel()]
+        keep = col >= 0
+        rows_all.append(rows[keep])
+        cols_all.append(col[keep])
+    rows, cols = np.concatenate(rows_all), np.concatenate(cols_all)
+    grams = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                          shape=words.shape, dtype=np.float32)
+    q = (words + grams).tocsr()
+    q.sum_duplicates()
+    return q
+
+
+def rank_block(side: Any, tokens: Sequence[Sequence[str]] | None, qvecs: np.ndarray, *,
                fusion: FusionConfig, limit: int, mask: np.ndarray | None,
                doc_matrix: Any = None, vectors: np.ndarray | None = None,
-               scratch: Scratch | None = None) -> tuple[Any, dict[str, np.ndarray]]:
+               scratch: Scratch | None = None, query_matrix: Any = None,
+               ) -> tuple[Any, dict[str, np.ndarray]]:
     """One block of queries end to end: both kernels, then ``fuse_arrays``.
-    Returns (query term matrix, fused arrays). ``scratch`` reuses the two score buffers."""
-    qm = side.query_matrix(list(tokens))
+    Returns (query term matrix, fused arrays). ``scratch`` reuses the two score buffers;
+    ``query_matrix`` (from ``lexical_query_matrix``) replaces ``tokens``."""
+    qm = side.query_matrix(list(tokens or ())) if query_matrix is None else query_matrix
     dm = side.lexical_matrix() if doc_matrix is None else doc_matrix
     vv = np.asarray(side.vectors, dtype=np.float32) if vectors is None else vectors
     k0 = fusion.candidates

@@ -101,3 +101,22 @@ def test_dropping_common_terms_equals_ignoring_them_in_queries(ng: NgramTerms) -
     rare = [t for t in q if t in slim.vocab]
     assert np.array_equal(slim.scores(q), full.scores(rare))
     assert full.drop_common(1.0) is full
+
+
+def test_batch_query_matrix_equals_the_one_query_terms(tmp_path) -> None:  # noqa: ANN001
+    """matcher.kernels.lexical_query_matrix codes n-grams in numpy; its counts must be
+    those of tokenize_lexical, query by query, on a real bundle."""
+    from indexing.build import build_bundle
+    from indexing.bundle import IndexBundle
+    from matcher.kernels import lexical_query_matrix
+    from tests.indexing._bundle_fakes import FakeEncoder, make_records
+
+    pats, dems = make_records(40, 6)
+    tok = ChineseTokenizer()
+    b = IndexBundle.load(build_bundle(pats, dems, out_dir=tmp_path / "b", tokenizer=tok,
+                                      encoder=FakeEncoder()))
+    texts = [p.title + "。" + p.abstract for p in pats[:12]] + HARD
+    fast = lexical_query_matrix(b.patents, tok, texts)
+    slow = b.patents.query_matrix([tok.tokenize_lexical(t) for t in texts])
+    assert fast.shape == slow.shape and (fast != slow).nnz == 0
+    assert fast.nnz > sum(len(tok.tokenize(t)) for t in texts[:12]) // 2
