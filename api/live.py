@@ -87,13 +87,14 @@ class LiveEngine(Engine):
 
     def _load_snapshot(self, path: Path) -> Snapshot:
         from indexing.bundle import IndexBundle
-        from matcher.ranker import HybridRanker
+        from matcher.ranker import HybridRanker, check_runtime
 
         # verify=True: checksums are checked before any request can see the bundle; the
         # tokenizer/encoder are built from the bundle's own recorded configuration
         bundle = IndexBundle.load(path, verify=True)
         tokenizer = self._tokenizer(bundle.tokenizer_config)
         encoder = self._encoder(bundle.encoder_config)
+        check_runtime(bundle.manifest, tokenizer, encoder)  # a mismatch is never served
         ranker = HybridRanker(bundle, tokenizer, encoder)
         return Snapshot(build_id=bundle.build_id, path=Path(path), ranker=ranker, bundle=bundle,
                         manifest=dict(bundle.manifest))

@@ -258,7 +258,8 @@ def _config_obj(module: str, cls_name: str, data: Mapping[str, Any] | None) -> A
     data = dict(data)
     try:
         cls = getattr(importlib.import_module(module), cls_name)
-        return cls.from_dict(data)
+        # a recorded config may predate newer keys: "recorded" says what they meant then
+        return cls.recorded(data) if hasattr(cls, "recorded") else cls.from_dict(data)
     except (ImportError, AttributeError, TypeError, ConfigError):
         return data
 

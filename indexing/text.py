@@ -30,7 +30,7 @@ from patmatch.config import checked_fields
 if TYPE_CHECKING:
     from indexing.ngrams import NgramTerms
 
-TOKENIZER_VERSION = "2"  # 2: character n-gram families (indexing/ngrams.py)
+TOKENIZER_VERSION = "1"
 RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
 STOPWORDS_FILE = RESOURCES_DIR / "stopwords.txt"
 DOMAIN_DICT_FILE = RESOURCES_DIR / "domain_dict.txt"
@@ -73,6 +73,15 @@ class TokenizerConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenizerConfig:
         return cls(**checked_fields(cls, data, "tokenizer config keys"))
+
+    @classmethod
+    def recorded(cls, data: dict[str, Any] | None) -> TokenizerConfig:
+        """The config a bundle's manifest recorded. Bundles built before the n-gram
+        families existed recorded no ``ngrams`` key: they have none, so they keep loading
+        (same fingerprint) and keep scoring words only until the next build."""
+        data = dict(data or {})
+        data.setdefault("ngrams", ())
+        return cls.from_dict(data)
 
 
 # --- normalisation -------------------------------------------------------------------
@@ -266,7 +275,9 @@ class ChineseTokenizer:
     def fingerprint(self) -> str:
         parts: dict[str, Any] = {
             "version": TOKENIZER_VERSION,
-            "config": {k: v for k, v in self.config.to_dict().items() if k != "user_dict"},
+            # no n-grams hashes as before they existed: older bundles keep their fingerprint
+            "config": {k: v for k, v in self.config.to_dict().items()
+                       if k != "user_dict" and not (k == "ngrams" and not v)},
             "stopwords": _sha256_file(STOPWORDS_FILE) if self.config.stopwords else None,
             "domain_dict": (
                 _sha256_file(DOMAIN_DICT_FILE)

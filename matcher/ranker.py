@@ -26,7 +26,7 @@ from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
 from matcher.kernels import lexical_tokens
 from matcher.results import Match, MatchList
-from patmatch.errors import InputError, NotFoundError
+from patmatch.errors import BundleMismatchError, InputError, NotFoundError
 
 DIRECTIONS = ("demand-to-patent", "text-to-patent", "patent-to-demand")
 # A term in more than this share of the target side's records explains nothing (技术,
@@ -84,7 +84,6 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
     ``bundle`` may be a loaded IndexBundle or a bundle directory (manifest only is read)."""
     from indexing.encoder import EncoderConfig, load_encoder
     from indexing.text import ChineseTokenizer, TokenizerConfig
-    from patmatch.errors import BundleMismatchError
 
     if hasattr(bundle, "manifest"):
         manifest = bundle.manifest
@@ -95,7 +94,7 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
     tinfo, einfo = manifest.get("tokenizer") or {}, manifest.get("encoder") or {}
     if tokenizer is None:
         tcfg = tinfo.get("config")
-        tokenizer = ChineseTokenizer(TokenizerConfig.from_dict(tcfg) if tcfg else None)
+        tokenizer = ChineseTokenizer(TokenizerConfig.recorded(tcfg) if tcfg else None)
     if encoder is None:
         ecfg = einfo.get("config")
         if ecfg:
@@ -105,6 +104,14 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
 
             cfg = EncoderConfig(name=(settings or get_settings()).encoder)
         encoder = load_encoder(cfg, settings)
+    check_runtime(manifest, tokenizer, encoder)
+    return tokenizer, encoder
+
+
+def check_runtime(manifest: dict[str, Any], tokenizer: Any, encoder: Any) -> None:
+    """Refuse a bundle whose recorded tokenizer/encoder fingerprint is not the running
+    one's (a query would be tokenized or embedded unlike the indexed documents)."""
+    tinfo, einfo = manifest.get("tokenizer") or {}, manifest.get("encoder") or {}
     for what, running, built in (("tokenizer", tokenizer.fingerprint, tinfo.get("fingerprint")),
                                  ("encoder", encoder.fingerprint, einfo.get("fingerprint"))):
         if built and running != built:
@@ -112,7 +119,6 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
                 f"bundle {manifest.get('build_id')} was built with {what} {built}, the running "
                 f"{what} is {running}; rebuild with `patmatch build` or configure the same {what}",
                 details={what: built})
-    return tokenizer, encoder
 
 
 class HybridRanker:

@@ -209,3 +209,28 @@ def test_recorded_quality_only_for_gated_published_bundles(tmp_path):
     assert _recorded_quality(bundles / "skipped", bundles) is None
     assert _recorded_quality(bundles / "none", bundles) is None
     assert _recorded_quality(bundles / "gated", tmp_path / "staging") is None  # not published
+
+
+def test_a_bundle_built_with_another_tokenizer_is_never_served(tmp_path):
+    """The engine builds the tokenizer from the bundle's recorded config; when that no
+    longer gives the recorded fingerprint (tokenizer code or dictionary changed since the
+    build), loading is refused with a message naming both fingerprints."""
+    import json
+
+    from indexing.encoder import make_tiny_encoder
+    from patmatch.errors import BundleMismatchError
+
+    from api.live import LiveEngine
+
+    settings = Settings(home=tmp_path / "home")
+    enc_dir = tmp_path / "enc"
+    make_tiny_encoder(enc_dir, ["电池", "低温", "散热"], dim=16, seed=0)
+    patents = [p for p, _ in PATENTS]
+    _bundle(settings, "mm-1", patents, DEMANDS, enc_dir)
+    path = settings.staging_dir / "mm-1"
+    LiveEngine(settings)._load_snapshot(path)  # as built: served
+    m = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    m["tokenizer"]["fingerprint"] = "tok-0000000000000000"
+    (path / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    with pytest.raises(BundleMismatchError, match="tok-0000000000000000"):
+        LiveEngine(settings)._load_snapshot(path)

@@ -120,3 +120,16 @@ def test_batch_query_matrix_equals_the_one_query_terms(tmp_path) -> None:  # noq
     slow = b.patents.query_matrix([tok.tokenize_lexical(t) for t in texts])
     assert fast.shape == slow.shape and (fast != slow).nnz == 0
     assert fast.nnz > sum(len(tok.tokenize(t)) for t in texts[:12]) // 2
+
+
+def test_bundles_recorded_before_ngrams_keep_loading() -> None:
+    """A manifest written before the n-gram families has no "ngrams" key: it means none,
+    and the fingerprint is the one such bundles recorded (they must still load)."""
+    old = {"backend": "rjieba", "mode": "words", "domain_dict": True, "user_dict": None,
+           "hmm": True, "stopwords": True, "search": True}
+    legacy = ChineseTokenizer(TokenizerConfig.recorded(old))
+    assert legacy.config.ngrams == () and legacy.ngram_terms is None
+    assert legacy.fingerprint == ChineseTokenizer(TokenizerConfig(ngrams=())).fingerprint
+    current = TokenizerConfig()
+    assert TokenizerConfig.recorded(current.to_dict()) == current  # new manifests round-trip
+    assert ChineseTokenizer(current).fingerprint != legacy.fingerprint
