@@ -67,30 +67,41 @@ class FastStaticEncoder:
         return self.inner.encode_queries(texts)
 
 
-def fast_encoder(encoder: Any) -> Any:
-    """``FastStaticEncoder`` around a plain static sentence-transformers encoder, else
-    ``encoder`` itself."""
+def static_model_parts(encoder: Any, *, queries: bool = False) -> tuple[Any, np.ndarray] | None:
+    """(Rust tokenizer, token weight matrix) of a plain sentence-transformers
+    [StaticEmbedding(, Normalize)] model whose output is "sum of token rows, normalised",
+    or None when the encoder is anything else (another architecture, a non-empty document
+    or query prompt, a non-mean pooling, truncation or padding configured)."""
     model = getattr(encoder, "model", None)
     try:
         mods = [type(m).__name__ for m in model]  # type: ignore[union-attr]
     except TypeError:
-        return encoder
+        return None
     if mods not in (["StaticEmbedding"], ["StaticEmbedding", "Normalize"]):
-        return encoder
-    prompt = getattr(encoder, "_doc_prompt", None)
+        return None
+    prompt = getattr(encoder, "_query_prompt" if queries else "_doc_prompt", None)
     if prompt and (getattr(model, "prompts", {}) or {}).get(prompt):
-        return encoder  # a non-empty document prompt changes the tokens
+        return None  # a non-empty prompt changes the tokens
     static = model[0]
     tok = getattr(static, "tokenizer", None)
     emb = getattr(static, "embedding", None)
-    if tok is None or not hasattr(tok, "encode_batch_fast") or emb is None:
-        return encoder
+    if tok is None or emb is None or not hasattr(tok, "encode_batch_fast"):
+        return None
     if getattr(emb, "mode", "mean") not in ("mean", "sum"):
-        return encoder
+        return None
+    if getattr(tok, "truncation", None) or getattr(tok, "padding", None):
+        return None  # StaticEmbedding disables padding; truncation would cut tokens
     weights = emb.weight.detach().cpu().float().numpy()
-    if weights.shape[1] != int(encoder.dimension):
-        return encoder
-    return FastStaticEncoder(encoder, tok, weights)
+    if weights.shape[1] != int(getattr(encoder, "dimension", weights.shape[1])):
+        return None
+    return tok, weights
 
 
-__all__ = ["FastStaticEncoder", "fast_encoder"]
+def fast_encoder(encoder: Any) -> Any:
+    """``FastStaticEncoder`` around a plain static sentence-transformers encoder, else
+    ``encoder`` itself."""
+    parts = static_model_parts(encoder)
+    return encoder if parts is None else FastStaticEncoder(encoder, *parts)
+
+
+__all__ = ["FastStaticEncoder", "fast_encoder", "static_model_parts"]

@@ -68,29 +68,10 @@ class StaticEncode:
 def static_encode_for(encoder: Any, *, queries: bool = False) -> StaticEncode | None:
     """A ``StaticEncode`` equal to ``encoder.encode_documents`` (or ``encode_queries``
     with ``queries=True``), or None when the encoder is not a plain static model."""
-    model = getattr(encoder, "model", None)
-    try:
-        mods = [type(m).__name__ for m in model]  # type: ignore[union-attr]
-    except TypeError:
-        return None
-    if mods not in (["StaticEmbedding"], ["StaticEmbedding", "Normalize"]):
-        return None
-    prompt = getattr(encoder, "_query_prompt" if queries else "_doc_prompt", None)
-    if prompt and (getattr(model, "prompts", {}) or {}).get(prompt):
-        return None  # a non-empty prompt changes the tokens
-    static = model[0]
-    tok = getattr(static, "tokenizer", None)
-    emb = getattr(static, "embedding", None)
-    if tok is None or emb is None or not hasattr(tok, "encode_batch_fast"):
-        return None
-    if getattr(emb, "mode", "mean") not in ("mean", "sum"):
-        return None
-    if getattr(tok, "truncation", None) or getattr(tok, "padding", None):
-        return None  # StaticEmbedding disables padding; truncation would cut tokens
-    weights = emb.weight.detach().cpu().float().numpy()
-    if weights.shape[1] != int(getattr(encoder, "dimension", weights.shape[1])):
-        return None
-    return StaticEncode(tok, weights)
+    from indexing._fast_encode import static_model_parts
+
+    parts = static_model_parts(encoder, queries=queries)
+    return None if parts is None else StaticEncode(*parts)
 
 
 class MemoEncode:

@@ -173,18 +173,10 @@ def render_markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def atomic_write(path: Path, text: str) -> None:
+    from indexing.bundle import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def write_xlsx(r: dict[str, Any], path: Path) -> None:
@@ -218,8 +210,8 @@ def archive(settings: Any, r: dict[str, Any]) -> list[Path]:
     stem = f"report-{r['period']['to']}-{r['generated'].replace(':', '').replace('+0000', 'Z')}"
     out = reports_dir(settings)
     js, md = out / f"{stem}.json", out / f"{stem}.md"
-    atomic_write(js, json.dumps(r, ensure_ascii=False, indent=2).encode("utf-8"))
-    atomic_write(md, render_markdown(r).encode("utf-8"))
+    atomic_write(js, json.dumps(r, ensure_ascii=False, indent=2))
+    atomic_write(md, render_markdown(r))
     return [js, md]
 
 

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
             else:
                 body = (json.dumps(report, ensure_ascii=False, indent=2) if suffix == ".json"
                         else render_markdown(report))
-                atomic_write(out, body.encode("utf-8"))
+                atomic_write(out, body)
             paths.append(out)
         if as_json:
             typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
