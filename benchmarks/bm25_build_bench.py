@@ -65,11 +65,12 @@ def main() -> None:
         tot_ref, tot_new = tot_ref + t_ref, tot_new + t_new
     res["bm25s_s"], res["patmatch_s"] = round(tot_ref, 2), round(tot_new, 2)
     res["speedup"] = round(tot_ref / tot_new, 1)
-    text = json.dumps(res, indent=2)
+    text = json.dumps(res, ensure_ascii=False, indent=2)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+        from benchmarks.report import atomic_write
+
+        atomic_write(args.out, text + "\n")
 
 
 if __name__ == "__main__":

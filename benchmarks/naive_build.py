@@ -228,8 +228,9 @@ def main() -> None:
     text = json.dumps(res, ensure_ascii=False, indent=2)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+        from benchmarks.report import atomic_write
+
+        atomic_write(args.out, text + "\n")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ def write_results(results: Sequence[EvalResult], out_dir: Path, *, stem: str | N
 
 
 def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
