@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.bigram_cost import cost, cost_table  # cost is part of this study's API
+
 TASK_NAMES = ("demands_dev", "kppatent_keyphrases", "kppatent_title", "csl_keywords",
               "csl_title", "csl_discipline")
 FIELD_WEIGHTS = {"title": 2.0, "abstract": 1.0, "claims": 0.5}  # as indexing.build ships
@@ -45,21 +47,22 @@ _PIECE = re.compile(rf"([{_CJK}]+)|([0-9a-z]+(?:\.[0-9a-z]+)*[%\u2030\u2103]?)")
 
 # --- tokenization ----------------------------------------------------------------------
 @lru_cache(maxsize=4)
-def _cut_pattern(stopwords: frozenset[str]) -> re.Pattern[str] | None:
-    multi = sorted((w for w in stopwords if len(w) > 1 and re.fullmatch(f"[{_CJK}]+", w)),
-                   key=lambda w: (-len(w), w))
-    return re.compile("|".join(map(re.escape, multi))) if multi else None
+def _production(stopwords: frozenset[str]) -> Any:
+    from indexing.ngrams import NgramTerms
+
+    return NgramTerms(stopwords)
 
 
 def bigrams(norm: str, stopwords: Iterable[str] = (), *, cut: bool = True) -> list[str]:
     """Index terms of an already normalised text (``indexing.text.normalize_text``).
 
-    ``cut``: blank out multi-character stopwords first, so 所述电池 gives 电池 and not the
-    junk 述电; without it only the bigrams that are themselves stopwords are dropped.
+    ``cut`` (the shipped variant): exactly ``indexing.ngrams.NgramTerms.bigrams``, which
+    blanks out multi-character stopwords first, so 所述电池 gives 电池 and not the junk 述电;
+    without it only the bigrams that are themselves stopwords are dropped.
     """
     stop = stopwords if isinstance(stopwords, frozenset) else frozenset(stopwords)
-    if cut and stop and (pat := _cut_pattern(stop)) is not None:
-        norm = pat.sub(lambda m: " " * len(m.group()), norm)  # length-preserving: offsets hold
+    if cut:
+        return _production(stop).bigrams(norm)
     out: list[str] = []
     for m in _PIECE.finditer(norm):
         run = m.group(1)
@@ -307,63 +310,6 @@ def paired(results: dict[str, Any], system: str, baseline: str, n_boot: int = 20
     return out
 
 
-# --- cost ---------------------------------------------------------------------------------
-PREFIXES = {"word": "", "char": "\u00b6", "bigram": BIGRAM_PREFIX}  # "¶" for characters
-# index size and latency depend on the sources, not on their weights
-COST_CONFIGS = ("word", "word+1bigram", "word+1bigram1f", "word+1bigram+1char", "word+1bigram_ta+0.5char_ta")
-
-
-def cost(task: Any, n_queries: int = 500, configs: Sequence[str] = COST_CONFIGS) -> dict[str, Any]:
-    """Per configuration, built as ONE SparseIndex with prefixed extra fields (as the build
-    would): tokenize and BM25 build seconds, index size, per-query latency (tokenize +
-    top-200, one query at a time as ``match_text``) and one batch of all queries."""
-    import tempfile
-
-    from indexing.sparse import SparseIndex
-    from matcher.kernels import LexicalScorer, lexical_topk
-
-    texts, toks = _field_texts(task.corpus), tokenizers()
-    prefix = {s: PREFIXES[t.replace("_nocut", "")] for s, (t, _) in SOURCES.items()}
-    qtexts = [task.queries[q] for q in sorted(task.queries)[:n_queries]]
-    res: dict[str, Any] = {"documents": len(task.corpus), "queries": len(qtexts), "tokenize_s": {},
-                           "configs": {}}
-    built: dict[str, tuple[dict[str, list[list[str]]], dict[str, float]]] = {}
-    for src in sorted({s for c in configs for s in LEXICAL[c]}):
-        t0 = time.perf_counter()
-        fields, fw = source_fields(src, texts, toks, prefix=src + ":")
-        res["tokenize_s"][src] = round(time.perf_counter() - t0, 2)
-        p = prefix[src]  # prefixed terms: the sources' vocabularies stay disjoint
-        built[src] = ({f: [[p + t for t in d] for d in v] for f, v in fields.items()} if p else fields, fw)
-
-    def query_tokens(config: str, q: str) -> list[str]:
-        return [prefix[s] + t for s in LEXICAL[config] for t in toks[SOURCES[s][0]].tokenize(q)]
-
-    with tempfile.TemporaryDirectory() as tmp:
-        for config in configs:
-            fields, weights = {}, {}
-            for src, w in LEXICAL[config].items():
-                fields.update(built[src][0])
-                weights.update({f: w * fw for f, fw in built[src][1].items()})
-            t0 = time.perf_counter()
-            idx = SparseIndex.build(fields, weights)
-            r: dict[str, Any] = {"bm25_build_s": round(time.perf_counter() - t0, 2)}
-            r["index_mb"] = round(sum(p.stat().st_size for p in idx.save(Path(tmp) / config)) / 2**20, 1)
-            r["vocab"], r["nnz"] = len(idx.vocab), int(idx.matrix.nnz)
-            lat = []
-            for q in qtexts:
-                t1 = time.perf_counter()
-                idx.search(query_tokens(config, q), DEPTH)
-                lat.append(1000 * (time.perf_counter() - t1))
-            r["query_ms_p50"], r["query_ms_p95"] = (round(float(np.percentile(lat, p)), 2) for p in (50, 95))
-            qm = idx.query_matrix([query_tokens(config, q) for q in qtexts])
-            t0 = time.perf_counter()
-            lexical_topk(qm, LexicalScorer(idx.matrix), DEPTH, None)
-            r["batch_s"] = round(time.perf_counter() - t0, 2)
-            res["configs"][config] = r
-            print(f"cost {task.name} {config}: {r}", flush=True)
-    return res
-
-
 # --- report ------------------------------------------------------------------------------
 def table(results: dict[str, Any], systems: Sequence[str]) -> list[str]:
     """Cells: headline / Recall@100 / MRR@10, the best headline per task in bold."""
@@ -406,18 +352,6 @@ def decide(results: dict[str, Any], encoder: str | None) -> tuple[str, list[str]
                   for o in others]
         pick = ok[0]["system"] if ok else pick
     return pick, lines
-
-
-def cost_table(name: str, c: dict[str, Any]) -> list[str]:
-    tok = ", ".join(f"{k} {v}" for k, v in c["tokenize_s"].items())
-    lines = [f"### {name}: {c['documents']:,} documents, {c['queries']} queries", "",
-             f"Tokenize seconds per source (title, abstract, claims[:1500]): {tok}", "",
-             "| configuration (one SparseIndex) | BM25 build s | index MB | vocab | nnz | "
-             f"query p50 / p95 ms | batch of {c['queries']} s |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for cfg, r in c["configs"].items():
-        lines.append(f"| {cfg} | {r['bm25_build_s']} | {r['index_mb']} | {r['vocab']:,} | {r['nnz']:,} | "
-                     f"{r['query_ms_p50']} / {r['query_ms_p95']} | {r['batch_s']} |")
-    return lines + [""]
 
 
 PAIRED = ("word+1bigram", "word+1bigram+0.5char", "word+1bigram+1char")
