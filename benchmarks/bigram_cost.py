@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-PREFIXES = {"word": "", "char": "\u00b6", "bigram": "\u00a7"}  # as indexing.ngrams
+from indexing.ngrams import PREFIXES as ngram_prefixes
+
+PREFIXES = {"word": "", **ngram_prefixes}  # the families' column prefixes, as built
 # index size and latency depend on the sources, not on their weights
 COST_CONFIGS = ("word", "word+1bigram", "word+1bigram1f", "word+1bigram+1char", "word+1bigram_ta+0.5char_ta")
 

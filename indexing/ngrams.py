@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from indexing.text import _CHARS as _TEXT_CHARS
+
 BIGRAM_PREFIX = "\u00a7"  # §
 CHAR_PREFIX = "\u00b6"  # ¶
 FAMILIES = ("bigram", "char")
@@ -33,7 +35,7 @@ PREFIXES = {"bigram": BIGRAM_PREFIX, "char": CHAR_PREFIX}
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # a CJK run, or an ASCII word/number kept whole (dots inside numbers, a trailing unit sign)
 _PIECE = re.compile(rf"([{_CJK}]+)|([0-9a-z]+(?:\.[0-9a-z]+)*[%\u2030\u2103]?)")
-_CHAR = re.compile(rf"[{_CJK}]|[0-9]+(?:\.[0-9]+)?[a-z%℃]*|[a-z]+")
+_CHAR = _TEXT_CHARS  # exactly the tokenizer's mode="chars" terms
 
 
 class NgramTerms:

@@ -384,8 +384,13 @@ class ChineseTokenizer:
         return out
 
     def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
+        return self.tokenize_normalized(normalize_many(texts))
+
+    def tokenize_normalized(self, norm_texts: Sequence[str]) -> list[list[str]]:
+        """``tokenize_many`` of texts already passed through ``normalize_text`` (or
+        ``normalize_many``): callers that need the normalised text too normalise once."""
         terms = self._terms
-        return [terms(t) if t else [] for t in normalize_many(texts)]
+        return [terms(t) if t else [] for t in norm_texts]
 
     def iter_tokenize(self, texts: Iterable[str]) -> Iterable[list[str]]:
         for t in texts:

@@ -177,7 +177,7 @@ def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str]) -> Any
     Python string per n-gram: for a block of patents as queries that was 2/3 of the
     block's tokenize time."""
     ng = getattr(tokenizer, "ngram_terms", None)
-    if ng is None or not hasattr(tokenizer, "tokenize_many") or not texts:
+    if ng is None or not hasattr(tokenizer, "tokenize_normalized") or not texts:
         return side.query_matrix([lexical_tokens(tokenizer, t) for t in texts])
     import scipy.sparse as sp
 
@@ -185,8 +185,8 @@ def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str]) -> Any
     from indexing.text import normalize_many
 
     sparse = side.sparse
-    words = side.query_matrix(tokenizer.tokenize_many(list(texts)))
     norm = normalize_many(list(texts))
+    words = side.query_matrix(tokenizer.tokenize_normalized(norm))
     corpus = CodedCorpus(ng)
     rows_all, cols_all = [], []
     for fam in ng.families:

@@ -173,12 +173,6 @@ def render_markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    from indexing.bundle import atomic_write_text
-
-    atomic_write_text(path, text)
-
-
 def write_xlsx(r: dict[str, Any], path: Path) -> None:
     """One sheet per section (targets, chains, usage), for analysts' spreadsheets."""
     import polars as pl
@@ -210,9 +204,11 @@ def archive(settings: Any, r: dict[str, Any]) -> list[Path]:
     stem = f"report-{r['period']['to']}-{r['generated'].replace(':', '').replace('+0000', 'Z')}"
     out = reports_dir(settings)
     js, md = out / f"{stem}.json", out / f"{stem}.md"
-    atomic_write(js, json.dumps(r, ensure_ascii=False, indent=2))
-    atomic_write(md, render_markdown(r))
+    from indexing.bundle import atomic_write_text
+
+    atomic_write_text(js, json.dumps(r, ensure_ascii=False, indent=2))
+    atomic_write_text(md, render_markdown(r))
     return [js, md]
 
 
-__all__ = ["TARGETS", "archive", "atomic_write", "build_report", "render_markdown", "reports_dir", "write_xlsx"]
+__all__ = ["TARGETS", "archive", "build_report", "render_markdown", "reports_dir", "write_xlsx"]

@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
         platform targets for a period; archived in <home>/reports/."""
         from indexing.stats import Period
         from patmatch.errors import InputError
-        from patmatch.report import (archive, atomic_write, build_report, render_markdown,
-                                      write_xlsx)
+        from indexing.bundle import atomic_write_text
+        from patmatch.report import archive, build_report, render_markdown, write_xlsx
         from patmatch.settings import get_settings
 
         if out is not None and out.suffix.lower() not in (".md", ".json", ".xlsx"):
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
             else:
                 body = (json.dumps(report, ensure_ascii=False, indent=2) if suffix == ".json"
                         else render_markdown(report))
-                atomic_write(out, body)
+                atomic_write_text(out, body)
             paths.append(out)
         if as_json:
             typer.echo(json.dumps(report, ensure_ascii=False, indent=2))

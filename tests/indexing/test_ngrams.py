@@ -133,3 +133,20 @@ def test_bundles_recorded_before_ngrams_keep_loading() -> None:
     current = TokenizerConfig()
     assert TokenizerConfig.recorded(current.to_dict()) == current  # new manifests round-trip
     assert ChineseTokenizer(current).fingerprint != legacy.fingerprint
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, 1.5])
+def test_ngram_max_df_out_of_range_is_refused(bad: float) -> None:
+    from indexing.build import BuildConfig
+
+    with pytest.raises(ConfigError, match="ngram_max_df must be in"):
+        BuildConfig(ngram_max_df=bad)
+    with pytest.raises(ConfigError, match="ngram_max_df must be in"):
+        BuildConfig.from_dict({"ngram_max_df": bad})
+
+
+def test_unknown_ngram_field_in_build_config_is_refused() -> None:
+    from indexing.build import BuildConfig
+
+    with pytest.raises(ConfigError, match="title_trigram"):
+        BuildConfig(patent_fields={"title": 1.0, "title_trigram": 1.0})
