@@ -105,8 +105,8 @@ class Engine:
         raise NotImplementedError
 
     def mask_demand(self, rec: Any) -> Any:
-        """The record with every personal field masked (indexing.pii decides how)."""
-        from indexing.pii import mask_demand
+        """The record with every personal field masked (indexing.privacy decides how)."""
+        from indexing.privacy import mask_demand
 
         return mask_demand(rec)
 

@@ -29,17 +29,17 @@ class LiveEngine(Engine):
         self._snapshots: dict[tuple, Snapshot] = {}  # refresh() holds the refresh lock
 
     def open_store(self) -> Any:
-        from indexing.store import open_store
+        from indexing.store.record_store import open_store
 
         return open_store(self.settings)
 
     def locate_current(self) -> Path:
-        from indexing.bundle import current_bundle_path
+        from indexing.index.bundle import current_bundle_path
 
         return Path(current_bundle_path(self.settings))
 
     def _tokenizer(self, config: Any) -> Any:
-        from indexing.text import ChineseTokenizer
+        from indexing.text.tokenizer import ChineseTokenizer
 
         key = repr(config)
         if key not in self._tokenizers:
@@ -47,7 +47,7 @@ class LiveEngine(Engine):
         return self._tokenizers[key]
 
     def _encoder(self, config: Any) -> Any:
-        from indexing.encoder import load_encoder
+        from indexing.encoders.encoder import load_encoder
 
         key = repr(config)
         if key not in self._encoders:
@@ -86,7 +86,7 @@ class LiveEngine(Engine):
         self._snapshots.clear()
 
     def _load_snapshot(self, path: Path) -> Snapshot:
-        from indexing.bundle import IndexBundle
+        from indexing.index.bundle import IndexBundle
         from matcher.ranker import HybridRanker, check_runtime
 
         # verify=True: checksums are checked before any request can see the bundle; the
@@ -109,7 +109,7 @@ class LiveEngine(Engine):
         return self._chains
 
     def make_filters(self, **kwargs: Any) -> Any:
-        from indexing.filters import Filters
+        from indexing.index.filters import Filters
 
         return Filters(**kwargs)
 
@@ -131,7 +131,7 @@ class LiveEngine(Engine):
     def run_batch(self, input_path: Path, output_path: Path, *, top_k: int,
                   chains: tuple[str, ...], direction: str,
                   progress: Callable[[float], None]) -> int:
-        from indexing.ingest import read_records
+        from indexing.intake.ingest import read_records
         from matcher.batch import Queries, queries_from_records, run_batch
 
         snap = self.snapshot()
@@ -152,12 +152,12 @@ class LiveEngine(Engine):
         return int(report.rows)
 
     def rebuild(self) -> str:
-        from indexing.build import BuildConfig, build
+        from indexing.build.pipeline import BuildConfig, build
 
         return str(build(self.store, self.settings, BuildConfig()))
 
     def publish(self, build_id: str | None, *, force: bool) -> str:
-        from indexing.publish import publish
+        from indexing.build.publish import publish
 
         # the same judged set as `patmatch publish` uses by default
         judged = self.settings.home / "judged" / "qrels.tsv"
@@ -178,14 +178,14 @@ class LiveEngine(Engine):
         return str(publish(self.settings, build_id, force=force, evaluator=evaluator))
 
     def rollback(self) -> str:
-        from indexing.publish import rollback
+        from indexing.build.publish import rollback
 
         return str(rollback(self.settings))
 
 
 def _recorded_quality(path: Path, bundles_dir: Path) -> dict[str, float] | None:
     """The numeric quality figures a published bundle's manifest recorded at its gate."""
-    from indexing.bundle import Manifest
+    from indexing.index.bundle import Manifest
 
     try:
         if path.resolve().parent != Path(bundles_dir).resolve():

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from indexing.stats import Period
+from indexing.store.stats import Period
 
 PUSH_ACTIONS = {"match.demand": "patents listed for a demand",
                 "chains.pairs": "supply-demand pairs of a chain",

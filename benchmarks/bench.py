@@ -1,6 +1,6 @@
 """``patmatch bench``: speed of every stage, peers side by side, scaling and the floor.
 
-One run, one machine, one generated data set (``indexing.demo_data.generate``):
+One run, one machine, one generated data set (``indexing.training.demo_data.generate``):
 ingest rows/s; tokenizer and encoder docs/s; the full build stage by stage (BM25 and
 FAISS build included) with peak memory; in-process match latency p50/p95/p99; HTTP
 latency through ``benchmarks/load_api.py`` when present; batch all-vs-all throughput;
@@ -112,12 +112,12 @@ def _scratch_settings(base: Any, name: str, encoder: str) -> Any:
 def run_size(n_patents: int, n_demands: int, cfg: BenchConfig, base: Any, encoder: Any,
              tokenizer: Any, log: Log, *, full: bool) -> dict[str, Any]:
     """Generate, ingest, build, publish, match and batch at one size."""
-    from indexing.build import BuildConfig, build
-    from indexing.bundle import IndexBundle, current_bundle_path
-    from indexing.demo_data import generate
-    from indexing.ingest import ingest_files
-    from indexing.publish import publish
-    from indexing.store import open_store
+    from indexing.build.pipeline import BuildConfig, build
+    from indexing.index.bundle import IndexBundle, current_bundle_path
+    from indexing.training.demo_data import generate
+    from indexing.intake.ingest import ingest_files
+    from indexing.build.publish import publish
+    from indexing.store.record_store import open_store
     from matcher.batch import queries_from_side, run_batch
     from matcher.ranker import HybridRanker
 
@@ -181,7 +181,7 @@ def run_size(n_patents: int, n_demands: int, cfg: BenchConfig, base: Any, encode
 
 
 def _text_speeds(texts: list[str], tokenizer: Any, encoder: Any, cfg: BenchConfig, log: Log) -> dict[str, Any]:
-    from indexing.text import ChineseTokenizer, TokenizerConfig
+    from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 
     timed = _Timer(log)
     out: dict[str, Any] = {}
@@ -257,8 +257,8 @@ def run_bench(cfg: BenchConfig, *, out_dir: Path, settings: Any, log: Log = prin
     """Run everything; write ``<date>-<host>.{json,md}`` into ``out_dir``."""
     from benchmarks.peers import bm25s_peer, jieba_tokens, naive_peer, rank_bm25_peer
     from benchmarks.report import atomic_write, machine_info, render_markdown, result_stem
-    from indexing.encoder import EncoderConfig, load_encoder
-    from indexing.text import ChineseTokenizer
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.text.tokenizer import ChineseTokenizer
 
     cfg = cfg.effective()
     t_start = time.perf_counter()

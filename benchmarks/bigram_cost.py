@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.ngrams import PREFIXES as ngram_prefixes
+from indexing.text.ngrams import PREFIXES as ngram_prefixes
 
 PREFIXES = {"word": "", **ngram_prefixes}  # the families' column prefixes, as built
 # index size and latency depend on the sources, not on their weights
@@ -25,7 +25,7 @@ def cost(task: Any, n_queries: int = 500, configs: Sequence[str] = COST_CONFIGS)
     import tempfile
 
     from benchmarks.bigram_study import DEPTH, LEXICAL, SOURCES, _field_texts, source_fields, tokenizers
-    from indexing.sparse import SparseIndex
+    from indexing.index.sparse import SparseIndex
     from matcher.kernels import LexicalScorer, lexical_topk
 
     texts, toks = _field_texts(task.corpus), tokenizers()

@@ -5,7 +5,7 @@
 Every shared task (and the generated ``demo`` task with ``--demo-dir``), lexical alone and
 fused with the dense side (linear min-max 1 : w_d; 0.25 ships): word BM25 as the build
 ships it, character / character-bigram BM25, and score-level sums ``word + w x bigram
-[+ c x char]`` (= extra, prefixed fields in one ``indexing.sparse.SparseIndex``). Then the
+[+ c x char]`` (= extra, prefixed fields in one ``indexing.index.sparse.SparseIndex``). Then the
 rule of :func:`choose`, and the cost (tokenize, BM25 build, index size, query time) on
 KPPatent and the 20k demo set. Writes ``benchmarks/results/bigram_study.{md,json}``; text
 below ``NOTES`` in an existing ``.md`` survives a rerun.
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks.bigram_cost import cost, cost_table  # cost is part of this study's API
-from indexing.ngrams import BIGRAM_PREFIX  # noqa: F401  re-exported: the study's prefix is the build's
+from indexing.text.ngrams import BIGRAM_PREFIX  # noqa: F401  re-exported: the study's prefix is the build's
 
 TASK_NAMES = ("demands_dev", "kppatent_keyphrases", "kppatent_title", "csl_keywords",
               "csl_title", "csl_discipline")
-FIELD_WEIGHTS = {"title": 2.0, "abstract": 1.0, "claims": 0.5}  # as indexing.build ships
+FIELD_WEIGHTS = {"title": 2.0, "abstract": 1.0, "claims": 0.5}  # as indexing.build.pipeline ships
 CLAIMS_MAX = 1500
 DENSE_WEIGHTS = (0.1, 0.25, 0.5, 1.0)
 SHIPPED_DENSE = 0.25
@@ -48,15 +48,15 @@ _PIECE = re.compile(rf"([{_CJK}]+)|([0-9a-z]+(?:\.[0-9a-z]+)*[%\u2030\u2103]?)")
 # --- tokenization ----------------------------------------------------------------------
 @lru_cache(maxsize=4)
 def _production(stopwords: frozenset[str]) -> Any:
-    from indexing.ngrams import NgramTerms
+    from indexing.text.ngrams import NgramTerms
 
     return NgramTerms(stopwords)
 
 
 def bigrams(norm: str, stopwords: Iterable[str] = (), *, cut: bool = True) -> list[str]:
-    """Index terms of an already normalised text (``indexing.text.normalize_text``).
+    """Index terms of an already normalised text (``indexing.text.tokenizer.normalize_text``).
 
-    ``cut`` (the shipped variant): exactly ``indexing.ngrams.NgramTerms.bigrams``, which
+    ``cut`` (the shipped variant): exactly ``indexing.text.ngrams.NgramTerms.bigrams``, which
     blanks out multi-character stopwords first, so 所述电池 gives 电池 and not the junk 述电;
     without it only the bigrams that are themselves stopwords are dropped.
     """
@@ -78,7 +78,7 @@ class BigramTokenizer:
     """``tokenize(text)``: normalise, then :func:`bigrams` with the project stopwords."""
 
     def __init__(self, *, cut: bool = True, prefix: str = "") -> None:
-        from indexing.text import load_stopwords, normalize_text
+        from indexing.text.tokenizer import load_stopwords, normalize_text
 
         self.stopwords, self.cut, self.prefix, self._norm = load_stopwords(), cut, prefix, normalize_text
 
@@ -90,7 +90,7 @@ class BigramTokenizer:
 
 
 def tokenizers() -> dict[str, Any]:
-    from indexing.text import ChineseTokenizer, TokenizerConfig
+    from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 
     return {"word": ChineseTokenizer(), "char": ChineseTokenizer(TokenizerConfig(mode="chars")),
             "bigram": BigramTokenizer(), "bigram_nocut": BigramTokenizer(cut=False)}
@@ -148,7 +148,7 @@ def source_fields(source: str, texts: dict[str, list[str]], toks: dict[str, Any]
 def score_matrices(corpus: Sequence[Any], queries: Sequence[str], toks: dict[str, Any],
                    needed: Iterable[str]) -> dict[str, np.ndarray]:
     """(Q, N) BM25 score arrays per source."""
-    from indexing.sparse import SparseIndex
+    from indexing.index.sparse import SparseIndex
 
     texts = _field_texts(corpus)
     return {name: SparseIndex.build(*source_fields(name, texts, toks)).batch_scores(
@@ -160,7 +160,7 @@ _VECTORS: dict[tuple[str, ...], np.ndarray] = {}  # tasks share corpora: encode 
 
 def _doc_vectors(encoder_name: str, corpus: Sequence[Any]) -> np.ndarray:
     """As the build embeds patents: title, abstract and first claim, field-weighted."""
-    from indexing.encoder import EncoderConfig, encode_record_fields, load_encoder
+    from indexing.encoders.encoder import EncoderConfig, encode_record_fields, load_encoder
 
     key = (encoder_name, *(f"{r.id}|{r.title or ''}" for r in corpus))
     if key not in _VECTORS:
@@ -201,7 +201,7 @@ def run_task(task: Any, toks: dict[str, Any], encoder_name: str | None) -> dict[
     S = score_matrices(corpus, qtexts, toks, sorted({t for mix in LEXICAL.values() for t in mix}))
     dr = ds = None
     if encoder_name:
-        from indexing.encoder import EncoderConfig, load_encoder
+        from indexing.encoders.encoder import EncoderConfig, load_encoder
 
         qv = np.asarray(load_encoder(EncoderConfig(encoder_name)).encode_queries(qtexts), np.float32)
         dr, ds = topk_rows(np.ascontiguousarray(qv @ _doc_vectors(encoder_name, corpus).T), DEPTH)

@@ -70,8 +70,8 @@ def bundle_evaluator(qrels: Mapping[str, Mapping[str, int]], tokenizer: Any, enc
     """``evaluator(bundle_path) -> {"ndcg@10": ...}`` for the publish gate: each judged
     demand of the bundle ranked with the default fusion."""
     from benchmarks.metrics import mean_metrics
-    from indexing.bundle import IndexBundle
-    from indexing.filters import Filters
+    from indexing.index.bundle import IndexBundle
+    from indexing.index.filters import Filters
     from matcher.ranker import HybridRanker
 
     def evaluate(path: Path) -> dict[str, float]:
@@ -98,21 +98,21 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
     echo(f"patmatch demo: {cfg.patents} patents, {cfg.demands} demands, seed {cfg.seed}, "
          f"data home {home}")
 
-    enc_mod = _need("indexing.encoder", "issue 8")
-    text_mod = _need("indexing.text", "issue 8")
+    enc_mod = _need("indexing.encoders.encoder", "issue 8")
+    text_mod = _need("indexing.text.tokenizer", "issue 8")
     tokenizer = text_mod.ChineseTokenizer()
     encoder = steps.run("encoder", lambda: enc_mod.load_encoder(
         enc_mod.EncoderConfig(name=cfg.encoder), settings),
         lambda e: f"{cfg.encoder}: {e.dimension}-d, fingerprint {str(e.fingerprint)[:12]}")
 
-    demo_mod = _need("indexing.demo_data", "issue 2")
+    demo_mod = _need("indexing.training.demo_data", "issue 2")
     data_dir = home / "demo" / f"data-seed{cfg.seed}-{cfg.patents}x{cfg.demands}"
     files = steps.run("data", lambda: demo_mod.generate(data_dir, cfg.patents, cfg.demands, seed=cfg.seed),
                       lambda f: f"{f.n_patents} patents, {f.n_demands} demands, {f.n_qrels} judgements "
                                 f"in {f.out_dir}")
 
-    ingest_mod = _need("indexing.ingest", "issue 2")
-    store = _need("indexing.store", "issue 2").open_store(settings)
+    ingest_mod = _need("indexing.intake.ingest", "issue 2")
+    store = _need("indexing.store.record_store", "issue 2").open_store(settings)
     try:
         rejects_dir = home / "rejects"
 
@@ -143,14 +143,14 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
         # the judged set becomes the home's quality-gate set (BuildConfig.judged_path default)
         qrels = read_qrels(files.qrels)
         write_qrels(qrels, home / "judged" / "qrels.tsv")
-        build_mod = _need("indexing.build", "issue 4")
+        build_mod = _need("indexing.build.pipeline", "issue 4")
         build_id = steps.run("build", lambda: build_mod.build(
             store, settings, build_mod.BuildConfig(encoder=cfg.encoder), tokenizer=tokenizer),
             lambda b: f"bundle {b} in {settings.staging_dir}")
     finally:
         store.close()
 
-    publish_mod = _need("indexing.publish", "issue 4")
+    publish_mod = _need("indexing.build.publish", "issue 4")
     evaluator = bundle_evaluator(qrels, tokenizer, encoder)
     def publish() -> str:
         from patmatch.errors import QualityGateError
@@ -165,7 +165,7 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
             return publish_mod.publish(settings, build_id, evaluator=evaluator, force=True)
 
     published = steps.run("publish", publish, lambda b: f"current bundle {b}")
-    bundle_mod = _need("indexing.bundle", "issue 4")
+    bundle_mod = _need("indexing.index.bundle", "issue 4")
     bundle_path = bundle_mod.current_bundle_path(settings)
     bundle = bundle_mod.IndexBundle.load(bundle_path)
     quality = (bundle.quality or {})
@@ -227,7 +227,7 @@ def _batch(ranker: Any, bundle: Any, path: Path, limit: int) -> Path:
     import polars as pl
 
     from benchmarks.report import atomic_write
-    from indexing.filters import Filters
+    from indexing.index.filters import Filters
 
     rows = []
     for did in bundle.demands.ids:

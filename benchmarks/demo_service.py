@@ -22,7 +22,7 @@ def serve_centres(settings: Any, *, centres: int = 5, demands_per_centre: int = 
     from api.db import ApiDB, api_db_path
     from api.main import create_app
     from api.security import KeyStore
-    from indexing.bundle import load_current
+    from indexing.index.bundle import load_current
 
     bundle = load_current(settings)
     chains: Counter = Counter()
@@ -51,8 +51,8 @@ def serve_centres(settings: Any, *, centres: int = 5, demands_per_centre: int = 
 
 
 def report(settings: Any) -> tuple[dict[str, Any], list[Any]]:
-    from indexing.stats import Period
-    from patmatch.report import archive, build_report
+    from indexing.store.stats import Period
+    from api.reports.supply_demand import archive, build_report
 
     r = build_report(settings, Period.parse(None, None))
     return r, archive(settings, r)

@@ -71,7 +71,7 @@ def dense_run(doc_vecs: np.ndarray, ids: Sequence[str], qvecs: np.ndarray, qids:
 
 
 def encode_corpus(encoder: Any, corpus: Sequence[Any], fields: bool, cache: Any | None) -> np.ndarray:
-    from indexing.encoder import encode_record_fields
+    from indexing.encoders.encoder import encode_record_fields
 
     if fields:
         return encode_record_fields(encoder, [r.title for r in corpus], [r.abstract for r in corpus],
@@ -84,11 +84,11 @@ def encode_corpus(encoder: Any, corpus: Sequence[Any], fields: bool, cache: Any 
 
 def heldout_only(task: Any) -> Any:
     """Keep the known-item queries whose answer was never used to train the default encoder
-    (``indexing.distill.is_heldout``): the encoder is fine-tuned on title/keyphrase ->
+    (``indexing.training.distill.is_heldout``): the encoder is fine-tuned on title/keyphrase ->
     abstract pairs of the other records, which would otherwise flatter it."""
     from dataclasses import replace
 
-    from indexing.distill import is_heldout
+    from indexing.training.distill import is_heldout
 
     keep = {q for q, judged in task.qrels.items() if judged and all(is_heldout(d) for d in judged)}
     return replace(task, queries={q: t for q, t in task.queries.items() if q in keep},
@@ -99,7 +99,7 @@ def evaluate_task(task: Any, encoders: Mapping[str, Any], tokenizers: Mapping[st
                   cache: Any | None = None, fields: bool = True,
                   heldout: bool = True) -> dict[str, dict[str, float]]:
     from benchmarks.metrics import mean_metrics
-    from indexing.distill import is_heldout
+    from indexing.training.distill import is_heldout
 
     if heldout and task.name != "demands_dev" and any(not is_heldout(d) for j in task.qrels.values() for d in j):
         task = heldout_only(task)
@@ -153,9 +153,9 @@ def atomic_write(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.tasks import load_task
-    from indexing.embed_cache import EmbeddingCache
-    from indexing.encoder import EncoderConfig, load_encoder
-    from indexing.text import ChineseTokenizer, TokenizerConfig
+    from indexing.encoders.embed_cache import EmbeddingCache
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
     from patmatch.settings import get_settings, shared_data_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

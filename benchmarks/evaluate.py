@@ -8,7 +8,7 @@ first). Systems compared here:
 - fusions of the two top-``depth`` lists with ``matcher.fusion``: ``rrf``,
   ``weighted_rrf:<wl>:<wd>`` and ``linear:<norm>`` (min-max, z-score, L2);
 - ``ranker:<method>``: the real ``matcher.ranker.HybridRanker`` over a bundle built with
-  ``indexing.build.build_bundle`` (when those modules exist; see ``ranker_systems``).
+  ``indexing.build.pipeline.build_bundle`` (when those modules exist; see ``ranker_systems``).
 
 Ablations: ``tokenizer_ablation`` (characters vs jieba vs jieba + domain dictionary, BM25
 only) and ``encoder_ablation`` (dense only, one row per encoder).
@@ -167,15 +167,15 @@ def ranker_systems(task: Task, tokenizer: Any, encoder: Any, *, out_dir: Path,
                    variants: Mapping[str, Mapping[str, Any]] | None = None,
                    depth: int = 100) -> dict[str, System]:
     """The production path: build a bundle from the task corpus with
-    ``indexing.build.build_bundle`` and rank with ``matcher.ranker.HybridRanker`` under
+    ``indexing.build.pipeline.build_bundle`` and rank with ``matcher.ranker.HybridRanker`` under
     each ``FusionConfig`` variant (``ranker:default`` is the shipped default).
 
     Returns ``{}`` when the bundle builder or the ranker is not available yet.
     """
     try:
-        from indexing.build import BuildConfig, build_bundle
-        from indexing.bundle import IndexBundle
-        from indexing.filters import Filters
+        from indexing.build.pipeline import BuildConfig, build_bundle
+        from indexing.index.bundle import IndexBundle
+        from indexing.index.filters import Filters
         from matcher.config import FusionConfig
         from matcher.ranker import HybridRanker
     except ImportError:
@@ -300,7 +300,7 @@ TOKENIZER_VARIANTS: dict[str, dict[str, Any]] = {
 
 def tokenizer_ablation(task: Task, *, depth: int = 100) -> EvalResult:
     """BM25 with each tokenizer variant (characters, jieba, jieba + domain dictionary)."""
-    from indexing.text import ChineseTokenizer, TokenizerConfig
+    from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 
     systems: dict[str, System] = {}
     for name, kw in TOKENIZER_VARIANTS.items():

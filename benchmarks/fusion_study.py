@@ -68,7 +68,7 @@ def _dense(encoder_name: str, corpus: Any, doc_tokens: list[list[str]],
         svd = TruncatedSVD(256, random_state=0).fit(d)
         return (normalize(svd.transform(d)).astype(np.float32),
                 normalize(svd.transform(tf.transform(q_tokens))).astype(np.float32))
-    from indexing.encoder import EncoderConfig, encode_record_fields, load_encoder
+    from indexing.encoders.encoder import EncoderConfig, encode_record_fields, load_encoder
 
     enc = load_encoder(EncoderConfig(encoder_name))
     # as the bundle build embeds patents: title, abstract and first claim, weighted
@@ -79,8 +79,8 @@ def _dense(encoder_name: str, corpus: Any, doc_tokens: list[list[str]],
 
 def study(encoder_name: str) -> dict[str, Any]:
     from benchmarks.tasks import load_task
-    from indexing.sparse import SparseIndex
-    from indexing.text import ChineseTokenizer
+    from indexing.index.sparse import SparseIndex
+    from indexing.text.tokenizer import ChineseTokenizer
     from matcher.batch import dense_topk, lexical_topk
     from matcher.evaluate import metrics
     from matcher.fusion import fuse_arrays
@@ -169,7 +169,7 @@ def main() -> None:
     a = ap.parse_args()
     name = a.encoder
     if name == "auto":
-        from indexing.encoder import default_model_dir
+        from indexing.encoders.encoder import default_model_dir
         from patmatch.errors import PatmatchError
 
         try:

@@ -61,7 +61,7 @@ async def _swapper(base: str, key: str, stop: asyncio.Event, max_swaps: int,
                                  headers={"X-API-Key": key}) as client:
         settings = None
         if home is not None:
-            from indexing.bundle import read_pointer
+            from indexing.index.bundle import read_pointer
             from patmatch.settings import Settings
 
             settings = Settings(home=home)
@@ -73,7 +73,7 @@ async def _swapper(base: str, key: str, stop: asyncio.Event, max_swaps: int,
 
         async def swap(back: bool) -> bool:
             if settings is not None:
-                from indexing.publish import publish
+                from indexing.build.publish import publish
 
                 try:
                     await asyncio.to_thread(publish, settings, original if back else other)
@@ -191,7 +191,7 @@ def _spawn(home: Path, workers: int, port: int) -> subprocess.Popen:
     env = {**os.environ, "PATMATCH_HOME": str(home), "PATMATCH_API_RELOAD_POLL_SECONDS": "0.5"}
     # through `patmatch serve`, which sets TCP_NODELAY in multi-worker mode (plain
     # `uvicorn --workers N` does not, and adds ~40 ms per response)
-    cmd = [sys.executable, "-c", "from patmatch.cli import main; main()", "serve", "--host",
+    cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host",
            "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level",
            "warning", "--no-access-log"]
     return subprocess.Popen(cmd, env=env)

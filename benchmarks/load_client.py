@@ -60,7 +60,7 @@ def distinct_queries(n: int, home: Path | None = None) -> list[str]:
     texts: list[str] = []
     if home is not None:
         try:
-            from indexing.store import open_store
+            from indexing.store.record_store import open_store
             from patmatch.settings import Settings
 
             store = open_store(Settings(home=home))

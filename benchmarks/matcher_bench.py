@@ -57,9 +57,9 @@ def _texts(n: int, seed: int) -> list[tuple[str, str]]:
 def build_side(name: str, rows: list[tuple[str, str]], dim: int, tok: object, seed: int) -> object:
     import polars as pl
 
-    from indexing.bundle import SideIndex
-    from indexing.dense import DenseConfig, DenseIndex
-    from indexing.sparse import SparseIndex
+    from indexing.index.bundle import SideIndex
+    from indexing.index.dense import DenseConfig, DenseIndex
+    from indexing.index.sparse import SparseIndex
 
     titles = tok.tokenize_many([t for t, _ in rows])
     abstracts = tok.tokenize_many([a for _, a in rows])
@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--latency-queries", type=int, default=200)
     a = ap.parse_args()
-    from indexing.text import ChineseTokenizer
+    from indexing.text.tokenizer import ChineseTokenizer
     from matcher.batch import queries_from_side, run_batch
     from matcher.ranker import HybridRanker
 

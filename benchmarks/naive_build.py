@@ -97,8 +97,8 @@ def naive_inputs(patents: list[Any], demands: list[Any], labels: dict[str, dict[
     """The naive script's texts. ``same_work``: the fields ``patmatch build`` indexes
     (BM25 title/abstract/claims/labels, embedded title/abstract/first claim) with its
     weights; otherwise the minimal script: one "title。abstract" text per record."""
-    from indexing._build_steps import _field_texts
-    from indexing.build import BuildConfig
+    from indexing.build.stages import _field_texts
+    from indexing.build.pipeline import BuildConfig
 
     cfg = BuildConfig()
     if not same_work:
@@ -126,12 +126,12 @@ def main() -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="patmatch-buildbench-"))
     os.environ["PATMATCH_HOME"] = str(work / "home")
-    from indexing.build import BuildConfig, build
-    from indexing.demo_data import generate
-    from indexing.encoder import EncoderConfig, load_encoder, make_tiny_encoder
-    from indexing.ingest import ingest_files
-    from indexing.store import open_store
-    from indexing.text import ChineseTokenizer
+    from indexing.build.pipeline import BuildConfig, build
+    from indexing.training.demo_data import generate
+    from indexing.encoders.encoder import EncoderConfig, load_encoder, make_tiny_encoder
+    from indexing.intake.ingest import ingest_files
+    from indexing.store.record_store import open_store
+    from indexing.text.tokenizer import ChineseTokenizer
     from patmatch.settings import get_settings
 
     get_settings.cache_clear()
@@ -150,7 +150,7 @@ def main() -> None:
     enc_name = args.encoder
     if enc_name in (None, "tiny"):
         try:
-            from indexing.encoder import default_model_dir
+            from indexing.encoders.encoder import default_model_dir
 
             model_dir = default_model_dir(settings, build_if_missing=False)
             enc_name = enc_name or "default"
@@ -162,7 +162,7 @@ def main() -> None:
         model_dir = work / "tiny-encoder"
         make_tiny_encoder(model_dir, vocab, dim=256)
     elif enc_name == "default":
-        from indexing.encoder import default_model_dir
+        from indexing.encoders.encoder import default_model_dir
 
         model_dir = default_model_dir(settings, build_if_missing=False)
     else:
@@ -171,7 +171,7 @@ def main() -> None:
     cfg = BuildConfig(encoder=str(model_dir))
     # labelling is its own step (nightly relabels before building; the naive script has
     # no labels at all), so it is timed apart from the build
-    from indexing.build import relabel
+    from indexing.build.pipeline import relabel
     from labeling_spec import Labeler
 
     t0 = time.perf_counter()
@@ -210,7 +210,7 @@ def main() -> None:
     res["patmatch_rebuild_1pct"] = {"wall_s": wall2, "stages_s": m2["timings"],
                                     "changed_patents": len(changed)}
     if not args.skip_naive:
-        from indexing._build_steps import patent_is_valid
+        from indexing.build.stages import patent_is_valid
 
         # the same records as the bundle: a naive script must drop lapsed patents too
         valid = [p for p in patents if patent_is_valid(p)]

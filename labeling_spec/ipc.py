@@ -152,7 +152,7 @@ def _table(name: str) -> Path:
     if not path.is_file():
         raise DependencyError(
             f"expected the vendored table {path}; regenerate it with "
-            "`python -m labeling_spec.vendor_tables`",
+            "`python -m labeling_spec.maintenance.vendor_tables`",
             details={"path": str(path)},
         )
     return path

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 from matcher.config import FusionConfig
 from matcher.explain import build_reason, dedupe_terms, informative
 from matcher.kernels import (LexicalScorer, lexical_query_matrix, Scratch, block_size_for, dense_topk,  # noqa: F401

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 from matcher.results import Pair, PairList
 from patmatch.errors import InputError
 

@@ -104,7 +104,7 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
 
 
 def _default_filters() -> Any:
-    from indexing.filters import Filters
+    from indexing.index.filters import Filters
 
     return Filters()
 

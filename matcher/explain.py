@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.ngrams import is_ngram
+from indexing.text.ngrams import is_ngram
 from matcher.results import Highlight
 
 _CLAUSE = re.compile(r"[^，,。；;！!？?\n、：:（）()【】\[\]“”\"]+")
@@ -50,7 +50,7 @@ def chain_label(chain_id: str) -> str:
 
 
 def _norm(text: str) -> str:
-    from indexing.text import normalize_text
+    from indexing.text.tokenizer import normalize_text
 
     return normalize_text(text)
 

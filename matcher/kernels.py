@@ -173,7 +173,7 @@ def dense_topk(qvecs: np.ndarray, vectors: np.ndarray, k: int, mask: np.ndarray 
 def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str]) -> Any:
     """(len(texts), V) CSR of query term counts, equal to
     ``side.query_matrix([lexical_tokens(tokenizer, t) for t in texts])`` (tested) but with
-    the character n-grams coded in numpy (``indexing.ngrams.CodedCorpus``) instead of one
+    the character n-grams coded in numpy (``indexing.text.ngrams.CodedCorpus``) instead of one
     Python string per n-gram: for a block of patents as queries that was 2/3 of the
     block's tokenize time."""
     ng = getattr(tokenizer, "ngram_terms", None)
@@ -181,8 +181,8 @@ def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str]) -> Any
         return side.query_matrix([lexical_tokens(tokenizer, t) for t in texts])
     import scipy.sparse as sp
 
-    from indexing.ngrams import PREFIXES, CodedCorpus
-    from indexing.text import normalize_many
+    from indexing.text.ngrams import PREFIXES, CodedCorpus
+    from indexing.text.tokenizer import normalize_many
 
     sparse = side.sparse
     norm = normalize_many(list(texts))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def _chains_column(side: Any) -> list[list[str]]:
 
 def queries_from_records(records: Sequence[Any]) -> Queries:
     """File demands (already validated by ``read_records``), personal data masked."""
-    from indexing.pii import mask_demand
+    from indexing.privacy import mask_demand
 
     recs = [mask_demand(r) for r in records]
     texts = [f"{r.title}。{r.text}" if r.title else r.text for r in recs]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 from matcher.config import FusionConfig
 from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
@@ -82,13 +82,13 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
                 encoder: Any = None) -> tuple[Any, Any]:
     """(tokenizer, encoder) for a bundle: its recorded configs, else the settings' encoder.
     ``bundle`` may be a loaded IndexBundle or a bundle directory (manifest only is read)."""
-    from indexing.encoder import EncoderConfig, load_encoder
-    from indexing.text import ChineseTokenizer, TokenizerConfig
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 
     if hasattr(bundle, "manifest"):
         manifest = bundle.manifest
     else:
-        from indexing.bundle import Manifest
+        from indexing.index.bundle import Manifest
 
         manifest = Manifest.read(Path(bundle))
     tinfo, einfo = manifest.get("tokenizer") or {}, manifest.get("encoder") or {}
@@ -145,7 +145,7 @@ class HybridRanker:
         encoder it was built with; refuses a mismatch (BundleMismatchError)."""
         tokenizer, encoder = runtime_for(bundle, settings, tokenizer=tokenizer, encoder=encoder)
         if not hasattr(bundle, "patents"):
-            from indexing.bundle import IndexBundle
+            from indexing.index.bundle import IndexBundle
 
             bundle = IndexBundle.load(bundle, tokenizer_fingerprint=tokenizer.fingerprint,
                                       encoder_fingerprint=encoder.fingerprint)

@@ -68,7 +68,7 @@ class StaticEncode:
 def static_encode_for(encoder: Any, *, queries: bool = False) -> StaticEncode | None:
     """A ``StaticEncode`` equal to ``encoder.encode_documents`` (or ``encode_queries``
     with ``queries=True``), or None when the encoder is not a plain static model."""
-    from indexing._fast_encode import static_model_parts
+    from indexing.encoders.static_encode import static_model_parts
 
     parts = static_model_parts(encoder, queries=queries)
     return None if parts is None else StaticEncode(*parts)

@@ -1,8 +1,7 @@
-"""patmatch: foundation (errors, settings) and the command-line edge.
+"""patmatch: the foundation every package stands on (errors, settings, config plumbing).
 
-Layering: ``patmatch.errors`` and ``patmatch.settings`` import nothing from the project
-and may be imported by every package. ``patmatch.cli`` is the outermost edge (like
-``api``) and imports the other packages lazily, inside its commands.
+It imports nothing from the project. The edges (HTTP, the ``patmatch`` command, reports)
+live in ``api/``; the command line is ``api.cli``.
 """
 
 __version__ = "0.1.0"

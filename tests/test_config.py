@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from indexing.build import BuildConfig
-from indexing.encoder import EncoderConfig
-from indexing.filters import Filters
-from indexing.text import TokenizerConfig
+from indexing.build.pipeline import BuildConfig
+from indexing.encoders.encoder import EncoderConfig
+from indexing.index.filters import Filters
+from indexing.text.tokenizer import TokenizerConfig
 from matcher.config import FusionConfig
 from patmatch.errors import ConfigError, InputError
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from indexing.records import DemandRecord, PatentRecord
-from indexing.stats import UNCHAINED, Period, record_stats
+from indexing.store.stats import UNCHAINED, Period, record_stats
 from patmatch.errors import InputError
 from patmatch.settings import Settings
 
@@ -21,7 +21,7 @@ LAST_YEAR = Period(_dt.date(TODAY.year - 1, 1, 1), _dt.date(TODAY.year - 1, 12, 
 
 
 def _fill_store(settings: Settings) -> None:
-    from indexing.store import open_store
+    from indexing.store.record_store import open_store
 
     with open_store(settings) as store:
         store.upsert_patents([
@@ -70,7 +70,7 @@ def _audit(settings: Settings) -> None:
 
 
 def test_record_stats_per_chain_and_period(settings: Settings) -> None:
-    from indexing.store import open_store
+    from indexing.store.record_store import open_store
 
     _fill_store(settings)
     with open_store(settings) as store:
@@ -111,7 +111,7 @@ def test_usage_counts_pushes_centres_and_is_read_only(settings: Settings) -> Non
 
 
 def test_report_targets_archive_and_markdown(settings: Settings) -> None:
-    from patmatch.report import archive, build_report, render_markdown
+    from api.reports.supply_demand import archive, build_report, render_markdown
 
     _fill_store(settings)
     _audit(settings)
@@ -142,7 +142,7 @@ def test_period_parsing() -> None:
 
 
 def test_cli_report_writes_outputs_and_refuses_bad_input(settings: Settings, tmp_path: Path) -> None:
-    from patmatch.cli import app
+    from api.cli import app
 
     _fill_store(settings)
     runner = CliRunner()

@@ -9,7 +9,7 @@ path of the API.
 
 from __future__ import annotations
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 
 import dataclasses
 import threading
@@ -205,7 +205,7 @@ class FakeEngine(Engine):
     def mask_demand(self, rec: DemandRecord) -> DemandRecord:
         try:
             return super().mask_demand(rec)
-        except ImportError:  # indexing.pii not written yet: same rules, minimal version
+        except ImportError:  # indexing.privacy not written yet: same rules, minimal version
             def m(s: str | None, keep: int) -> str | None:
                 return None if s is None else s[:keep] + "*" * max(len(s) - keep, 1)
             email = rec.contact_email
@@ -216,7 +216,7 @@ class FakeEngine(Engine):
                                        contact_phone=m(rec.contact_phone, 3), contact_email=email)
 
     def publish_build(self, build_id: str) -> None:
-        """Point CURRENT at ``build_id`` atomically (what indexing.publish does)."""
+        """Point CURRENT at ``build_id`` atomically (what indexing.build.publish does)."""
         tmp = self.pointer.with_suffix(".tmp")
         tmp.write_text(build_id)
         tmp.replace(self.pointer)

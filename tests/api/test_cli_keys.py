@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from patmatch.cli import app
+from api.cli import app
 
 from api.db import ApiDB, api_db_path
 from api.security import KeyStore

@@ -15,9 +15,9 @@ from tests.api.conftest import DEMANDS, PATENTS, hdr
 
 
 def _bundle(settings: Settings, build_id: str, patents, demands, encoder_dir: Path) -> None:
-    from indexing.build import build_bundle
-    from indexing.encoder import EncoderConfig, load_encoder
-    from indexing.text import ChineseTokenizer
+    from indexing.build.pipeline import build_bundle
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.text.tokenizer import ChineseTokenizer
 
     tokenizer = ChineseTokenizer()
     encoder = load_encoder(EncoderConfig(name=str(encoder_dir)), settings)
@@ -33,9 +33,9 @@ def _bundle(settings: Settings, build_id: str, patents, demands, encoder_dir: Pa
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     pytest.importorskip("matcher.ranker")
-    from indexing.encoder import make_tiny_encoder
-    from indexing.publish import publish
-    from indexing.store import open_store
+    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.build.publish import publish
+    from indexing.store.record_store import open_store
 
     from api.main import create_app
 
@@ -193,7 +193,7 @@ def test_live_swap_back_reuses_the_loaded_snapshot(live):
 def test_recorded_quality_only_for_gated_published_bundles(tmp_path):
     import json
 
-    from indexing.bundle import FORMAT_VERSION
+    from indexing.index.bundle import FORMAT_VERSION
 
     from api.live import _recorded_quality
 
@@ -217,7 +217,7 @@ def test_a_bundle_built_with_another_tokenizer_is_never_served(tmp_path):
     build), loading is refused with a message naming both fingerprints."""
     import json
 
-    from indexing.encoder import make_tiny_encoder
+    from indexing.encoders.encoder import make_tiny_encoder
     from patmatch.errors import BundleMismatchError
 
     from api.live import LiveEngine

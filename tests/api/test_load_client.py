@@ -23,7 +23,7 @@ def test_distinct_queries_without_a_home() -> None:
 
 def test_distinct_queries_from_a_store(settings: Any) -> None:
     from indexing.records import DemandRecord
-    from indexing.store import open_store
+    from indexing.store.record_store import open_store
 
     store = open_store(settings)
     try:

@@ -17,7 +17,7 @@ import pytest
 
 
 def _capture(monkeypatch: pytest.MonkeyPatch) -> list[socket.socket]:
-    from patmatch.cli import serve
+    from api.cli import serve
 
     seen: list[socket.socket] = []
 
@@ -35,7 +35,7 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> list[socket.socket]:
 def test_one_tcp_socket_per_worker_on_one_port(monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn
 
-    from patmatch.cli import serve
+    from api.cli import serve
 
     seen = _capture(monkeypatch)
     config = uvicorn.Config("api.main:create_app", factory=True, host="127.0.0.1", port=0,
@@ -54,7 +54,7 @@ def test_one_tcp_socket_per_worker_on_one_port(monkeypatch: pytest.MonkeyPatch) 
 
 def test_worker_socket_assignment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Worker i gets socket i, so a restarted worker takes over its own socket."""
-    from patmatch.cli import serve
+    from api.cli import serve
 
     captured: list[list[socket.socket]] = []
 

@@ -40,8 +40,8 @@ def tiny_task() -> Task:
 
 @pytest.fixture()
 def tiny_encoder(tmp_path: Path, tiny_task: Task):
-    from indexing.encoder import make_tiny_encoder
-    from indexing.text import ChineseTokenizer
+    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.text.tokenizer import ChineseTokenizer
 
     tok = ChineseTokenizer()
     vocab = sorted({w for r in tiny_task.corpus for w in tok.tokenize(r.text)}

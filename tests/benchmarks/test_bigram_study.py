@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bigram_study import BIGRAM_PREFIX, BigramTokenizer, bigrams, choose
-from indexing.text import load_stopwords, normalize_text
+from indexing.text.tokenizer import load_stopwords, normalize_text
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def test_prefix_marks_every_term() -> None:
 def test_one_index_with_prefixed_bigram_fields_equals_the_score_sum(tok: BigramTokenizer) -> None:
     """The wiring the study recommends: bigram fields in the same SparseIndex, terms
     prefixed, weight w x the word field's, score = word BM25 + w x bigram BM25 exactly."""
-    from indexing.sparse import SparseIndex
-    from indexing.text import ChineseTokenizer
+    from indexing.index.sparse import SparseIndex
+    from indexing.text.tokenizer import ChineseTokenizer
 
     word = ChineseTokenizer()
     pre = BigramTokenizer(prefix=BIGRAM_PREFIX)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from patmatch.cli import app
+from api.cli import app
 
 
 @pytest.fixture()
 def encoder_dir(tmp_path: Path) -> Path:
-    from indexing.encoder import make_tiny_encoder
+    from indexing.encoders.encoder import make_tiny_encoder
 
     path = tmp_path / "tiny-encoder"
     make_tiny_encoder(path, ["电池", "光伏", "机器人", "材料", "隔膜", "涂层", "传感器"], dim=16)

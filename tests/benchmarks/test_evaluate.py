@@ -11,7 +11,7 @@ from benchmarks.evaluate import (
     precision_at_k, tokenizer_ablation, write_results,
 )
 from benchmarks.tasks import Task
-from indexing.text import ChineseTokenizer
+from indexing.text.tokenizer import ChineseTokenizer
 
 
 def test_bm25_finds_the_written_for_patent(tiny_task: Task) -> None:

@@ -160,9 +160,9 @@ def lapse(p: PatentRecord) -> PatentRecord:
 
 
 def _main(argv: list[str]) -> int:  # subprocess entry point of the crash tests
-    from indexing.build import BuildConfig, build
-    from indexing.nightly import run_nightly
-    from indexing.publish import publish
+    from indexing.build.pipeline import BuildConfig, build
+    from indexing.build.nightly import run_nightly
+    from indexing.build.publish import publish
     from patmatch.settings import get_settings
 
     action, n = argv[0], int(argv[1]) if len(argv) > 1 else 200

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.build import STAGES, BuildConfig, build, build_bundle, clean_partials
-from indexing.bundle import IndexBundle, Manifest
-from indexing.embed_cache import EmbeddingCache
-from indexing.filters import Filters
+from indexing.build.pipeline import STAGES, BuildConfig, build, build_bundle, clean_partials
+from indexing.index.bundle import IndexBundle, Manifest
+from indexing.encoders.embed_cache import EmbeddingCache
+from indexing.index.filters import Filters
 from patmatch.errors import ConfigError
 from tests.indexing._bundle_fakes import (
     FakeEncoder, FakeLabeler, FakeStore, FakeTokenizer, lapse, make_records,
@@ -135,8 +135,8 @@ def test_build_config_round_trip_and_validation() -> None:
 
 def test_real_tokenizer_and_tiny_encoder(tmp_path: Path) -> None:
     """The production tokenizer and a real (tiny) sentence-transformers encoder."""
-    from indexing.encoder import make_tiny_encoder
-    from indexing.text import ChineseTokenizer
+    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.text.tokenizer import ChineseTokenizer
     from labeling_spec import Labeler
 
     tok = ChineseTokenizer()
@@ -195,9 +195,9 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
 
     from typer.testing import CliRunner
 
-    from indexing.encoder import make_tiny_encoder
-    from indexing.store import open_store
-    from patmatch.cli import app
+    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.store.record_store import open_store
+    from api.cli import app
 
     pats, dems = make_records(30, 8)
     with open_store(settings) as store:
@@ -220,8 +220,8 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
 
 def test_fast_static_encoder_matches_sentence_transformers(tmp_path: Path) -> None:
     """The build's StaticEmbedding shortcut gives the sentence-transformers vectors."""
-    from indexing._fast_encode import FastStaticEncoder, fast_encoder
-    from indexing.encoder import make_tiny_encoder
+    from indexing.encoders.static_encode import FastStaticEncoder, fast_encoder
+    from indexing.encoders.encoder import make_tiny_encoder
 
     enc = make_tiny_encoder(tmp_path / "tiny", ["锂电池", "正极", "光伏", "组件"], dim=16)
     fast = fast_encoder(enc)
@@ -235,7 +235,7 @@ def test_fast_static_encoder_matches_sentence_transformers(tmp_path: Path) -> No
 
 
 def test_tokenize_many_dedupes_and_keeps_order() -> None:
-    from indexing import _build_steps as steps
+    from indexing.build import stages as steps
 
     class Counting(FakeTokenizer):
         seen: list[str] = []
@@ -251,8 +251,8 @@ def test_tokenize_many_dedupes_and_keeps_order() -> None:
 
 
 def test_ngram_families_are_indexed_as_fields_of_their_own(tmp_path: Path) -> None:
-    from indexing.ngrams import BIGRAM_PREFIX, CHAR_PREFIX
-    from indexing.text import ChineseTokenizer
+    from indexing.text.ngrams import BIGRAM_PREFIX, CHAR_PREFIX
+    from indexing.text.tokenizer import ChineseTokenizer
 
     pats, dems = make_records(40, 6)
     tok = ChineseTokenizer()

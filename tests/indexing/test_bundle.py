@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.build import build_bundle
-from indexing.bundle import IndexBundle, Manifest, current_bundle_path, verify_bundle
-from indexing.filters import Filters
+from indexing.build.pipeline import build_bundle
+from indexing.index.bundle import IndexBundle, Manifest, current_bundle_path, verify_bundle
+from indexing.index.filters import Filters
 from patmatch.errors import BundleIntegrityError, BundleMismatchError, NoBundleError
 from tests.indexing._bundle_fakes import (
     FakeEncoder, FakeLabeler, FakeTokenizer, make_records,
@@ -139,7 +139,7 @@ def test_current_bundle_path_without_publish(settings) -> None:  # noqa: ANN001
 
 
 def test_hnsw_bundle_round_trip(tmp_path: Path) -> None:
-    from indexing.build import BuildConfig
+    from indexing.build.pipeline import BuildConfig
 
     pats, dems = make_records(200, 10)
     out = build_bundle(pats, dems, out_dir=tmp_path / "h", tokenizer=FakeTokenizer(),

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from indexing.bundle import POINTER, IndexBundle, current_build_id, current_bundle_path
-from indexing.publish import list_bundles, publish, verify
+from indexing.index.bundle import POINTER, IndexBundle, current_build_id, current_bundle_path
+from indexing.build.publish import list_bundles, publish, verify
 from patmatch.settings import Settings
 from tests.indexing._bundle_fakes import (
     FakeEncoder, FakeLabeler, FakeStore, FakeTokenizer, make_records,
@@ -72,7 +72,7 @@ def test_sigkill_at_every_stage_leaves_current_intact(settings: Settings) -> Non
 
 
 def _build(settings: Settings, pats, dems) -> str:  # noqa: ANN001
-    from indexing.build import build
+    from indexing.build.pipeline import build
 
     return build(FakeStore(pats, dems), settings, tokenizer=FakeTokenizer(),
                  encoder=FakeEncoder(), labeler=FakeLabeler())
@@ -92,7 +92,7 @@ def test_crash_during_publish_then_republish(settings: Settings) -> None:
 
 
 def test_two_concurrent_nightly_runs(settings: Settings) -> None:
-    from indexing.store import open_store
+    from indexing.store.record_store import open_store
 
     pats, dems = make_records(60, 12)
     with open_store(settings) as store:

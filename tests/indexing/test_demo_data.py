@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from indexing.demo_data import generate, load_vocab
-from indexing.ingest import ingest_files
-from indexing.readers import read_table
-from indexing.store import open_store
+from indexing.training.demo_data import generate, load_vocab
+from indexing.intake.ingest import ingest_files
+from indexing.intake.readers import read_table
+from indexing.store.record_store import open_store
 from patmatch.settings import Settings
 
 CHAINS = {"nev", "battery_storage", "pv", "carbon_materials", "smart_equipment", "smart_grid",
@@ -105,7 +105,7 @@ def test_patent_text_style_and_variety(demo) -> None:  # noqa: ANN001
 
 
 def test_applicants_types_and_open_licences(demo) -> None:  # noqa: ANN001
-    from indexing.normalize import infer_applicant_type
+    from indexing.intake.normalize import infer_applicant_type
 
     v = load_vocab()
     for kind, names in v["applicants"].items():
@@ -154,7 +154,7 @@ def test_demo_files_ingest_with_the_expected_rejects(demo, settings: Settings, t
 
 
 def test_cli_demo_data(tmp_path: Path) -> None:
-    from patmatch.cli import app
+    from api.cli import app
 
     res = CliRunner().invoke(app, ["demo-data", "--patents", "120", "--demands", "30", "--seed", "1",
                                    "--out", str(tmp_path / "d")])

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.dense import DenseConfig, DenseIndex
+from indexing.index.dense import DenseConfig, DenseIndex
 from patmatch.errors import BundleIntegrityError, ConfigError
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.embed_cache import EmbeddingCache
-from indexing.encoder import TextEncoder, make_tiny_encoder
+from indexing.encoders.embed_cache import EmbeddingCache
+from indexing.encoders.encoder import TextEncoder, make_tiny_encoder
 from patmatch.errors import InputError
 
 

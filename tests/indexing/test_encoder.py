@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.distill import build_tokenizer, save_static_model
-from indexing.encoder import (
+from indexing.training.distill import build_tokenizer, save_static_model
+from indexing.encoders.encoder import (
     EncoderConfig,
     SentenceEncoder,
     TextEncoder,
@@ -80,7 +80,7 @@ def test_load_encoder_rejects_unknown_names(tmp_path: Path) -> None:
 
 def test_default_resolution_never_downloads(settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """With no home build and no shipped copy, resolution refuses (or builds), never fetches."""
-    import indexing.encoder as enc_mod
+    import indexing.encoders.encoder as enc_mod
 
     monkeypatch.setattr(enc_mod, "PACKAGED_MODELS_DIR", tmp_path / "none")
     with pytest.raises(DependencyError, match="patmatch encoder build"):
@@ -88,7 +88,7 @@ def test_default_resolution_never_downloads(settings, monkeypatch: pytest.Monkey
 
 
 def test_home_build_wins_over_shipped_copy(settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import indexing.encoder as enc_mod
+    import indexing.encoders.encoder as enc_mod
 
     shipped = tmp_path / "shipped"
     make_tiny_encoder(shipped / "default", VOCAB, seed=3)
@@ -192,7 +192,7 @@ class HashTeacher:
 
 
 def test_distillation_pipeline_is_deterministic_and_cached(tmp_path: Path) -> None:
-    from indexing.distill import DistillConfig, build_default_model
+    from indexing.training.distill import DistillConfig, build_default_model
 
     cfg = DistillConfig(n_words=150, n_domain=20, n_chars=100, dim=8, fp16=True)
     teacher = HashTeacher()
@@ -214,7 +214,7 @@ def test_distillation_pipeline_is_deterministic_and_cached(tmp_path: Path) -> No
 def test_cli_encoder_info_and_build_reuse(settings) -> None:
     from typer.testing import CliRunner
 
-    from patmatch.cli import app
+    from api.cli import app
 
     make_tiny_encoder(settings.models_dir / "default", VOCAB, seed=7)
     runner = CliRunner()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from indexing.filters import Filters, mask_for
+from indexing.index.filters import Filters, mask_for
 from patmatch.errors import InputError
 
 

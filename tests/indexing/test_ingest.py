@@ -17,8 +17,8 @@ from hypothesis import settings as settings_
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from indexing.ingest import LIMITS, ingest_files, read_records
-from indexing.store import open_store
+from indexing.intake.ingest import LIMITS, ingest_files, read_records
+from indexing.store.record_store import open_store
 from patmatch.errors import FileFormatError, MissingColumnError
 from patmatch.settings import Settings
 
@@ -152,8 +152,8 @@ def test_dry_run_and_read_records_store_nothing(tmp_path: Path, store) -> None: 
 
 _KILL_SCRIPT = textwrap.dedent("""
     import sys, time
-    from indexing import store as st
-    from indexing.ingest import ingest_files
+    from indexing.store import record_store as st
+    from indexing.intake.ingest import ingest_files
     orig = st.SQLiteStore._patent_row
     n = [0]
     def slow(self, rec):
@@ -194,7 +194,7 @@ def test_sigkill_mid_ingest_leaves_store_unchanged(tmp_path: Path, settings: Set
 
 
 def test_cli_prints_equation_and_clear_errors(tmp_path: Path, settings: Settings) -> None:
-    from patmatch.cli import app
+    from api.cli import app
 
     p = _write_csv(tmp_path / "p.csv", P_HEADER, _patent_rows(3) + [["CN9", "", "x", "", "", ""]])
     res = CliRunner().invoke(app, ["ingest", "patents", str(p), "--rejects-dir", str(tmp_path / "r")])
@@ -257,7 +257,7 @@ def test_counts_always_add_up(tmp_path: Path, rows: list[tuple[str, ...]]) -> No
 
 
 def test_demand_chain_accepts_ids_and_chinese_names() -> None:
-    from indexing.ingest import normalize_chain
+    from indexing.intake.ingest import normalize_chain
 
     stats: dict[str, int] = {}
     assert normalize_chain("pv", stats) == "pv"

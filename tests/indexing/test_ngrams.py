@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.ngrams import (BIGRAM_PREFIX, CHAR_PREFIX, CodedCorpus, NgramTerms, coded_fields,
+from indexing.text.ngrams import (BIGRAM_PREFIX, CHAR_PREFIX, CodedCorpus, NgramTerms, coded_fields,
                              is_ngram, strip_prefix)
-from indexing.sparse import SparseIndex
-from indexing.text import ChineseTokenizer, TokenizerConfig, load_stopwords, normalize_many, normalize_text
+from indexing.index.sparse import SparseIndex
+from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig, load_stopwords, normalize_many, normalize_text
 from patmatch.errors import ConfigError
 
 HARD = ["本发明涉及一种锂电池", "所述电池", "饱和的目的", "钢 的 铁", "电池，隔膜。", "锂、钠", "！？。，", "",
@@ -106,8 +106,8 @@ def test_dropping_common_terms_equals_ignoring_them_in_queries(ng: NgramTerms) -
 def test_batch_query_matrix_equals_the_one_query_terms(tmp_path) -> None:  # noqa: ANN001
     """matcher.kernels.lexical_query_matrix codes n-grams in numpy; its counts must be
     those of tokenize_lexical, query by query, on a real bundle."""
-    from indexing.build import build_bundle
-    from indexing.bundle import IndexBundle
+    from indexing.build.pipeline import build_bundle
+    from indexing.index.bundle import IndexBundle
     from matcher.kernels import lexical_query_matrix
     from tests.indexing._bundle_fakes import FakeEncoder, make_records
 
@@ -137,7 +137,7 @@ def test_bundles_recorded_before_ngrams_keep_loading() -> None:
 
 @pytest.mark.parametrize("bad", [0, -0.1, 1.5])
 def test_ngram_max_df_out_of_range_is_refused(bad: float) -> None:
-    from indexing.build import BuildConfig
+    from indexing.build.pipeline import BuildConfig
 
     with pytest.raises(ConfigError, match="ngram_max_df must be in"):
         BuildConfig(ngram_max_df=bad)
@@ -146,7 +146,7 @@ def test_ngram_max_df_out_of_range_is_refused(bad: float) -> None:
 
 
 def test_unknown_ngram_field_in_build_config_is_refused() -> None:
-    from indexing.build import BuildConfig
+    from indexing.build.pipeline import BuildConfig
 
     with pytest.raises(ConfigError, match="title_trigram"):
         BuildConfig(patent_fields={"title": 1.0, "title_trigram": 1.0})

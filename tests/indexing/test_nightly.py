@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from indexing.bundle import IndexBundle, current_build_id, current_bundle_path
-from indexing.nightly import (
+from indexing.index.bundle import IndexBundle, current_build_id, current_bundle_path
+from indexing.build.nightly import (
     EXIT_FAILED, EXIT_GATE, EXIT_LOCKED, EXIT_OK, inbox_files, inbox_kind, relabel, run_nightly,
 )
-from indexing.publish import file_lock
+from indexing.build.publish import file_lock
 from patmatch.settings import Settings
 from tests.indexing._bundle_fakes import (
     FakeEncoder, FakeLabeler, FakeStore, FakeTokenizer, make_records,
@@ -45,7 +45,7 @@ def log_lines(settings: Settings) -> list[str]:
 
 
 def test_inbox_to_published_bundle_with_real_store(settings: Settings) -> None:
-    from indexing.store import open_store
+    from indexing.store.record_store import open_store
 
     write_patents_csv(settings.inbox_dir / "patents" / "batch1.csv", 30)
     write_patents_csv(settings.inbox_dir / "新增专利.csv", 5, start=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from indexing import normalize as nz
+from indexing.intake import normalize as nz
 from patmatch.errors import RecordValidationError
 
 

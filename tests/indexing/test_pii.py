@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexing.pii import (PiiCipher, id_checksum_ok, load_or_create_key, mask_demand, mask_email,
+from indexing.privacy import (PiiCipher, id_checksum_ok, load_or_create_key, mask_demand, mask_email,
                           mask_id_numbers, mask_name, mask_phone)
 from indexing.records import DemandRecord
 from patmatch.errors import ConfigError

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from indexing.build import build
-from indexing.bundle import IndexBundle, Manifest, current_build_id, current_bundle_path
-from indexing.publish import file_lock, list_bundles, publish, rollback, verify
+from indexing.build.pipeline import build
+from indexing.index.bundle import IndexBundle, Manifest, current_build_id, current_bundle_path
+from indexing.build.publish import file_lock, list_bundles, publish, rollback, verify
 from patmatch.errors import (
     BundleIntegrityError, LockHeldError, NoBundleError, NotFoundError, QualityGateError,
 )
@@ -159,7 +159,7 @@ def test_file_lock_is_exclusive(tmp_path: Path) -> None:
 def test_cli_publish_bundles_verify_rollback(settings: Settings) -> None:
     from typer.testing import CliRunner
 
-    from patmatch.cli import app
+    from api.cli import app
 
     r = CliRunner()
     a, b = stage(settings), stage(settings, seed=1)

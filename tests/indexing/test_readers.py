@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from indexing.readers import PATENT_ALIASES, read_table, unpack_text
+from indexing.intake.readers import PATENT_ALIASES, read_table, unpack_text
 from patmatch.errors import EncodingError, FileFormatError, MissingColumnError
 
 ZH_CSV = "公开号,发明名称,摘要,IPC分类号,申请人,申请日\nCN1A,一种锂电池,本发明公开了一种锂电池。,H01M 10/0525,常州大学,2021年3月5日\n"
@@ -94,7 +94,7 @@ def test_missing_required_column_names_aliases(tmp_path: Path) -> None:
 
 
 def test_aliases_are_unique_per_field() -> None:
-    from indexing.readers import _header_key
+    from indexing.intake.readers import _header_key
 
     seen: dict[str, str] = {}
     for f, names in PATENT_ALIASES.items():
@@ -129,7 +129,7 @@ def test_typed_excel_cells_arrive_as_text(tmp_path: Path) -> None:
 
     import xlsxwriter
 
-    from indexing.ingest import read_records
+    from indexing.intake.ingest import read_records
 
     wb = xlsxwriter.Workbook(tmp_path / "t.xlsx")
     ws = wb.add_worksheet()
@@ -148,7 +148,7 @@ def test_typed_excel_cells_arrive_as_text(tmp_path: Path) -> None:
 
 
 def test_auto_id_only_when_asked(tmp_path: Path) -> None:
-    from indexing.ingest import read_records
+    from indexing.intake.ingest import read_records
 
     p = tmp_path / "needs.csv"
     p.write_text("需求描述\n冬天电池掉电快\n焊缝总焊偏\n", encoding="utf-8")

@@ -7,7 +7,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from indexing.sparse import SparseConfig, SparseIndex
+from indexing.index.sparse import SparseConfig, SparseIndex
 from patmatch.errors import ConfigError
 
 VOCAB = [f"t{i}" for i in range(60)]
@@ -98,7 +98,7 @@ def test_empty_corpus() -> None:
 
 @pytest.mark.parametrize("method", ["lucene", "robertson", "atire"])
 def test_vectorised_field_matrix_equals_bm25s_bit_for_bit(method: str) -> None:
-    from indexing.sparse import _field_matrix
+    from indexing.index.sparse import _field_matrix
 
     rng = np.random.default_rng(7)
     # Zipf-like term ids with repeats inside documents, and some empty documents

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexing.records import DemandRecord, PatentRecord
-from indexing.store import MIGRATIONS, SCHEMA_VERSION, SQLiteStore, Store, open_store
+from indexing.store.record_store import MIGRATIONS, SCHEMA_VERSION, SQLiteStore, Store, open_store
 from patmatch.errors import ConfigError, NotFoundError
 from patmatch.settings import Settings
 
@@ -116,7 +116,7 @@ def test_labels_replace_whole_side(store: Store) -> None:
 
 
 def test_text_duplicate_lookup(store: Store) -> None:
-    from indexing.store import text_digest
+    from indexing.store.record_store import text_digest
 
     p = _patent(1)
     store.upsert_patents([p])
@@ -137,7 +137,7 @@ def test_newer_schema_is_refused(settings: Settings) -> None:
 
 def test_forward_migration_applies_only_new_versions(settings: Settings, monkeypatch) -> None:  # noqa: ANN001
     open_store(settings).close()
-    import indexing.store as st
+    import indexing.store.record_store as st
 
     monkeypatch.setitem(st.MIGRATIONS, SCHEMA_VERSION + 1,
                         ("ALTER TABLE patents ADD COLUMN extra TEXT",))
@@ -196,7 +196,7 @@ def test_two_processes_write_concurrently(settings: Settings) -> None:
     import sys
 
     open_store(settings).close()  # schema and key exist before the race
-    script = ("import sys\nfrom indexing.records import PatentRecord\nfrom indexing.store import open_store\n"
+    script = ("import sys\nfrom indexing.records import PatentRecord\nfrom indexing.store.record_store import open_store\n"
               "s = open_store()\nk = int(sys.argv[1])\n"
               "for b in range(5):\n"
               "    s.upsert_patents(PatentRecord(id=f'P{k}-{b}-{i}', title='t', abstract=f'a{k}{b}{i}')"

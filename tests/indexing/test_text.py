@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexing.domain_dict import domain_dictionary_entries
-from indexing.text import (
+from indexing.training.domain_dict import domain_dictionary_entries
+from indexing.text.tokenizer import (
     UNITS,
     ChineseTokenizer,
     TokenizerConfig,

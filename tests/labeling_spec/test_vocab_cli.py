@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from labeling_spec import domain_terms
-from labeling_spec.vendor_tables import split_title_terms
+from labeling_spec.maintenance.vendor_tables import split_title_terms
 
 
 def test_domain_terms() -> None:
@@ -27,7 +27,7 @@ def test_title_splitting() -> None:
 
 
 def test_vendor_is_deterministic(shared_data: Path, tmp_path: Path) -> None:
-    from labeling_spec.vendor_tables import TABLES_DIR, vendor
+    from labeling_spec.maintenance.vendor_tables import TABLES_DIR, vendor
 
     counts = vendor(shared_data, tmp_path)
     assert counts["sei_rules"] == 303 and counts["ipc_titles"] > 70_000
@@ -36,7 +36,7 @@ def test_vendor_is_deterministic(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_cli_label(tmp_path: Path, home: Path) -> None:
-    from patmatch.cli import app
+    from api.cli import app
 
     src = tmp_path / "p.csv"
     src.write_text("id,title,abstract,ipc,legal_status\n"
@@ -53,7 +53,7 @@ def test_cli_label(tmp_path: Path, home: Path) -> None:
 
 
 def test_cli_label_train_then_default_load(home: Path, tmp_path: Path) -> None:
-    from patmatch.cli import app
+    from api.cli import app
     from labeling_spec import Labeler
 
     res = CliRunner().invoke(app, ["label-train", "--sample", "1500", "--tokenizer", "bigram"])
@@ -66,7 +66,7 @@ def test_cli_label_train_then_default_load(home: Path, tmp_path: Path) -> None:
 
 
 def test_cli_label_detects_demand_files(tmp_path: Path, home: Path) -> None:
-    from patmatch.cli import app
+    from api.cli import app
 
     src = tmp_path / "d.csv"
     src.write_text("需求编号,需求名称,需求描述,预算\n"

@@ -50,9 +50,9 @@ def _side(name: str, rows: list[dict], text_fields: tuple[str, ...], tokenizer: 
           encoder: Any) -> Any:
     import polars as pl
 
-    from indexing.bundle import SideIndex
-    from indexing.dense import DenseConfig, DenseIndex
-    from indexing.sparse import SparseIndex
+    from indexing.index.bundle import SideIndex
+    from indexing.index.dense import DenseConfig, DenseIndex
+    from indexing.index.sparse import SparseIndex
 
     fields = {f: [tokenizer.tokenize(r[f]) for r in rows] for f in text_fields}
     sparse = SparseIndex.build(fields, {text_fields[0]: 2.0, text_fields[1]: 1.0})
@@ -67,14 +67,14 @@ def _side(name: str, rows: list[dict], text_fields: tuple[str, ...], tokenizer: 
 
 @pytest.fixture(scope="session")
 def tokenizer() -> Any:
-    from indexing.text import ChineseTokenizer
+    from indexing.text.tokenizer import ChineseTokenizer
 
     return ChineseTokenizer()
 
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Any:
-    from indexing.encoder import make_tiny_encoder
+    from indexing.encoders.encoder import make_tiny_encoder
 
     vocab = sorted(set(itertools.chain.from_iterable(TOPICS.values())) | {"问题", "企业", "方法"})
     return make_tiny_encoder(tmp_path_factory.mktemp("enc") / "tiny", vocab, dim=32, seed=0)

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 from matcher.batch import (OUTPUT_COLUMNS, Queries, dense_topk, job_dir_for, lexical_topk,
                            queries_from_side, run_batch, topk_rows)
 from matcher.config import FusionConfig

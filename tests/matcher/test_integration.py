@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> dict[str, Path]:
-    from indexing.build import build_bundle
-    from indexing.encoder import make_tiny_encoder
+    from indexing.build.pipeline import build_bundle
+    from indexing.encoders.encoder import make_tiny_encoder
     from indexing.records import DemandRecord, PatentRecord
 
     tmp = tmp_path_factory.mktemp("built")
@@ -68,7 +68,7 @@ def test_evaluate_bundle_for_the_publish_gate(env: dict[str, Path]) -> None:
 
 
 def test_cli_all_demands_and_file_demands(env: dict[str, Path], tmp_path: Path) -> None:
-    from patmatch.cli import app
+    from api.cli import app
 
     runner = CliRunner()
     out = tmp_path / "all.csv"
@@ -105,7 +105,7 @@ def test_cli_all_demands_and_file_demands(env: dict[str, Path], tmp_path: Path) 
 
 
 def test_cli_patent_to_demand(env: dict[str, Path], tmp_path: Path) -> None:
-    from patmatch.cli import app
+    from api.cli import app
 
     out = tmp_path / "p2d.parquet"
     r = CliRunner().invoke(app, ["match", "--bundle", str(env["bundle"]), "--all-demands",
@@ -119,7 +119,7 @@ def test_cli_patent_to_demand(env: dict[str, Path], tmp_path: Path) -> None:
 _CHILD = """
 import sys, time
 from pathlib import Path
-from indexing.bundle import IndexBundle
+from indexing.index.bundle import IndexBundle
 from matcher.batch import queries_from_side, run_batch
 from matcher.ranker import runtime_for
 bundle_path, out, slow = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "slow"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 from matcher.batch import queries_from_side, run_batch
 from matcher.config import FusionConfig
 from matcher.explain import find_highlights

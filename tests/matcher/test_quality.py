@@ -22,9 +22,9 @@ FLOOR_NDCG10 = {"default": 0.58, "lsa": 0.55}
 def test_default_fusion_beats_bm25_on_demands_dev(shared_data: Path) -> None:
     from benchmarks.fusion_study import _dense
     from benchmarks.tasks import load_task
-    from indexing.encoder import default_model_dir
-    from indexing.sparse import SparseIndex
-    from indexing.text import ChineseTokenizer
+    from indexing.encoders.encoder import default_model_dir
+    from indexing.index.sparse import SparseIndex
+    from indexing.text.tokenizer import ChineseTokenizer
     from matcher.batch import dense_topk, lexical_topk
     from matcher.evaluate import metrics
     from matcher.fusion import fuse_arrays

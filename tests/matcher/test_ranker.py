@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexing.filters import Filters
+from indexing.index.filters import Filters
 from matcher.explain import build_reason, find_highlights
 from patmatch.errors import InputError, NotFoundError
 

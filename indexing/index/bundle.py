@@ -1,0 +1,376 @@
+"""Index bundles: a self-describing, checksummed, immutable directory per build.
+
+Layout (``docs/operations.md`` documents it for operators)::
+
+    <build_id>/
+      manifest.json            build id, created, counts, record-set hash, fingerprints,
+                               configs, library versions, quality, sha256 of every file
+      patents/  demands/       one side each, row-aligned files:
+        ids.txt                row i -> record id
+        facets.parquet         id, chains, ipc, applicant_type, region, legal_valid, date,
+                               open_license, grade, trl, confidential, owner
+        docs.parquet           display text and labels (never contact data)
+        bm25.npz               document x term BM25 weights (scipy CSC, fields summed)
+        bm25_vocab.json        term list + BM25 config + field weights
+        vectors.npy            float32 (n, d), L2-normalised, memory-mapped at load
+        faiss.index            HNSW graph (only when the side uses HNSW)
+
+The current bundle is named by the pointer file ``<bundles_dir>/CURRENT.json``, replaced
+atomically by ``indexing.build.publish``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from indexing.index.dense import DenseConfig, DenseIndex
+from indexing.index.filters import Filters, mask_for
+from indexing.index.sparse import SparseIndex
+from patmatch.errors import (
+    BundleIntegrityError, BundleMismatchError, ConfigError, NoBundleError,
+)
+
+if TYPE_CHECKING:
+    from patmatch.settings import Settings
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+POINTER = "CURRENT.json"
+SIDES = ("patents", "demands")
+IDS_FILE = "ids.txt"
+FACETS_FILE = "facets.parquet"
+DOCS_FILE = "docs.parquet"
+
+
+# --- files ----------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory + fsync + os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Manifest:
+    """Reading, writing and checking ``manifest.json`` (the manifest itself is a dict)."""
+
+    @staticmethod
+    def checksums(root: Path) -> dict[str, str]:
+        """sha256 of every file under ``root`` except the manifest, by relative path."""
+        out = {}
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and p.name != MANIFEST and not p.name.startswith("."):
+                out[p.relative_to(root).as_posix()] = sha256_file(p)
+        return out
+
+    @staticmethod
+    def read(root: Path) -> dict[str, Any]:
+        path = Path(root) / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BundleIntegrityError(
+                f"{path} is missing: {root} is not a complete bundle",
+                details={"path": str(root)}) from None
+        except (OSError, ValueError) as exc:
+            raise BundleIntegrityError(f"{path} is unreadable or not JSON: {exc}",
+                                       details={"path": str(path)}) from exc
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            got = data.get("format_version") if isinstance(data, dict) else type(data).__name__
+            raise BundleIntegrityError(
+                f"{path}: expected bundle format_version {FORMAT_VERSION}, got {got!r}",
+                details={"path": str(path)})
+        return data
+
+    @staticmethod
+    def write(root: Path, manifest: Mapping[str, Any]) -> None:
+        atomic_write_text(Path(root) / MANIFEST,
+                          json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=False))
+
+    @staticmethod
+    def problems(root: Path, manifest: Mapping[str, Any] | None = None) -> list[str]:
+        """Every integrity problem of a bundle directory (empty list = intact)."""
+        root = Path(root)
+        try:
+            manifest = manifest or Manifest.read(root)
+        except BundleIntegrityError as exc:
+            return [exc.message]
+        expected: dict[str, str] = manifest.get("files") or {}
+        if not expected:
+            return [f"{root}/{MANIFEST} lists no file checksums"]
+        out = []
+        for rel, digest in sorted(expected.items()):
+            p = root / rel
+            if not p.is_file():
+                out.append(f"missing file {rel}")
+            elif sha256_file(p) != digest:
+                out.append(f"checksum mismatch for {rel} (file changed or corrupted)")
+        present = Manifest.checksums(root)
+        out += [f"unexpected file {rel} (not in the manifest)" for rel in present
+                if rel not in expected]
+        return out
+
+
+def verify_bundle(path: Path) -> list[str]:
+    return Manifest.problems(Path(path))
+
+
+# --- one side -------------------------------------------------------------------------
+class SideIndex:
+    """One side (patents or demands) of a bundle: row-aligned ids, facets, docs, BM25,
+    vectors. Rows are the shared coordinate system of every part."""
+
+    MASK_CACHE = 64
+
+    def __init__(self, name: str, ids: Sequence[str], facets: Any, docs: Any,
+                 sparse: SparseIndex, dense: DenseIndex) -> None:
+        n = len(ids)
+        sizes = {"facets": facets.height, "docs": docs.height, "bm25": sparse.n_docs,
+                 "vectors": dense.n_rows}
+        bad = {k: v for k, v in sizes.items() if v != n}
+        if bad:
+            raise BundleIntegrityError(
+                f"side {name!r} is not row-aligned: {n} ids but {bad}",
+                details={"side": name})
+        self.name = name
+        self.ids: list[str] = list(ids)
+        self._row = {rid: i for i, rid in enumerate(self.ids)}
+        self.facets = facets
+        self.docs = docs
+        self.sparse = sparse
+        self.dense = dense
+        self._masks: OrderedDict[Filters, np.ndarray | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self.dense.vectors
+
+    @property
+    def dimension(self) -> int:
+        return self.dense.dimension
+
+    def row_of(self, id: str) -> int | None:
+        return self._row.get(id)
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """bool (n,) rows passing ``filters``; None = every row (cached per Filters)."""
+        if filters is None:
+            return None
+        with self._lock:  # the API calls this from many threads
+            if filters in self._masks:
+                self._masks.move_to_end(filters)
+                return self._masks[filters]
+        m = mask_for(self.facets, filters, side=self.name)
+        if m is not None:
+            m.setflags(write=False)
+        with self._lock:
+            self._masks[filters] = m
+            while len(self._masks) > self.MASK_CACHE:
+                self._masks.popitem(last=False)
+        return m
+
+    def _as_mask(self, mask: np.ndarray | Filters | None) -> np.ndarray | None:
+        return self.mask(mask) if isinstance(mask, Filters) else mask
+
+    def search_lexical(self, tokens: list[str], k: int,
+                       mask: np.ndarray | Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.sparse.search(tokens, k, self._as_mask(mask))
+
+    def search_dense(self, vector: np.ndarray, k: int,
+                     mask: np.ndarray | Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.dense.search(vector, k, self._as_mask(mask))
+
+    def lexical_scores(self, tokens: list[str]) -> np.ndarray:
+        return self.sparse.scores(tokens)
+
+    def lexical_matrix(self) -> Any:
+        """(n_docs, V) CSR document x term BM25 weights; scores = Q @ D.T."""
+        return self.sparse.doc_matrix()
+
+    def query_matrix(self, tokens_list: Sequence[Sequence[str]]) -> Any:
+        """(n_queries, V) CSR query term counts over this side's vocabulary."""
+        return self.sparse.query_matrix(tokens_list)
+
+    def doc(self, row: int) -> dict[str, Any]:
+        return self.docs.row(row, named=True)
+
+    @classmethod
+    def load(cls, name: str, directory: Path, dense_config: DenseConfig) -> SideIndex:
+        import polars as pl
+
+        try:
+            ids = (directory / IDS_FILE).read_text(encoding="utf-8").split("\n")
+            ids = [] if ids == [""] else ids
+            facets = pl.read_parquet(directory / FACETS_FILE)
+            docs = pl.read_parquet(directory / DOCS_FILE)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise BundleIntegrityError(f"cannot read side {name!r} in {directory}: {exc}",
+                                       details={"path": str(directory)}) from exc
+        return cls(name, ids, facets, docs, SparseIndex.load(directory),
+                   DenseIndex.load(directory, dense_config))
+
+
+# --- the bundle -----------------------------------------------------------------------
+def _config_obj(module: str, cls_name: str, data: Mapping[str, Any] | None) -> Any | None:
+    """The typed config when its module is importable, else the raw dict."""
+    import importlib
+
+    if data is None:  # built with an encoder/tokenizer object that has no config
+        return None
+    data = dict(data)
+    try:
+        cls = getattr(importlib.import_module(module), cls_name)
+        # a recorded config may predate newer keys: "recorded" says what they meant then
+        return cls.recorded(data) if hasattr(cls, "recorded") else cls.from_dict(data)
+    except (ImportError, AttributeError, TypeError, ConfigError):
+        return data
+
+
+class IndexBundle:
+    def __init__(self, path: Path, manifest: dict[str, Any], patents: SideIndex,
+                 demands: SideIndex) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+        self.build_id: str = manifest["build_id"]
+        self.patents = patents
+        self.demands = demands
+        self.tokenizer_config = _config_obj(
+            "indexing.text.tokenizer", "TokenizerConfig", manifest.get("tokenizer", {}).get("config"))
+        self.encoder_config = _config_obj(
+            "indexing.encoders.encoder", "EncoderConfig", manifest.get("encoder", {}).get("config"))
+
+    def side(self, name: str) -> SideIndex:
+        if name not in SIDES:
+            raise ConfigError(f"side must be one of {SIDES}, got {name!r}")
+        return self.patents if name == "patents" else self.demands
+
+    @property
+    def tokenizer_fingerprint(self) -> str | None:
+        return self.manifest.get("tokenizer", {}).get("fingerprint")
+
+    @property
+    def encoder_fingerprint(self) -> str | None:
+        return self.manifest.get("encoder", {}).get("fingerprint")
+
+    @property
+    def quality(self) -> dict[str, Any]:
+        return dict(self.manifest.get("quality") or {})
+
+    def __repr__(self) -> str:
+        return (f"IndexBundle({self.build_id!r}, patents={len(self.patents)}, "
+                f"demands={len(self.demands)})")
+
+    @classmethod
+    def load(cls, path: Path | str, *, tokenizer_fingerprint: str | None = None,
+             encoder_fingerprint: str | None = None, verify: bool = True) -> IndexBundle:
+        """Open a bundle; refuse a corrupted one or one built for another tokenizer or
+        encoder than the running one (pass their fingerprints)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise BundleIntegrityError(f"bundle directory {path} does not exist",
+                                       details={"path": str(path)})
+        manifest = Manifest.read(path)
+        diffs = []
+        for what, running in (("tokenizer", tokenizer_fingerprint),
+                              ("encoder", encoder_fingerprint)):
+            built = manifest.get(what, {}).get("fingerprint")
+            if running is not None and built != running:
+                cfg = manifest.get(what, {}).get("config")
+                diffs.append(f"{what}: bundle built with {built}"
+                             + (f" (config {cfg})" if cfg else "") + f", running {running}")
+        if diffs:
+            raise BundleMismatchError(
+                f"bundle {manifest.get('build_id')} does not match the running configuration: "
+                + "; ".join(diffs) + ". Rebuild with `patmatch build` or run the matching "
+                "tokenizer/encoder.", details={"path": str(path)})
+        if verify:
+            problems = Manifest.problems(path, manifest)
+            if problems:
+                raise BundleIntegrityError(
+                    f"bundle {manifest.get('build_id')} failed its checksum check: "
+                    + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""),
+                    details={"path": str(path), "problems": len(problems)})
+        dense_cfg = DenseConfig.from_dict(manifest.get("config", {}).get("dense", {}))
+        sides = [SideIndex.load(s, path / s, dense_cfg) for s in SIDES]
+        return cls(path, manifest, *sides)
+
+
+# --- the pointer ----------------------------------------------------------------------
+def read_pointer(settings: Settings) -> dict[str, Any]:
+    """``{"current": id | None, "history": [older ids ...]}`` (empty when unpublished)."""
+    path = settings.bundles_dir / POINTER
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"current": None, "history": []}
+    except (OSError, ValueError) as exc:
+        raise BundleIntegrityError(f"pointer file {path} is unreadable: {exc}",
+                                   details={"path": str(path)}) from exc
+    return {"current": data.get("current"), "history": list(data.get("history") or []),
+            "updated": data.get("updated")}
+
+
+def current_build_id(settings: Settings) -> str:
+    cur = read_pointer(settings)["current"]
+    if not cur:
+        raise NoBundleError(
+            f"no bundle has been published in {settings.bundles_dir}; run `patmatch build` "
+            "then `patmatch publish`", details={"bundles_dir": str(settings.bundles_dir)})
+    return cur
+
+
+def current_bundle_path(settings: Settings) -> Path:
+    path = settings.bundles_dir / current_build_id(settings)
+    if not (path / MANIFEST).is_file():
+        raise NoBundleError(f"the current bundle {path} is missing its manifest",
+                            details={"path": str(path)})
+    return path
+
+
+def load_current(settings: Settings, **kwargs: Any) -> IndexBundle:
+    return IndexBundle.load(current_bundle_path(settings), **kwargs)
+
+
+__all__ = [
+    "FORMAT_VERSION", "MANIFEST", "POINTER", "SIDES", "IndexBundle", "Manifest", "SideIndex",
+    "atomic_write_text", "current_build_id", "current_bundle_path", "load_current",
+    "read_pointer", "sha256_file", "verify_bundle",
+]

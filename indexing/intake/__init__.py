@@ -1,0 +1,1 @@
+"""Intake: raw files and API posts -> validated, normalised records (nothing lost)."""

@@ -1,0 +1,1 @@
+"""The record store: records, labels and their times; statistics over them."""

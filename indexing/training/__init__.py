@@ -1,0 +1,1 @@
+"""Offline generation, never run while serving: encoder distillation, demo data, the domain dictionary."""

@@ -1,0 +1,1 @@
+"""Maintenance scripts: regenerate the vendored official tables (not used at run time)."""
