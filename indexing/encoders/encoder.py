@@ -94,6 +94,35 @@ def directory_fingerprint(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+# WordPiece's greedy longest-match is cubic in the length of one pre-token, and the static
+# model's pre-tokenizer keeps a whole unpunctuated CJK/latin/digit run as one pre-token
+# (8,000 characters took ~17 s and took a worker down). Runs are cut into pieces of
+# MAX_WORD_CHARS first, which makes tokenization linear in the input. The longest vocabulary
+# entry is 14 characters, so only a token straddling a cut inside a run of over 64
+# characters can differ: ordinary text (punctuated every few dozen characters) keeps exactly
+# its old tokens, vectors and fingerprint.
+MAX_WORD_CHARS = 64
+
+
+def bound_word_length(model: Any) -> bool:
+    """Give a static model's Rust tokenizer a linear pre-tokenizer; True when applied."""
+    try:
+        from tokenizers import Regex, pre_tokenizers
+
+        tok = model[0].tokenizer
+        current = tok.pre_tokenizer
+    except (ImportError, AttributeError, TypeError, IndexError, KeyError):
+        return False
+    if current is None or getattr(model, "_patmatch_bounded", False):
+        return False
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        current,
+        pre_tokenizers.Split(Regex(rf"[\s\S]{{1,{MAX_WORD_CHARS}}}"), behavior="isolated"),
+    ])
+    model._patmatch_bounded = True
+    return True
+
+
 class SentenceEncoder:
     """Any local sentence-transformers model directory (static or transformer)."""
 
@@ -118,6 +147,7 @@ class SentenceEncoder:
         prompts = getattr(self.model, "prompts", {}) or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._doc_prompt = next((p for p in ("document", "passage") if p in prompts), None)
+        bound_word_length(self.model)
         meta = self.path / "patmatch_encoder.json"
         self.info: dict[str, Any] = json.loads(meta.read_text("utf-8")) if meta.exists() else {}
         seq = getattr(self.model, "max_seq_length", None)
