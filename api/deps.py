@@ -8,22 +8,23 @@ work itself (measured ~0.1-0.2 ms each under load on 2 cores)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit import AuditLog
-from api.engine import Engine
 from api.security import KeyStore, Principal
+from api.services.contracts import ServingEngine
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                                description="API key created with `patmatch keys create`")
 _bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
 
 
-async def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> ServingEngine:
     return request.app.state.engine
 
 
@@ -109,4 +110,12 @@ async def reject_repeated_scalars(request: Request) -> None:
                 "msg": f"takes one value; got {n}"}])
 
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
+EngineDep = Annotated[ServingEngine, Depends(get_engine)]
+
+
+@dataclass
+class Paging:
+    """``limit``/``offset`` query parameters shared by every list endpoint."""
+
+    limit: int = Query(20, ge=1, le=200, description="page size")
+    offset: int = Query(0, ge=0, le=10_000, description="items to skip")

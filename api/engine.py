@@ -1,7 +1,8 @@
 """The engine: what the routers talk to - the current bundle + ranker, the store, admin.
 
 Routers never import ``indexing``/``matcher`` themselves; they ask the engine. Tests
-substitute a fake engine (``create_app(engine=...)``) that implements the same hooks.
+substitute a fake engine (``create_app(engine=...)``) satisfying the same Protocol
+(``api.services.contracts.ServingEngine``).
 
 Hot swap without failures: a request takes ``engine.snapshot()`` once and uses that
 object to the end; ``refresh()`` builds the next snapshot completely (load, verify, warm
@@ -17,48 +18,37 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patmatch.errors import NoBundleError
 from patmatch.settings import Settings
+
+from api.services.contracts import ChainInfo, DemandStore, Snapshot
+
+if TYPE_CHECKING:
+    from api.services.contracts import EngineBackend
+
+__all__ = ["ChainInfo", "Engine", "Snapshot"]
 
 log = logging.getLogger("patmatch.api.engine")
 
 RANKING_SLOTS = max(2, os.cpu_count() or 2)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """One loaded bundle and the ranker over it; immutable once published to requests."""
-
-    build_id: str
-    path: Path
-    ranker: Any
-    bundle: Any
-    manifest: dict[str, Any] = field(default_factory=dict)
-    loaded_at: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-
-@dataclass(frozen=True)
-class ChainInfo:
-    id: str
-    name_zh: str
-    name_en: str | None = None
-
-
 class Engine:
-    """Base engine: swap logic, per-thread store. Subclasses provide the loaders."""
+    """Swap logic and per-thread store over a backend.
+
+    A concrete engine subclasses this and implements ``EngineBackend``; the result
+    satisfies ``ServingEngine``, the one type services and routers depend on.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._current: Snapshot | None = None
         self._refresh_lock = threading.Lock()
         self._local = threading.local()
-        self._stores: list[Any] = []
+        self._stores: list[DemandStore] = []
         self._stores_lock = threading.Lock()
         self.swap_listeners: list[Callable[[Snapshot], None]] = []
         self.last_reload_error: str | None = None
@@ -67,42 +57,11 @@ class Engine:
         # and throughput at high concurrency; light endpoints are not gated).
         self.ranking = threading.BoundedSemaphore(RANKING_SLOTS)
 
-    # --- hooks (LiveEngine implements them with the real modules) ---------------------
-    def open_store(self) -> Any:
-        raise NotImplementedError
-
-    def locate_current(self) -> Path:
-        """Path of the published bundle; raises NoBundleError when there is none."""
-        raise NotImplementedError
-
-    def load_snapshot(self, path: Path) -> Snapshot:
-        raise NotImplementedError
-
-    def chains(self) -> list[ChainInfo]:
-        raise NotImplementedError
-
+    # The backend methods (open_store, locate_current, load_snapshot, chains, make_filters,
+    # make_fusion, run_batch, rebuild, publish, rollback) are stated by
+    # api.services.contracts.EngineBackend; subclasses implement them.
     def forget_snapshots(self) -> None:
         """Drop snapshots kept for fast swaps (LiveEngine keeps the last two)."""
-
-    def make_filters(self, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    def make_fusion(self, overrides: dict[str, Any] | None) -> Any:
-        raise NotImplementedError
-
-    def run_batch(self, input_path: Path, output_path: Path, *, top_k: int,
-                  chains: tuple[str, ...], direction: str,
-                  progress: Callable[[float], None]) -> int:
-        raise NotImplementedError
-
-    def rebuild(self) -> str:
-        raise NotImplementedError
-
-    def publish(self, build_id: str | None, *, force: bool) -> str:
-        raise NotImplementedError
-
-    def rollback(self) -> str:
-        raise NotImplementedError
 
     def mask_demand(self, rec: Any) -> Any:
         """The record with every personal field masked (indexing.privacy decides how)."""
@@ -112,24 +71,28 @@ class Engine:
 
     def close(self) -> None:
         with self._stores_lock:
-            for s in self._stores:
+            for store in self._stores:
                 try:
-                    s.close()
+                    store.close()
                 except Exception:  # closing on shutdown must not mask the real exit
                     log.debug("store close failed", exc_info=True)
             self._stores.clear()
 
     # --- shared behaviour -------------------------------------------------------------
     @property
-    def store(self) -> Any:
+    def store(self) -> DemandStore:
         """A store connection for the calling thread (SQLite connections stay in one thread)."""
-        s = getattr(self._local, "store", None)
-        if s is None:
-            s = self.open_store()
-            self._local.store = s
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._backend.open_store()
+            self._local.store = store
             with self._stores_lock:
-                self._stores.append(s)
-        return s
+                self._stores.append(store)
+        return store
+
+    @property
+    def _backend(self) -> EngineBackend:
+        return self  # type: ignore[return-value]  # subclasses implement EngineBackend
 
     @property
     def current(self) -> Snapshot | None:
@@ -149,13 +112,13 @@ class Engine:
         A failed load keeps serving the old bundle and records the reason.
         """
         with self._refresh_lock:
-            path = self.locate_current()
+            path = self._backend.locate_current()
             cur = self._current
             if cur is not None and not force and Path(path) == cur.path:
                 return False
             if force:  # a forced reload reads the bundle from disk again
                 self.forget_snapshots()
-            snap = self.load_snapshot(Path(path))
+            snap = self._backend.load_snapshot(Path(path))
             self.warm_up(snap)
             self._current = snap  # the swap: one reference assignment
             self.last_reload_error = None
@@ -178,7 +141,8 @@ class Engine:
             except Exception:  # serving unprepared is slower, never wrong
                 log.warning("preparing %s failed", snap.build_id, exc_info=True)
         try:
-            snap.ranker.match_text("锂电池 低温", filters=self.make_filters(), limit=1)
+            snap.ranker.match_text("锂电池 低温", filters=self._backend.make_filters(),
+                                  limit=1)
         except Exception:
             log.warning("warm-up query failed on %s", snap.build_id, exc_info=True)
 

@@ -20,9 +20,9 @@ import psutil
 from patmatch.errors import InputError, NotFoundError, PatmatchError
 
 from api.db import ApiDB
-from api.engine import Engine
 from api.metrics import Metrics
 from api.security import Principal, utcnow
+from api.services.contracts import ServingEngine
 
 log = logging.getLogger("patmatch.api.jobs")
 
@@ -36,7 +36,7 @@ MEDIA_TYPES = {
 
 
 class JobManager:
-    def __init__(self, db: ApiDB, engine: Engine, jobs_dir: Path, metrics: Metrics) -> None:
+    def __init__(self, db: ApiDB, engine: ServingEngine, jobs_dir: Path, metrics: Metrics) -> None:
         self.db, self.engine, self.jobs_dir, self.metrics = db, engine, Path(jobs_dir), metrics
         self._pool: ThreadPoolExecutor | None = None
         self.futures: dict[str, Future] = {}

@@ -15,7 +15,8 @@ from typing import Any
 from patmatch.errors import InputError
 from patmatch.settings import Settings
 
-from api.engine import ChainInfo, Engine, Snapshot
+from api.engine import Engine
+from api.services.contracts import ChainInfo, Snapshot
 
 log = logging.getLogger("patmatch.api.live")
 

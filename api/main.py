@@ -22,13 +22,13 @@ from patmatch.settings import Settings, get_settings
 from api.audit import AuditLog
 from api.db import ApiDB, api_db_path
 from api.deps import reject_repeated_scalars
-from api.engine import Engine
 from api.errors import PayloadTooLargeError, error_body, install_error_handlers
 from api.jobs import JobManager
 from api.metrics import Metrics, MetricsMiddleware
 from api.reload import BundleWatcher, check_now
 from api.routers import admin, chains, demands, health, jobs, match, patents
 from api.security import KeyStore
+from api.services.contracts import ServingEngine
 
 log = logging.getLogger("patmatch.api")
 
@@ -101,7 +101,7 @@ async def _reject(send: Send, limit: int, length: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+def create_app(settings: Settings | None = None, *, engine: ServingEngine | None = None,
                reload_interval: float | None = None) -> FastAPI:
     settings = settings or get_settings()
     if engine is None:

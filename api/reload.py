@@ -17,13 +17,13 @@ import anyio
 
 from patmatch.errors import NoBundleError, PatmatchError
 
-from api.engine import Engine
+from api.services.contracts import ServingEngine
 from api.metrics import Metrics
 
 log = logging.getLogger("patmatch.api.reload")
 
 
-def check_now(engine: Engine, metrics: Metrics, *, force: bool = False) -> bool:
+def check_now(engine: ServingEngine, metrics: Metrics, *, force: bool = False) -> bool:
     """Load the published bundle if it changed; True when the service switched."""
     try:
         swapped = engine.refresh(force=force)
@@ -41,7 +41,7 @@ def check_now(engine: Engine, metrics: Metrics, *, force: bool = False) -> bool:
 
 
 class BundleWatcher:
-    def __init__(self, engine: Engine, metrics: Metrics, interval: float) -> None:
+    def __init__(self, engine: ServingEngine, metrics: Metrics, interval: float) -> None:
         self.engine, self.metrics, self.interval = engine, metrics, interval
         self._task: asyncio.Task | None = None
 

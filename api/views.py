@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from api.engine import Engine
 from api.schemas import DemandOut, MatchOut, PairOut, PatentOut
 from api.security import Principal, can_see_demand, sees_contacts
+from api.services.contracts import ServingEngine
 
 MAX_VISIBLE_DEPTH = 2000  # how deep a post-visibility page may look into a fused list
 
@@ -25,7 +25,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def demand_out(engine: Engine, p: Principal, rec: Any) -> DemandOut:
+def demand_out(engine: ServingEngine, p: Principal, rec: Any) -> DemandOut:
     unmasked = sees_contacts(p, rec)
     shown = rec if unmasked else engine.mask_demand(rec)
     data = {f.name: getattr(shown, f.name) for f in dataclasses.fields(shown)}
@@ -101,7 +101,7 @@ def pair_out(pr: Any, rank: int) -> PairOut:
                    reason=str(g("reason") or ""))
 
 
-def demand_visible(engine: Engine, p: Principal) -> Callable[[str], bool]:
+def demand_visible(engine: ServingEngine, p: Principal) -> Callable[[str], bool]:
     """A per-request, memoised visibility test for demand ids found in ranked lists."""
     cache: dict[str, bool] = {}
     aliases = chain_aliases(engine)
@@ -115,7 +115,7 @@ def demand_visible(engine: Engine, p: Principal) -> Callable[[str], bool]:
     return visible
 
 
-def chain_aliases(engine: Engine) -> dict[str, str]:
+def chain_aliases(engine: ServingEngine) -> dict[str, str]:
     """name_zh -> id, so demands that carry a Chinese chain name are scoped correctly."""
     return {c.name_zh: c.id for c in engine.chains()}
 

@@ -2,60 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import dataclasses
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from patmatch.errors import InputError, PatmatchError
-
-from api.deps import Auditor, EngineDep, auditor_for
-from api.matching import Paging
-from api.reload import check_now
+from api.deps import Auditor, EngineDep, Paging, auditor_for
 from api.routers import READ, errors
 from api.schemas import (AdminResult, AuditOut, IndexOut, JobOut, KeyCreate, KeyCreatedOut,
                          KeyOut, Page, PublishIn)
+from api.services import admin as admin_service
 
 router = APIRouter(tags=["admin"])
-
-
-def _pick(manifest: dict[str, Any], *names: str) -> dict[str, Any]:
-    for n in names:
-        v = manifest.get(n)
-        if isinstance(v, dict):
-            return v
-    return {}
 
 
 @router.get("/v1/index", response_model=IndexOut, responses=errors(*READ),
             summary="The bundle being served: build id, counts, fingerprints, quality")
 def index_info(engine: EngineDep,
                audit: Annotated[Auditor, Depends(auditor_for("index:read"))]) -> IndexOut:
-    snap = engine.snapshot()
-    m = snap.manifest
-    fingerprints = _pick(m, "fingerprints")
-    if not fingerprints:
-        fingerprints = {k: m[k] for k in ("tokenizer_fingerprint", "encoder_fingerprint")
-                        if isinstance(m.get(k), str)}
-    return IndexOut(build_id=snap.build_id, path=str(snap.path), loaded_at=snap.loaded_at,
-                    created_at=str(m["created_at"]) if m.get("created_at") else None,
-                    counts=_pick(m, "counts"), fingerprints=fingerprints,
-                    quality=_pick(m, "quality", "gate"), reload_error=engine.last_reload_error)
-
-
-def _result(request: Request, action: str, build_id: str | None, swapped: bool) -> AdminResult:
-    engine = request.app.state.engine
-    snap = engine.current
-    return AdminResult(action=action, build_id=build_id, swapped=swapped,
-                       serving=snap.build_id if snap else None,
-                       reload_error=None if swapped else engine.last_reload_error)
-
-
-def _switch(request: Request, engine: Any) -> bool:
-    """After publish/rollback moved the pointer: switch; a failed load keeps the old one."""
-    try:
-        return check_now(engine, request.app.state.metrics)
-    except PatmatchError:
-        return False
+    return IndexOut(**admin_service.served_index(engine))
 
 
 @router.post("/v1/admin/rebuild", response_model=JobOut, status_code=202,
@@ -71,29 +36,28 @@ def rebuild(request: Request,
              summary="Publish a staged build (quality gate) and switch to it")
 def publish(body: PublishIn, request: Request, engine: EngineDep,
             audit: Annotated[Auditor, Depends(auditor_for("admin"))]) -> AdminResult:
-    build_id = engine.publish(body.build_id, force=body.force)
-    swapped = _switch(request, engine)
-    audit("admin.publish", target=build_id)
-    return _result(request, "publish", build_id, swapped)
+    outcome = admin_service.publish(engine, request.app.state.metrics, body.build_id,
+                                    force=body.force)
+    audit("admin.publish", target=outcome.build_id)
+    return AdminResult(**dataclasses.asdict(outcome))
 
 
 @router.post("/v1/admin/rollback", response_model=AdminResult, responses=errors(*READ, 409),
              summary="Make the previous bundle current and switch to it")
 def rollback(request: Request, engine: EngineDep,
              audit: Annotated[Auditor, Depends(auditor_for("admin"))]) -> AdminResult:
-    build_id = engine.rollback()
-    swapped = _switch(request, engine)
-    audit("admin.rollback", target=build_id)
-    return _result(request, "rollback", build_id, swapped)
+    outcome = admin_service.rollback(engine, request.app.state.metrics)
+    audit("admin.rollback", target=outcome.build_id)
+    return AdminResult(**dataclasses.asdict(outcome))
 
 
 @router.post("/v1/admin/reload", response_model=AdminResult, responses=errors(*READ),
              summary="Check the published pointer now and switch if it moved")
 def reload(request: Request, engine: EngineDep,
            audit: Annotated[Auditor, Depends(auditor_for("admin"))]) -> AdminResult:
-    swapped = check_now(engine, request.app.state.metrics)
+    outcome = admin_service.reload(engine, request.app.state.metrics)
     audit("admin.reload")
-    return _result(request, "reload", None, swapped)
+    return AdminResult(**dataclasses.asdict(outcome))
 
 
 @router.get("/v1/audit", response_model=Page[AuditOut], responses=errors(*READ),
@@ -105,10 +69,10 @@ def read_audit(request: Request, audit: Annotated[Auditor, Depends(auditor_for("
                since: Annotated[str | None, Query(max_length=40,
                                                  examples=["2026-11-24T00:00:00"])] = None
                ) -> Page[AuditOut]:
-    total, rows = request.app.state.audit.read(limit=paging.limit, offset=paging.offset,
+    total, entries = request.app.state.audit.read(limit=paging.limit, offset=paging.offset,
                                                key_id=key_id, action=action, since=since)
     return Page[AuditOut](total=total, limit=paging.limit, offset=paging.offset,
-                          items=[AuditOut(**r.to_dict()) for r in rows])
+                          items=[AuditOut(**entry.to_dict()) for entry in entries])
 
 
 @router.get("/v1/admin/keys", response_model=Page[KeyOut], responses=errors(*READ),
@@ -125,13 +89,8 @@ def list_keys(request: Request, audit: Annotated[Auditor, Depends(auditor_for("a
              responses=errors(*READ, 400), summary="Create an API key (shown once)")
 def create_key(body: KeyCreate, request: Request, engine: EngineDep,
                audit: Annotated[Auditor, Depends(auditor_for("admin"))]) -> KeyCreatedOut:
-    known = {c.id for c in engine.chains()}
-    unknown = [c for c in body.chains if c not in known]
-    if unknown:
-        raise InputError(f"unknown chain id(s) {', '.join(unknown)}; expected some of "
-                         f"{', '.join(sorted(known))}", details={"unknown": unknown})
-    key, info = request.app.state.keys.create(body.name, body.role, centre=body.centre,
-                                              chains=tuple(body.chains))
+    key, info = admin_service.create_key(engine, request.app.state.keys, body.name, body.role,
+                                         centre=body.centre, chains=tuple(body.chains))
     audit("admin.keys.create", target=info.key_id, status=201)
     return KeyCreatedOut(key=key, **info.to_dict())
 

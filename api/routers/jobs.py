@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from api.deps import Auditor, EngineDep, auditor_for
+from api.deps import Auditor, EngineDep, Paging, auditor_for
 from api.jobs import MEDIA_TYPES
-from api.matching import Paging, known_chain
 from api.routers import READ, errors
 from api.schemas import JobOut, Page
+from api.services.chains import known_chain
 
 JOB_ID_REGEX = r"job-[0-9]{8}-[0-9a-f]{12}"
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends
 from patmatch.errors import InputError
 
 from api.deps import Auditor, EngineDep, auditor_for
-from api.matching import run_demand_match, run_text_match
 from api.routers import READ, errors
-from api.routers.demands import visible_demand
 from api.schemas import MatchListOut, MatchRequest
+from api.services.demands import visible_demand
+from api.services.matching import run_demand_match, run_text_match
 
 router = APIRouter(prefix="/v1", tags=["match"])
 

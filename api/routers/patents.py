@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from patmatch.errors import NotFoundError
-
-from api.deps import Auditor, EngineDep, auditor_for
-from api.matching import Paging, run_patent_match
+from api.deps import Auditor, EngineDep, Paging, auditor_for
 from api.routers import READ, errors
 from api.schemas import RECORD_ID_PATTERN, MatchListOut, PatentOut
+from api.services.matching import run_patent_match
+from api.services.patents import get_patent as read_patent
 from api.views import patent_out
 
 router = APIRouter(prefix="/v1/patents", tags=["patents"])
@@ -22,9 +21,7 @@ PatentId = Annotated[str, Path(pattern=RECORD_ID_PATTERN, examples=["CN115000000
             summary="Read one patent")
 def get_patent(patent_id: PatentId, engine: EngineDep,
                audit: Annotated[Auditor, Depends(auditor_for("patents:read"))]) -> PatentOut:
-    rec = engine.store.get_patent(patent_id)
-    if rec is None:
-        raise NotFoundError(f"patent '{patent_id}' not found", details={"id": patent_id})
+    rec = read_patent(engine, patent_id)
     audit("patents.read", target=patent_id, count=1)
     return patent_out(rec)
 

@@ -9,20 +9,20 @@ path of the API.
 
 from __future__ import annotations
 
-from indexing.index.filters import Filters
-
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from indexing.index.filters import Filters
 from indexing.records import DemandRecord, PatentRecord
 from patmatch.errors import ConflictError, NoBundleError, NotFoundError, QualityGateError
 
-from api.engine import ChainInfo, Engine, Snapshot
+from api.engine import Engine
+from api.services.contracts import ChainInfo, Snapshot
 
 CHAINS = [ChainInfo("nev", "新能源汽车及汽车核心零部件", "New-energy vehicles"),
           ChainInfo("battery_storage", "动力电池与新型储能", "Batteries and storage"),
@@ -39,11 +39,11 @@ class FakeStore:
                  lock: threading.Lock) -> None:
         self.patents, self.demands, self.lock = patents, demands, lock
 
-    def get_patent(self, pid: str) -> PatentRecord | None:
-        return self.patents.get(pid)
+    def get_patent(self, id: str) -> PatentRecord | None:
+        return self.patents.get(id)
 
-    def get_demand(self, did: str) -> DemandRecord | None:
-        return self.demands.get(did)
+    def get_demand(self, id: str) -> DemandRecord | None:
+        return self.demands.get(id)
 
     def iter_demands(self, include_deleted: bool = False) -> Iterator[DemandRecord]:
         with self.lock:
@@ -59,18 +59,26 @@ class FakeStore:
     def count_demands(self, owner: str | None = None) -> int:
         return sum(1 for d in self.iter_demands() if owner is None or d.owner == owner)
 
-    def upsert_demands(self, records: list[DemandRecord]) -> dict[str, int]:
+    def upsert_demands(self, records: Iterable[DemandRecord]) -> dict[str, int]:
+        records = list(records)
         with self.lock:
             for r in records:
                 self.demands[r.id] = r
         return {"accepted": len(records)}
 
-    def delete_demand(self, did: str) -> bool:
+    def update_demand(self, record: DemandRecord) -> DemandRecord:
         with self.lock:
-            rec = self.demands.get(did)
+            if record.id not in self.demands:
+                raise NotFoundError(f"demand '{record.id}' not found")
+            self.demands[record.id] = record
+        return record
+
+    def delete_demand(self, id: str) -> bool:
+        with self.lock:
+            rec = self.demands.get(id)
             if rec is None:
                 return False
-            self.demands[did] = dataclasses.replace(rec, status="deleted")
+            self.demands[id] = dataclasses.replace(rec, status="deleted")
             return True
 
     def close(self) -> None:

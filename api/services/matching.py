@@ -7,36 +7,18 @@ paging, so pages stay full and a hidden demand is never counted or shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
-
-from fastapi import Query
 
 from patmatch.errors import NotFoundError
 
-from api.engine import Engine
 from api.schemas import MatchFilters, MatchListOut, PairListOut
 from api.security import Principal, scope_chains
+from api.services.chains import known_chain
+from api.services.contracts import MatchList, Ranker, ServingEngine
 from api.views import MAX_VISIBLE_DEPTH, demand_visible, match_out, pair_out, visible_page
 
 
-@dataclass
-class Paging:
-    """``limit``/``offset`` query parameters shared by every list endpoint."""
-
-    limit: int = Query(20, ge=1, le=200, description="page size")
-    offset: int = Query(0, ge=0, le=10_000, description="items to skip")
-
-
-def known_chain(engine: Engine, p: Principal, chain: str) -> str:
-    aliases = {c.name_zh: c.id for c in engine.chains()}
-    cid = aliases.get(chain, chain)
-    if cid not in {c.id for c in engine.chains()} or not p.sees_chain(cid):
-        raise NotFoundError(f"chain '{chain}' not found", details={"chain": chain})
-    return cid
-
-
-def build_filters(engine: Engine, p: Principal, f: MatchFilters | None,
+def build_filters(engine: ServingEngine, p: Principal, f: MatchFilters | None,
                   chains: tuple[str, ...] = ()) -> Any:
     f = f or MatchFilters()
     requested = tuple(dict.fromkeys([*f.chains, *chains]))
@@ -48,24 +30,25 @@ def build_filters(engine: Engine, p: Principal, f: MatchFilters | None,
         open_license_only=f.open_license_only)
 
 
-def _out(snap_id: str, query: dict, total: int, items: list, limit: int,
-         offset: int) -> MatchListOut:
-    return MatchListOut(build_id=snap_id, query=query, total=int(total), limit=limit,
+def _match_list_out(build_id: str, query: dict, total: int, items: list, limit: int,
+                    offset: int) -> MatchListOut:
+    return MatchListOut(build_id=build_id, query=query, total=int(total), limit=limit,
                         offset=offset,
                         items=[match_out(m, rank=offset + i + 1) for i, m in enumerate(items)])
 
 
-def run_text_match(engine: Engine, p: Principal, text: str, *, filters: MatchFilters | None,
+def run_text_match(engine: ServingEngine, p: Principal, text: str, *, filters: MatchFilters | None,
                    limit: int, offset: int, fusion: dict | None = None) -> MatchListOut:
     snap = engine.snapshot()
     flt, fz = build_filters(engine, p, filters), engine.make_fusion(fusion)
     with engine.ranking:
         res = snap.ranker.match_text(text, filters=flt, limit=limit, offset=offset, fusion=fz)
-    return _out(snap.build_id, {"kind": "text", "text": text[:200]}, res.total,
-                list(res.items), limit, offset)
+    return _match_list_out(snap.build_id, {"kind": "text", "text": text[:200]}, res.total,
+                           list(res.items), limit, offset)
 
 
-def run_demand_match(engine: Engine, p: Principal, rec: Any, *, chains: tuple[str, ...] = (),
+def run_demand_match(engine: ServingEngine, p: Principal, rec: Any, *,
+                     chains: tuple[str, ...] = (),
                      filters: MatchFilters | None = None, limit: int, offset: int,
                      fusion: dict | None = None) -> MatchListOut:
     """Demand -> patents. A demand posted after the last build is matched by its text."""
@@ -79,40 +62,41 @@ def run_demand_match(engine: Engine, p: Principal, rec: Any, *, chains: tuple[st
         except NotFoundError:
             res = snap.ranker.match_text(rec.query_text, filters=flt, limit=limit,
                                          offset=offset, fusion=fz)
-    return _out(snap.build_id, {"kind": "demand", "demand_id": rec.id}, res.total,
-                list(res.items), limit, offset)
+    return _match_list_out(snap.build_id, {"kind": "demand", "demand_id": rec.id},
+                           res.total, list(res.items), limit, offset)
 
 
-def run_patent_match(engine: Engine, p: Principal, patent_id: str, *, limit: int,
+def run_patent_match(engine: ServingEngine, p: Principal, patent_id: str, *, limit: int,
                      offset: int, chains: tuple[str, ...] = ()) -> MatchListOut:
     """Patent -> demands, restricted to demands this caller may see."""
     snap = engine.snapshot()
     flt = build_filters(engine, p, None, chains)
     visible = demand_visible(engine, p)
 
-    def fetch(depth: int) -> Any:
+    def fetch(depth: int) -> MatchList:
         with engine.ranking:
             return snap.ranker.match_patent(patent_id, filters=flt, limit=depth, offset=0)
 
     total, items = visible_page(
         fetch,
         lambda m: visible(str(m.record_id)), offset=offset, limit=limit,
-        max_depth=_depth(snap.ranker))
-    return _out(snap.build_id, {"kind": "patent", "patent_id": patent_id}, total, items,
-                limit, offset)
+        max_depth=_visible_depth(snap.ranker))
+    return _match_list_out(snap.build_id, {"kind": "patent", "patent_id": patent_id}, total,
+                           items, limit, offset)
 
 
-def _depth(ranker: Any) -> int:
+def _visible_depth(ranker: Ranker) -> int:
+    """How deep a visibility-filtered page may look: the ranker's fused depth if it has one."""
     return int(getattr(getattr(ranker, "config", None), "depth", 0) or MAX_VISIBLE_DEPTH)
 
 
-def run_chain_pairs(engine: Engine, p: Principal, chain: str, *, limit: int,
+def run_chain_pairs(engine: ServingEngine, p: Principal, chain: str, *, limit: int,
                     offset: int) -> PairListOut:
     cid = known_chain(engine, p, chain)
     snap = engine.snapshot()
     visible = demand_visible(engine, p)
 
-    def fetch(depth: int) -> Any:
+    def fetch(depth: int) -> MatchList:
         with engine.ranking:
             return snap.ranker.chain_pairs(cid, limit=depth, offset=0)
 

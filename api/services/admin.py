@@ -1,0 +1,93 @@
+"""Administration: the served index, publish / rollback / reload with the switch, API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from patmatch.errors import InputError, PatmatchError
+
+from api.metrics import Metrics
+from api.reload import check_now
+from api.security import KeyInfo, KeyStore
+from api.services.contracts import ServingEngine
+
+
+@dataclass(frozen=True)
+class AdminOutcome:
+    """What an admin action did: the build it named, and what is served afterwards."""
+
+    action: str
+    build_id: str | None
+    swapped: bool
+    serving: str | None
+    reload_error: str | None
+
+
+def _manifest_section(manifest: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The first of ``names`` that is a dict in the manifest (older bundles used others)."""
+    for name in names:
+        value = manifest.get(name)
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def served_index(engine: ServingEngine) -> dict[str, Any]:
+    """The served bundle: build id, path, counts, fingerprints, quality, last reload error."""
+    snap = engine.snapshot()
+    manifest = snap.manifest
+    fingerprints = _manifest_section(manifest, "fingerprints")
+    if not fingerprints:
+        fingerprints = {k: manifest[k] for k in ("tokenizer_fingerprint", "encoder_fingerprint")
+                        if isinstance(manifest.get(k), str)}
+    created = manifest.get("created_at")
+    return {"build_id": snap.build_id, "path": str(snap.path), "loaded_at": snap.loaded_at,
+            "created_at": str(created) if created else None,
+            "counts": _manifest_section(manifest, "counts"), "fingerprints": fingerprints,
+            "quality": _manifest_section(manifest, "quality", "gate"),
+            "reload_error": engine.last_reload_error}
+
+
+def _switch(engine: ServingEngine, metrics: Metrics) -> bool:
+    """After publish/rollback moved the pointer: switch; a failed load keeps the old one."""
+    try:
+        return check_now(engine, metrics)
+    except PatmatchError:
+        return False
+
+
+def _outcome(engine: ServingEngine, action: str, build_id: str | None,
+             swapped: bool) -> AdminOutcome:
+    snap = engine.current
+    return AdminOutcome(action=action, build_id=build_id, swapped=swapped,
+                        serving=snap.build_id if snap else None,
+                        reload_error=None if swapped else engine.last_reload_error)
+
+
+def publish(engine: ServingEngine, metrics: Metrics, build_id: str | None, *,
+            force: bool) -> AdminOutcome:
+    """Publish a staged build (through the quality gate unless forced) and switch to it."""
+    published = engine.publish(build_id, force=force)
+    return _outcome(engine, "publish", published, _switch(engine, metrics))
+
+
+def rollback(engine: ServingEngine, metrics: Metrics) -> AdminOutcome:
+    rolled_to = engine.rollback()
+    return _outcome(engine, "rollback", rolled_to, _switch(engine, metrics))
+
+
+def reload(engine: ServingEngine, metrics: Metrics) -> AdminOutcome:
+    """Check the published pointer now; errors other than a failed load propagate."""
+    return _outcome(engine, "reload", None, check_now(engine, metrics))
+
+
+def create_key(engine: ServingEngine, keys: KeyStore, name: str, role: str, *,
+               centre: str | None, chains: tuple[str, ...]) -> tuple[str, KeyInfo]:
+    """A new API key (returned once) scoped to known chains only."""
+    known = {c.id for c in engine.chains()}
+    unknown = [c for c in chains if c not in known]
+    if unknown:
+        raise InputError(f"unknown chain id(s) {', '.join(unknown)}; expected some of "
+                         f"{', '.join(sorted(known))}", details={"unknown": unknown})
+    return keys.create(name, role, centre=centre, chains=chains)
