@@ -1,0 +1,31 @@
+"""Fixtures for the push loop: a push repository on each database backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.push.store import PushStore
+from indexing.store.database import create_db_engine
+
+
+def _backends() -> list[str]:
+    out = ["sqlite"]
+    if os.environ.get("PATMATCH_TEST_DATABASE_URL"):
+        out.append("postgresql")
+    return out
+
+
+@pytest.fixture(params=_backends())
+def push_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PushStore]:
+    """A PushStore on a fresh SQLite file, and on PostgreSQL when the CI provides one."""
+    if request.param == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_path / 'push.sqlite3'}")
+        yield PushStore(engine)
+        engine.dispose()
+        return
+    pg_engine = request.getfixturevalue("pg_engine")
+    yield PushStore(pg_engine)
