@@ -39,19 +39,26 @@ class LiveEngine(Engine):
 
         return Path(current_bundle_path(self.settings))
 
-    def _tokenizer(self, config: Any) -> Any:
+    # Keyed by the bundle's recorded fingerprint as well as its config: a user-dictionary
+    # edit (or a retrained encoder in the same directory) keeps the config but changes the
+    # fingerprint, and the new bundle must get a runtime built from its own files.
+    def _tokenizer(self, config: Any, fingerprint: str | None = None) -> Any:
         from indexing.text.tokenizer import ChineseTokenizer
 
-        key = repr(config)
+        key = (fingerprint or repr(config),)
         if key not in self._tokenizers:
+            if len(self._tokenizers) >= 4:
+                self._tokenizers.pop(next(iter(self._tokenizers)))
             self._tokenizers[key] = ChineseTokenizer(config)
         return self._tokenizers[key]
 
-    def _encoder(self, config: Any) -> Any:
+    def _encoder(self, config: Any, fingerprint: str | None = None) -> Any:
         from indexing.encoders.encoder import load_encoder
 
-        key = repr(config)
+        key = (repr(config), fingerprint)
         if key not in self._encoders:
+            if len(self._encoders) >= 3:
+                self._encoders.pop(next(iter(self._encoders)))
             self._encoders[key] = load_encoder(config, self.settings)
         return self._encoders[key]
 
@@ -93,8 +100,9 @@ class LiveEngine(Engine):
         # verify=True: checksums are checked before any request can see the bundle; the
         # tokenizer/encoder are built from the bundle's own recorded configuration
         bundle = IndexBundle.load(path, verify=True)
-        tokenizer = self._tokenizer(bundle.tokenizer_config)
-        encoder = self._encoder(bundle.encoder_config)
+        tokenizer = self._tokenizer(bundle.tokenizer_config, bundle.tokenizer_fingerprint)
+        encoder = self._encoder(bundle.encoder_config,
+                                (bundle.manifest.get("encoder") or {}).get("fingerprint"))
         check_runtime(bundle.manifest, tokenizer, encoder)  # a mismatch is never served
         ranker = HybridRanker(bundle, tokenizer, encoder)
         return Snapshot(build_id=bundle.build_id, path=Path(path), ranker=ranker, bundle=bundle,

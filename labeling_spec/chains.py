@@ -86,6 +86,26 @@ class Taxonomy:
     def name_of(self, chain_id: str) -> str:
         return self._by_id[chain_id].name_zh if chain_id in self._by_id else chain_id
 
+    def resolve(self, name: str) -> str:
+        """A chain id from its id, Chinese name or English name (case and surrounding
+        space ignored); ``NotFoundError`` naming the accepted values otherwise."""
+        key = str(name).strip()
+        if key in self._by_id:
+            return key
+        for c in self.chains:
+            if key in (c.name_zh, c.name_en) or key.lower() in (c.id, c.name_en.lower()):
+                return c.id
+        raise NotFoundError(
+            f"unknown chain {name!r}; expected an id or Chinese name, one of: "
+            + "、".join(f"{c.id}（{c.name_zh}）" for c in self.chains),
+            details={"chain": str(name), "taxonomy_version": self.version})
+
+    def resolve_many(self, names: Any) -> tuple[str, ...]:
+        """``resolve`` each of a list, or of a string split on , ， ; ； | 、."""
+        if isinstance(names, str):
+            names = [x for x in re.split(r"[,，;；|、]", names) if x.strip()]
+        return tuple(dict.fromkeys(self.resolve(n) for n in names or ()))
+
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "name_zh": self.name_zh,
                 "chains": [c.to_dict() for c in self.chains]}
@@ -205,8 +225,11 @@ def _parse(data: Any, source: str) -> Taxonomy:
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    """Load and validate the chain taxonomy (default: ``labeling_spec/spec/taxonomy.yaml``)."""
-    p = Path(path) if path is not None else SPEC_DIR / "taxonomy.yaml"
+    """Load and validate the chain taxonomy (default: ``$PATMATCH_HOME/taxonomy.yaml`` when
+    the operator has put one there, else ``labeling_spec/spec/taxonomy.yaml``)."""
+    from labeling_spec.spec import home_spec_file
+
+    p = Path(path) if path is not None else home_spec_file("taxonomy.yaml") or SPEC_DIR / "taxonomy.yaml"
     if p.is_dir():
         p = p / "taxonomy.yaml"
     return _load_cached(str(p.resolve()), p.stat().st_mtime_ns if p.exists() else 0)

@@ -39,13 +39,28 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+# spec files an operator may put in the data home (``$PATMATCH_HOME/<name>``): adding a
+# chain is an edit there and a nightly, never an edit of the installed package
+HOME_SPEC_FILES: tuple[str, ...] = ("taxonomy.yaml",)
+
+
+def home_spec_file(name: str) -> Path | None:
+    """``$PATMATCH_HOME/<name>`` when the operator has put one there."""
+    if name not in HOME_SPEC_FILES:
+        return None
+    from patmatch.settings import get_settings
+
+    p = get_settings().home / name
+    return p if p.is_file() else None
+
+
 def spec_path(spec_dir: str | Path | None, name: str) -> Path:
-    """A spec file in ``spec_dir``, falling back to the shipped one when absent there."""
+    """A spec file in ``spec_dir``, else the data home's (taxonomy only), else the shipped one."""
     if spec_dir is not None:
         candidate = Path(spec_dir) / name
         if candidate.exists():
             return candidate
-    return SPEC_DIR / name
+    return home_spec_file(name) or SPEC_DIR / name
 
 
 def require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str) -> Any:

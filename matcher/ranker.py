@@ -85,15 +85,15 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
     from indexing.encoders.encoder import EncoderConfig, load_encoder
     from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 
-    if hasattr(bundle, "manifest"):
-        manifest = bundle.manifest
-    else:
-        from indexing.index.bundle import Manifest
+    from indexing.index.bundle import Manifest, tokenizer_config_dict
 
-        manifest = Manifest.read(Path(bundle))
-    tinfo, einfo = manifest.get("tokenizer") or {}, manifest.get("encoder") or {}
+    if hasattr(bundle, "manifest"):
+        manifest, root = bundle.manifest, Path(bundle.path)
+    else:
+        manifest, root = Manifest.read(Path(bundle)), Path(bundle)
+    einfo = manifest.get("encoder") or {}
     if tokenizer is None:
-        tcfg = tinfo.get("config")
+        tcfg = tokenizer_config_dict(manifest, root)
         tokenizer = ChineseTokenizer(TokenizerConfig.recorded(tcfg) if tcfg else None)
     if encoder is None:
         ecfg = einfo.get("config")

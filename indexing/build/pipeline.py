@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indexing.build.relabel import relabel
 from indexing.index.dense import DenseConfig
 from indexing.index.sparse import SparseConfig
 from patmatch.errors import ConfigError
@@ -272,7 +273,7 @@ def build(store: Store, settings: Settings, config: BuildConfig = BuildConfig(),
     labels = {"patents": store.load_labels("patents"), "demands": store.load_labels("demands")}
     if labeler is None and _needs_labels(patents, demands, labels):
         labeler = _default_labeler(tokenizer)
-    if labeler is not None and _needs_labels(patents, demands, labels):
+    if labeler is not None:
         # label what is missing once and keep it in the store: the next build reuses it
         relabel(store, labeler, patents=patents, demands=demands)
         labels = {s: store.load_labels(s) for s in ("patents", "demands")}
@@ -297,34 +298,14 @@ def _embedding_cache(settings: Settings, encoder: Any) -> Any:
     return EmbeddingCache(settings.cache_dir / "embeddings", **kw)
 
 
-def relabel(store: Any, labeler: Any, *, patents: Sequence[Any] | None = None,
-            demands: Sequence[Any] | None = None) -> dict[str, int]:
-    """Label records without labels, or all of them when the labeler version changed;
-    the store keeps them (``save_labels`` replaces a side's set, so merge)."""
-    done = {}
-    for side, records, fn in (
-        ("patents", list(store.iter_patents()) if patents is None else list(patents),
-         labeler.label_patents),
-        ("demands", list(store.iter_demands()) if demands is None else list(demands),
-         labeler.label_demands),
-    ):
-        have = store.load_labels(side)
-        stale = (getattr(store, "labels_version", lambda s: None)(side) != labeler.version)
-        todo = records if stale else [r for r in records if r.id not in have]
-        if todo:
-            new = {r.id: lab.to_dict() for r, lab in zip(todo, fn(todo), strict=True)}
-            # save_labels replaces a side's whole set: merge, and drop vanished records
-            ids = {r.id for r in records}
-            keep = {} if stale else {k: v for k, v in have.items() if k in ids}
-            store.save_labels(side, {**keep, **new}, labeler.version)
-        done[side] = len(todo)
-    return done
-
-
 def _needs_labels(patents: Sequence[Any], demands: Sequence[Any],
                   labels: Mapping[str, Mapping[str, Any]]) -> bool:
-    return (any(p.id not in labels["patents"] for p in patents)
-            or any(d.id not in labels["demands"] for d in demands))
+    """A record without a label, or whose label is older than the record."""
+    from indexing.build.relabel import for_labelling, is_stale
+
+    return any(is_stale(labels[s].get(r.id), r, None)
+               for s, recs in (("patents", patents), ("demands", demands))
+               for r in for_labelling(s, recs))
 
 
 def _default_labeler(tokenizer: Any) -> Any:

@@ -76,13 +76,9 @@ def prepare(patents: Sequence[Any], demands: Sequence[Any], config: BuildConfig,
 
 def _label_dicts(side: str, records: Sequence[Any], given: Mapping[str, Mapping[str, Any]],
                  labeler: Any) -> dict[str, dict[str, Any]]:
-    out = {r.id: dict(given[r.id]) for r in records if r.id in given}
-    missing = [r for r in records if r.id not in out]
-    if missing and labeler is not None:
-        fn = labeler.label_patents if side == "patents" else labeler.label_demands
-        for rec, lab in zip(missing, fn(missing), strict=True):
-            out[rec.id] = lab.to_dict() if hasattr(lab, "to_dict") else dict(lab)
-    return out
+    from indexing.build.relabel import fresh_labels
+
+    return fresh_labels(side, records, given, labeler)[0]
 
 
 def _label_text(lab: Mapping[str, Any]) -> str:
@@ -268,6 +264,23 @@ def _describe(obj: Any, given: Mapping[str, Any] | None) -> dict[str, Any]:
             "class": type(obj).__name__}
 
 
+def _bundled_tokenizer(tokenizer: Any, work: Path) -> dict[str, Any]:
+    """The tokenizer's description, with its user dictionary copied into the bundle: the
+    server then tokenizes with the dictionary the bundle was built with (a dictionary
+    edit rolls out by nightly + publish, and an edit before the nightly breaks nothing)."""
+    import shutil
+
+    from indexing.index.bundle import BUNDLE_USER_DICT
+
+    info = _describe(tokenizer, None)
+    cfg = info.get("config") or {}
+    ud = cfg.get("user_dict")
+    if ud and Path(ud).expanduser().is_file():
+        shutil.copyfile(Path(ud).expanduser(), work / BUNDLE_USER_DICT)
+        info["config"] = {**cfg, "user_dict": BUNDLE_USER_DICT}
+    return info
+
+
 def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer: Any,
         encoder: Any, labeler: Any, config: BuildConfig, cache: Any,
         labels: Mapping[str, Mapping[str, Mapping[str, Any]]], build_id: str,
@@ -357,10 +370,12 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
             "chains": chain_counts,
             "labelled": {s: sum(1 for r in recs[s] if r.id in labs[s]) for s in SIDES},
             "record_set_hash": record_set_hash(recs["patents"], recs["demands"]),
-            "tokenizer": _describe(tokenizer, None),
+            "tokenizer": _bundled_tokenizer(tokenizer, work),
             "encoder": {**_describe(encoder, encoder_config),
                         "dimension": int(encoder.dimension)},
-            "labeler": {"version": getattr(labeler, "version", None)} if labeler else None,
+            "labeler": {"version": getattr(labeler, "version", None),
+                        "taxonomy_version": getattr(getattr(labeler, "taxonomy", None), "version",
+                                                    None)} if labeler else None,
             "libraries": _versions(),
             "config": config.to_dict(),
             "sides": sides_info,

@@ -249,6 +249,22 @@ class SideIndex:
 
 
 # --- the bundle -----------------------------------------------------------------------
+BUNDLE_USER_DICT = "tokenizer_user_dict.txt"
+
+
+def tokenizer_config_dict(manifest: Mapping[str, Any], root: Path) -> dict[str, Any] | None:
+    """The recorded tokenizer config, runnable: a user dictionary the build copied into
+    the bundle (``user_dict: tokenizer_user_dict.txt``) is resolved against ``root``, so
+    the bundle is tokenized with its own dictionary whatever the operator edits later."""
+    cfg = (manifest.get("tokenizer") or {}).get("config")
+    if not isinstance(cfg, Mapping):
+        return None
+    cfg = dict(cfg)
+    if cfg.get("user_dict") == BUNDLE_USER_DICT and (Path(root) / BUNDLE_USER_DICT).is_file():
+        cfg["user_dict"] = str(Path(root).resolve() / BUNDLE_USER_DICT)
+    return cfg
+
+
 def _config_obj(module: str, cls_name: str, data: Mapping[str, Any] | None) -> Any | None:
     """The typed config when its module is importable, else the raw dict."""
     import importlib
@@ -273,7 +289,7 @@ class IndexBundle:
         self.patents = patents
         self.demands = demands
         self.tokenizer_config = _config_obj(
-            "indexing.text.tokenizer", "TokenizerConfig", manifest.get("tokenizer", {}).get("config"))
+            "indexing.text.tokenizer", "TokenizerConfig", tokenizer_config_dict(manifest, self.path))
         self.encoder_config = _config_obj(
             "indexing.encoders.encoder", "EncoderConfig", manifest.get("encoder", {}).get("config"))
 
