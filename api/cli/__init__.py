@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import bench, data, encoder, index, labels, match, report, serve
+from api.cli import bench, data, encoder, index, labels, match, report, serve, transfers
 
 app = typer.Typer(
     name="patmatch",
@@ -31,7 +31,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, labels, encoder, index, match, serve, report, bench):
+for _module in (data, labels, encoder, index, match, serve, report, bench, transfers):
     _module.register(app)
 
 

@@ -228,56 +228,15 @@ def normalize_choice(value: str | None, aliases: dict[str, str], *, field: str) 
 
 
 # --- applicant type inference ----------------------------------------------------------
-# State-owned enterprises cannot be told from the name alone with certainty; these
-# patterns cover the central SOE groups (国资委 list) and the usual local-SOE naming.
-# They are checked before the generic 公司 -> enterprise rule. Documented in
-# docs/ingestion.md; extend SOE_PATTERNS rather than special-casing callers.
-SOE_PATTERNS: tuple[str, ...] = (
-    r"^中国(?!科学院|工程物理研究院|农业科学院|医学科学院).{0,12}(集团|公司|有限责任公司)",
-    r"^国家(电网|能源|电力投资|管网)",
-    r"^国网", r"^南方电网", r"^中国南方电网", r"^中石[油化]", r"^中海油", r"^中核", r"^中广核",
-    r"^中车", r"^中铁", r"^中建", r"^中交", r"^中电", r"^中航", r"^中船", r"^中钢", r"^中冶",
-    r"^中化", r"^中粮", r"^中铝", r"^中煤", r"^宝武", r"^宝钢", r"^鞍钢", r"^首钢", r"^一汽",
-    r"^东风汽车", r"^上汽", r"^航天", r"^兵器", r"^华能", r"^华电", r"^大唐", r"^国电", r"^三峡",
-    r"^招商局", r"^华润", r"^保利", r"^中远海运", r"^东方电气", r"^哈尔滨电气", r"^中国商飞",
-    r"(国有资产|国资|城投|城建投资|交通投资|交投|产业投资)(集团|控股|经营)",
-    r"国有(独资|控股)",
-)
-_SOE_RE = re.compile("|".join(f"(?:{p})" for p in SOE_PATTERNS))
-_UNIVERSITY_RE = re.compile(r"(大学|University|College)", re.IGNORECASE)
-_COLLEGE_RE = re.compile(r"(学院|学校)")
-_INSTITUTE_RE = re.compile(
-    r"(研究院|研究总院|研究所|科学院|研究中心|实验室|Institute|Academy|Laboratory)", re.IGNORECASE
-)
-_ENTERPRISE_RE = re.compile(r"(公司|集团|厂|企业|株式会社|Co\.|Ltd|Inc|GmbH|Corp)", re.IGNORECASE)
-_PERSON_RE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
+# The rule is part of the labeling standard (labeling_spec/party_types.py, README §9), with
+# an override file operators edit; transfer parties use the same rule.
+from labeling_spec.party_types import SOE_PATTERNS, infer_party_type  # noqa: E402,F401
 
 
 def infer_applicant_type(applicant: str | None) -> str | None:
-    """Infer from the first applicant: university > institute > soe > enterprise > individual.
-
-    Institutes run as companies (重庆材料研究院有限公司) count as institutes: the matching
-    side cares that the holder is a research body. A 2-4 character Chinese name with no
-    organisation word is taken as a person.
-    """
-    if not applicant:
-        return None
-    first = re.split(r"[;；,，、]", applicant.strip())[0].strip()
-    if not first:
-        return None
-    if _UNIVERSITY_RE.search(first):
-        return "university"
-    if _INSTITUTE_RE.search(first):  # before 学院: 中国科学院 contains 学院
-        return "institute"
-    if _COLLEGE_RE.search(first):
-        return "university"
-    if _SOE_RE.search(first):
-        return "soe"
-    if _ENTERPRISE_RE.search(first):
-        return "enterprise"
-    if _PERSON_RE.match(first):
-        return "individual"
-    return "other"
+    """Infer from the first applicant: university > institute > soe > enterprise > individual
+    (``labeling_spec.party_types.infer_party_type``)."""
+    return infer_party_type(applicant)
 
 
 def split_names(value: object) -> tuple[str, ...]:

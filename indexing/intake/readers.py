@@ -21,7 +21,7 @@ from patmatch.errors import EncodingError, FileFormatError, MissingColumnError
 
 from indexing.intake.normalize import to_half_width
 
-Kind = Literal["patents", "demands"]
+Kind = Literal["patents", "demands", "transfers"]
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
             ".xls": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
             ".parquet": "parquet", ".pq": "parquet"}
@@ -68,6 +68,31 @@ DEMAND_ALIASES: dict[str, tuple[str, ...]] = {
     "contact_email": ("contact_email", "邮箱", "电子邮箱", "联系邮箱", "email", "e-mail"),
     "source": ("source", "来源", "数据来源"),
 }
+# CNIPA's 专利权转移 / 专利实施许可合同备案 / 专利权质押登记 notices and platform deal exports
+TRANSFER_ALIASES: dict[str, tuple[str, ...]] = {
+    "patent_id": ("patent_id", "专利号", "申请号", "专利申请号", "公开号", "公告号", "公开(公告)号",
+                  "patent_number", "patent", "application_number"),
+    "event_type": ("event_type", "事件类型", "转化方式", "交易类型", "变更类型", "类型", "交易方式",
+                   "事务类型", "type"),
+    "license_kind": ("license_kind", "许可种类", "许可类型", "许可方式"),
+    "effective_date": ("effective_date", "生效日", "生效日期", "变更生效日", "登记生效日", "备案日期",
+                       "备案日", "登记日", "登记日期", "合同备案日", "日期", "成交日期", "date"),
+    "assignor": ("assignor", "转让人", "让与人", "许可人", "让与人/许可人/出质人", "出质人",
+                 "变更前权利人", "原权利人", "转出方", "licensor", "pledgor"),
+    "assignee": ("assignee", "受让人", "被许可人", "受让人/被许可人/质权人", "质权人", "变更后权利人",
+                 "现权利人", "受让方", "承接方", "licensee", "pledgee"),
+    "assignor_address": ("assignor_address", "转让人地址", "让与人地址", "许可人地址", "出质人地址",
+                         "变更前地址", "转出方地址"),
+    "assignee_address": ("assignee_address", "受让人地址", "被许可人地址", "质权人地址", "变更后地址",
+                         "受让方地址", "承接方地址"),
+    "amount_wan": ("amount_wan", "合同金额", "合同金额(万元)", "金额", "金额(万元)", "交易金额",
+                   "交易金额(万元)", "成交金额", "质押金额", "amount"),
+    "source": ("source", "来源", "数据来源"),
+    "source_ref": ("source_ref", "备案号", "合同备案号", "登记号", "质押登记号", "交易编号", "deal_id"),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "patents": ("id", "title", "abstract"), "demands": ("id", "text"),
+    "transfers": ("patent_id", "event_type", "effective_date", "assignor", "assignee")}
 # columns that carry a publication number inside a URL (CNKI: ...&filename=CN108982325A)
 URL_ID_HEADERS = ("href", "url", "链接", "公开链接", "详情链接", "link")
 _URL_ID = re.compile(r"(?:filename=|/)((?:CN|WO|US|EP|JP|KR)\d{5,}[A-Z]?\d?)", re.IGNORECASE)
@@ -78,6 +103,8 @@ def _header_key(h: str) -> str:
 
 
 def aliases_for(kind: Kind) -> dict[str, tuple[str, ...]]:
+    if kind == "transfers":
+        return TRANSFER_ALIASES
     return PATENT_ALIASES if kind == "patents" else DEMAND_ALIASES
 
 
@@ -266,7 +293,7 @@ def _find_header(kind: Kind, headers: list[str], rows: list[dict[str, Any]],
     """Office spreadsheets often put a title line (企业技术需求汇总表) or notes above the
     real header. When the first line does not name the required columns but one of the
     next 10 lines does, that line is the header and the rows above it are dropped."""
-    required = {"id", "title", "abstract"} if kind == "patents" else {"id", "text"}
+    required = set(REQUIRED[kind])
     if required <= _known(kind, headers):
         return headers, rows, first_row
     keys = list(dict.fromkeys([*headers, *(key for r in rows for key in r)]))
@@ -327,7 +354,7 @@ def map_columns(path: Path, kind: Kind, headers: Iterable[str], rows: list[dict[
     make_id = auto_id and "id" not in taken and url_col is None
     if make_id:
         notes.append(f"no id column: ids generated as {path.stem}-<row>")
-    required = ("id", "title", "abstract") if kind == "patents" else ("id", "text")
+    required = REQUIRED[kind]
     missing = [f for f in required if f not in taken
                and not (f == "id" and (url_col or make_id)) and not (f in ("title", "abstract") and packed_col)]
     if missing:
