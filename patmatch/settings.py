@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 20 * 1024 * 1024
     api_reload_poll_seconds: float = 2.0
     log_level: str = "INFO"
+    # Pushes (api/push): SMTP for e-mail digests, webhook safety, retries, links
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "patmatch@localhost"
+    smtp_timeout: float = 10.0
+    # webhook targets in private/loopback/link-local networks are refused unless true
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 10.0
+    push_max_attempts: int = 5  # a delivery is dead (dead letter) after this many failures
+    push_backoff_seconds: float = 60.0  # first retry wait; doubles per attempt, max 6 h
+    # base of the feedback links in pushed items (the address centres reach the API at)
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def store_path(self) -> Path:
@@ -76,6 +91,10 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.home / "jobs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
 
     @property
     def keys_dir(self) -> Path:
