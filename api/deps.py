@@ -36,6 +36,12 @@ async def get_audit(request: Request) -> AuditLog:
     return request.app.state.audit
 
 
+def sunk_patents(request: Request, demand_id: str) -> frozenset[str]:
+    """Patents rejected as 不相关 for a demand (they sink to the end of its lists)."""
+    push = getattr(request.app.state, "push", None)
+    return frozenset(push.rejected_irrelevant(demand_id)) if push is not None else frozenset()
+
+
 async def get_principal(
     request: Request,
     api_key: Annotated[str | None, Depends(_api_key_header)] = None,

@@ -25,8 +25,11 @@ from api.deps import reject_repeated_scalars
 from api.errors import PayloadTooLargeError, error_body, install_error_handlers
 from api.jobs import JobManager
 from api.metrics import Metrics, MetricsMiddleware
+from api.push.dispatcher import PushWorker, push_for_engine
+from api.push.store import open_push_store
 from api.reload import BundleWatcher, check_now
-from api.routers import admin, chains, demands, health, jobs, match, patents
+from api.routers import (admin, chains, demands, feedback, health, jobs, match, patents,
+                         subscriptions)
 from api.security import KeyStore
 from api.services.contracts import ServingEngine
 
@@ -116,6 +119,10 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if metrics.set_bundle_from not in engine.swap_listeners:  # lifespan may rerun
             engine.swap_listeners.append(metrics.set_bundle_from)
+        # a new bundle: push its new matches on a background thread, never in the swap
+        kick = app.state.push_worker.kick_on_swap
+        if kick not in engine.swap_listeners:
+            engine.swap_listeners.append(kick)
         try:
             await anyio.to_thread.run_sync(check_now, engine, metrics)
         except NoBundleError:
@@ -129,13 +136,14 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
         finally:
             await watcher.stop()
             app.state.jobs.shutdown()
+            app.state.push_worker.wait_idle(timeout=30)
             engine.close()
 
     app = FastAPI(title="patmatch", version="1", description=DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(reject_repeated_scalars)],
                   openapi_tags=[{"name": n} for n in
                                 ("match", "demands", "patents", "chains", "jobs", "admin",
-                                 "health")])
+                                 "subscriptions", "feedback", "health")])
     app.state.settings = settings
     app.state.engine = engine
     app.state.db = db
@@ -144,8 +152,10 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
     app.state.metrics = metrics
     app.state.jobs = JobManager(db, engine, settings.jobs_dir, metrics)
     install_error_handlers(app)
+    app.state.push = open_push_store(settings)
+    app.state.push_worker = PushWorker(lambda: push_for_engine(app.state.push, settings, engine))
     for r in (match.router, demands.router, patents.router, chains.router, jobs.router,
-              admin.router, health.router):
+              admin.router, subscriptions.router, feedback.router, health.router):
         app.include_router(r)
     app.add_middleware(BodyLimitMiddleware, json_limit=MAX_JSON_BYTES,
                        upload_limit=settings.api_max_body_bytes)

@@ -45,6 +45,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"operator"}),
     "audit:read": frozenset({"operator"}),
     "metrics:read": frozenset({"operator", "analyst"}),
+    # subscriptions are scoped to their owner (api/push/service.py), so every role may hold some
+    "subscriptions": frozenset(ROLES),
+    "feedback:read": frozenset(ROLES),
+    "feedback:write": frozenset({"operator", "centre", "broker"}),
 }
 
 

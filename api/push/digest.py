@@ -3,10 +3,11 @@
 For one subscription: the ranker (``matcher.ranker.HybridRanker`` over the published
 bundle, or anything with its ``match_demand``/``match_text`` methods) ranks patents for its
 demand (a demand posted after the last build is matched by its text) or its free text,
-under its filters clipped to the owner's chains; patents already delivered to it, or
-rejected as 不相关 for its demand, are skipped; the first ``top_n`` with a fused score of at
-least ``min_score`` are the digest. A patent that is new in the bundle or newly relevant
-after a relabel is therefore pushed; one already pushed never is.
+under its filters clipped to the owner's chains. Patents rejected as 不相关 for its demand
+are dropped from that list; of its first ``top_n`` with a fused score of at least
+``min_score``, those never delivered to this subscription are the digest. A patent that
+is new in the bundle or newly relevant after a relabel (it entered the top ``top_n``) is
+therefore pushed; one already pushed never is; an unchanged bundle pushes nothing.
 """
 
 from __future__ import annotations
@@ -61,13 +62,13 @@ def subscription_filters(sub: Subscription, make_filters: Callable[..., Any]) ->
                         grades=grades_at_least(f.get("min_grade")))
 
 
-def select_items(sub: Subscription, ranker: Any, excluded: set[str], *,
+def select_items(sub: Subscription, ranker: Any, delivered: set[str], rejected: set[str], *,
                  make_filters: Callable[..., Any],
                  demand_text: Callable[[str], str | None]) -> list[Item]:
     """The digest of one subscription (not stored). NotFoundError when its demand is gone."""
     flt = subscription_filters(sub, make_filters)
     depth = int(getattr(getattr(ranker, "config", None), "depth", 0) or 200)
-    limit = min(sub.top_n + len(excluded), depth)
+    limit = min(sub.top_n + len(rejected), depth)
     if sub.demand_id is not None:
         try:
             res = ranker.match_demand(sub.demand_id, filters=flt, limit=limit, offset=0)
@@ -80,18 +81,17 @@ def select_items(sub: Subscription, ranker: Any, excluded: set[str], *,
     else:
         res = ranker.match_text(sub.text or "", filters=flt, limit=limit, offset=0)
     out: list[Item] = []
-    for m in res.items:
+    top = [m for m in res.items if str(m.record_id) not in rejected][:sub.top_n]
+    for m in top:
         if m.score < sub.min_score:
             break  # the list is sorted by fused score
-        if m.record_id in excluded:
+        if str(m.record_id) in delivered:
             continue
         out.append(Item(patent_id=str(m.record_id), rank=int(m.rank), score=float(m.score),
                         title=str(getattr(m, "title", "") or ""),
                         reason=str(getattr(m, "reason", "") or ""),
                         matched_terms=tuple(str(t) for t in (m.matched_terms or ())),
                         chains=tuple(str(c) for c in (m.chains or ()))))
-        if len(out) >= sub.top_n:
-            break
     return out
 
 
@@ -112,7 +112,8 @@ def run_digests(store: PushStore, ranker: Any, build_id: str, *,
             continue
         res = DigestResult(sub.id)
         try:
-            res.selected = select_items(sub, ranker, store.excluded_patents(sub),
+            res.selected = select_items(sub, ranker, store.delivered_patents(sub.id),
+                                        store.rejected_irrelevant(sub.subject),
                                         make_filters=make_filters, demand_text=demand_text)
         except (NotFoundError, InputError) as exc:
             res.skipped = exc.message

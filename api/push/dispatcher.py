@@ -130,6 +130,26 @@ def push_now(store: PushStore, settings: Any, ranker: Any, build_id: str, *,
     return PushReport(build_id, digests, send)
 
 
+def push_for_engine(store: PushStore, settings: Any, engine: Any, *, dry_run: bool = False,
+                    due_only: bool = True) -> PushReport | None:
+    """One push run over an API engine's served bundle (None when nothing is served)."""
+    snap = engine.current
+    if snap is None:
+        return None
+    if not store.list_subscriptions(status="active"):
+        return PushReport(snap.build_id, [], None)
+
+    def demand_text(demand_id: str) -> str | None:
+        rec = engine.store.get_demand(demand_id)
+        return rec.query_text if rec is not None and rec.status != "deleted" else None
+
+    report = push_now(store, settings, snap.ranker, snap.build_id,
+                      make_filters=engine.make_filters, demand_text=demand_text,
+                      dry_run=dry_run, due_only=due_only)
+    log.info("push after %s: %s", snap.build_id, report.summary())
+    return report
+
+
 def spawn_push(settings: Any, *, reason: str) -> int | None:
     """Start ``patmatch push`` detached (its output in ``<home>/logs/push.log``); the
     caller does not wait. Returns the pid, or None when it could not start."""
@@ -159,6 +179,10 @@ class PushWorker:
         self._idle = threading.Event()
         self._idle.set()
 
+    def kick_on_swap(self, _snapshot: Any) -> None:
+        """An engine swap listener: push for the bundle just swapped in."""
+        self.kick()
+
     def kick(self) -> None:
         with self._lock:
             self._pending = True
@@ -185,5 +209,5 @@ class PushWorker:
         return self._idle.wait(timeout)
 
 
-__all__ = ["PushReport", "PushWorker", "SendReport", "digest_context", "push_now",
-           "send_pending", "spawn_push"]
+__all__ = ["PushReport", "PushWorker", "SendReport", "digest_context", "push_for_engine",
+           "push_now", "send_pending", "spawn_push"]

@@ -173,17 +173,17 @@ class PushStore:
                          .values(last_run_at=iso(when), last_build=build_id))
 
     # --- deliveries -------------------------------------------------------------------
+    def delivered_patents(self, subscription_id: str) -> set[str]:
+        """Patents this subscription got (in any status): never selected for it again."""
+        d = T.deliveries
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(d.c.patent_id).where(
+                d.c.subscription_id == subscription_id)).scalars())
+
     def excluded_patents(self, sub: Subscription) -> set[str]:
         """Patents this subscription must never get again: already delivered (any status),
         or rejected as 不相关 for its subject."""
-        d, f = T.deliveries, T.feedback
-        with self.engine.connect() as conn:
-            got = set(conn.execute(select(d.c.patent_id).where(d.c.subscription_id == sub.id)
-                                   ).scalars())
-            got |= set(conn.execute(select(f.c.patent_id).where(
-                f.c.subject == sub.subject, f.c.state == "rejected", f.c.reason == "不相关")
-            ).scalars())
-        return got
+        return self.delivered_patents(sub.id) | self.rejected_irrelevant(sub.subject)
 
     def rejected_irrelevant(self, subject: str) -> set[str]:
         f = T.feedback

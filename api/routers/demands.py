@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from api.deps import Auditor, EngineDep, Paging, auditor_for
+from api.deps import Auditor, EngineDep, Paging, auditor_for, sunk_patents
 from api.routers import READ, errors
 from api.schemas import (RECORD_ID_PATTERN, DemandCreate, DemandOut, DemandUpdate, MatchListOut,
                          Page)
@@ -73,13 +73,14 @@ def delete_demand(demand_id: DemandId, engine: EngineDep,
 
 @router.get("/{demand_id}/matches", response_model=MatchListOut, responses=errors(*READ),
             summary="Patents matching this demand, explained")
-def demand_matches(demand_id: DemandId, engine: EngineDep,
+def demand_matches(demand_id: DemandId, engine: EngineDep, request: Request,
                    audit: Annotated[Auditor, Depends(auditor_for("match"))],
                    paging: Annotated[Paging, Depends()],
                    chain: Annotated[list[str] | None, Query(max_length=20)] = None
                    ) -> MatchListOut:
     rec = demand_service.visible_demand(engine, audit.principal, demand_id, audit)
     out = run_demand_match(engine, audit.principal, rec, chains=tuple(chain or ()),
-                           limit=paging.limit, offset=paging.offset)
+                           limit=paging.limit, offset=paging.offset,
+                           sink=sunk_patents(request, rec.id))
     audit("match.demand", target=demand_id, count=len(out.items))
     return out

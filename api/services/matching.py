@@ -50,20 +50,37 @@ def run_text_match(engine: ServingEngine, p: Principal, text: str, *, filters: M
 def run_demand_match(engine: ServingEngine, p: Principal, rec: Any, *,
                      chains: tuple[str, ...] = (),
                      filters: MatchFilters | None = None, limit: int, offset: int,
-                     fusion: dict | None = None) -> MatchListOut:
-    """Demand -> patents. A demand posted after the last build is matched by its text."""
+                     fusion: dict | None = None,
+                     sink: frozenset[str] = frozenset()) -> MatchListOut:
+    """Demand -> patents. A demand posted after the last build is matched by its text.
+
+    ``sink``: patents rejected as 不相关 for this demand (outcome feedback): they move to
+    the end of the list, in their own order, so pages before the tail never show them."""
     snap = engine.snapshot()
     flt = build_filters(engine, p, filters, chains)
     fz = engine.make_fusion(fusion)
-    with engine.ranking:
-        try:
-            res = snap.ranker.match_demand(rec.id, filters=flt, limit=limit, offset=offset,
-                                           fusion=fz)
-        except NotFoundError:
-            res = snap.ranker.match_text(rec.query_text, filters=flt, limit=limit,
-                                         offset=offset, fusion=fz)
+
+    def fetch(lim: int, off: int) -> MatchList:
+        with engine.ranking:
+            try:
+                return snap.ranker.match_demand(rec.id, filters=flt, limit=lim, offset=off,
+                                                fusion=fz)
+            except NotFoundError:
+                return snap.ranker.match_text(rec.query_text, filters=flt, limit=lim,
+                                              offset=off, fusion=fz)
+
+    if not sink:
+        res = fetch(limit, offset)
+        return _match_list_out(snap.build_id, {"kind": "demand", "demand_id": rec.id},
+                               res.total, list(res.items), limit, offset)
+    # enough of the head that the page holds offset+limit kept items, or the whole list
+    res = fetch(offset + limit + len(sink), 0)
+    items = list(res.items)
+    kept = [m for m in items if str(m.record_id) not in sink]
+    if len(items) >= res.total:
+        kept += [m for m in items if str(m.record_id) in sink]
     return _match_list_out(snap.build_id, {"kind": "demand", "demand_id": rec.id},
-                           res.total, list(res.items), limit, offset)
+                           res.total, kept[offset:offset + limit], limit, offset)
 
 
 def run_patent_match(engine: ServingEngine, p: Principal, patent_id: str, *, limit: int,
