@@ -38,8 +38,20 @@ class PatentRecord:
     region: str | None = None
     inventors: tuple[str, ...] = ()
     open_license: bool = False
-    license_fee: str | None = None
+    license_fee: str | None = None       # as declared, e.g. "3万元/年"
     source: str | None = None
+    # given by a person (the holder, a reviewer): each wins over what the labeler infers
+    problem: str | None = None           # 技术问题
+    means: str | None = None             # 技术手段
+    effect: str | None = None            # 功能效果
+    trl: int | None = None               # 成熟等级 1-9
+    citations: int | None = None         # 被引次数 (grade indicator)
+    transfer_count: int | None = None    # 转让次数 (grade and TRL indicator)
+    license_count: int | None = None     # 许可次数 (grade and TRL indicator)
+    license_mode: str | None = None      # 开放许可 / 普通许可 / 排他许可 / 独占许可 / 转让 / 作价入股
+    license_fee_wan: float | None = None  # fee amount in 万元 (per period, or once)
+    license_fee_period: str | None = None  # 一次 / 年 / 季度 / 月
+    license_payment: str | None = None   # 一次性 / 按年 / 提成
 
     @property
     def text(self) -> str:

@@ -74,6 +74,20 @@ def _find_classifier(spec_dir: Path | None) -> Path | None:
     return d if (d / "meta.json").is_file() else None
 
 
+def license_terms_of(r: Any) -> dict[str, Any]:
+    """Licence mode and fee of a patent record: its structured fields, else parsed from
+    the declared fee text (``3万元/年``)."""
+    from labeling_spec.license_terms import parse_fee
+
+    fee = parse_fee(getattr(r, "license_fee", None), amount_wan=getattr(r, "license_fee_wan", None),
+                    period=getattr(r, "license_fee_period", None),
+                    payment=getattr(r, "license_payment", None))
+    mode = getattr(r, "license_mode", None) or ("开放许可" if getattr(r, "open_license", False) else None)
+    return {"mode": mode, "fee_wan": fee.amount_wan, "period": fee.period, "payment": fee.payment,
+            "royalty_pct": fee.royalty_pct, "negotiable": fee.negotiable,
+            "yearly_fee_wan": fee.yearly_wan, "fee_text": fee.text}
+
+
 def _patent_text(r: Any) -> str:
     return f"{getattr(r, 'title', '') or ''}。{getattr(r, 'abstract', '') or ''}"
 
@@ -226,13 +240,18 @@ class Labeler:
                 evidence = (("IPC 规则未命中任何产业链" if ipc else "无 IPC，文本置信度低于阈值：弃权"),
                             *hits.excluded)
             problem, means, effect = extract_patent(getattr(r, "abstract", "") or "", spec=self.extraction_spec)
+            # what a person gave wins over what the rules infer (README §2, §9)
+            given = {k: getattr(r, k, None) for k in ("problem", "means", "effect")}
+            problem, means, effect = (given["problem"] or problem, given["means"] or means,
+                                      given["effect"] or effect)
             first = getattr(r, "first_claim", None) if hasattr(r, "first_claim") else None
             first = first or (claims.split("2.", 1)[0] if claims else None)
             trl, trl_reasons = default_trl(r, spec=self.maturity_spec, override=self.trl_overrides.get(rid))
             grade, score, grade_reasons = grade_patent(
                 r, chain_score=max((scores[c] for c in chains), default=0.0),
                 spec=self.grading_spec, today=self.today)
-            open_lic = bool(getattr(r, "open_license", False))
+            terms = license_terms_of(r)
+            open_lic = bool(getattr(r, "open_license", False)) or terms["mode"] == "开放许可"
             return PatentLabels(
                 record_id=rid, chains=chains, chain_scores=scores, evidence=evidence,
                 excluded=tuple(hits.excluded), method=method, top3=top, abstained=not chains,
@@ -242,6 +261,7 @@ class Labeler:
                 grade_reasons=grade_reasons,
                 transaction_modes=("转让", "许可", "开放许可") if open_lic else ("转让", "许可"),
                 open_license=open_lic, license_fee=getattr(r, "license_fee", None),
+                license_terms=terms, given=tuple(k for k, v in given.items() if v),
                 labeler_version=self.version, taxonomy_version=self.taxonomy.version,
             )
         except Exception as exc:  # never drop a record: label it with the error

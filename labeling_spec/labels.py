@@ -62,6 +62,10 @@ class PatentLabels(_Base):
     transaction_modes: tuple[str, ...] = ()  # 转让 / 许可 / 开放许可
     open_license: bool = False
     license_fee: str | None = None           # 开放许可使用费标准 (as declared)
+    # structured: mode, fee_wan, period, payment (一次性/按年/提成), royalty_pct, negotiable,
+    # yearly_fee_wan, fee_text (labeler.license_terms_of)
+    license_terms: dict[str, Any] = field(default_factory=dict)
+    given: tuple[str, ...] = ()              # fields a person gave (problem/means/effect)
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,52 @@ def to_patent(row: dict[str, Any], *, source: str, stats: dict[str, int]) -> Pat
         open_license=nz.parse_bool(row.get("open_license"), field="open_license"),
         license_fee=_plain(row, "license_fee"),
         source=_plain(row, "source") or source,
+        **_patent_given(row, stats),
     )
+
+
+def _count(row: dict[str, Any], field_: str) -> int | None:
+    s = _s(row.get(field_))
+    if not s:
+        return None
+    s = s.replace(",", "").strip()
+    if not re.fullmatch(r"\d+(?:\.0+)?", s) or int(float(s)) > 10**6:
+        raise _fail(field_, f"{field_} must be a whole number 0-1000000, got {s!r}")
+    return int(float(s))
+
+
+def _patent_given(row: dict[str, Any], stats: dict[str, int]) -> dict[str, Any]:
+    """What a person gave about the patent (problem/means/effect, TRL, counts, licence
+    terms): validated here, and preferred by the labeler over its own inference."""
+    from labeling_spec.license_terms import (LICENSE_MODE_ALIASES, PAYMENT_ALIASES,
+                                             PERIOD_ALIASES, choice, parse_fee)
+
+    out: dict[str, Any] = {k: _text(row, k, stats) for k in ("problem", "means", "effect")}
+    trl = _s(row.get("trl"))
+    if trl:
+        try:
+            out["trl"] = _trl(trl)
+        except RecordValidationError:
+            raise _fail("trl", f"trl must be an integer 1-9, got {trl!r}") from None
+    for k in ("citations", "transfer_count", "license_count"):
+        out[k] = _count(row, k)
+    for k, aliases in (("license_mode", LICENSE_MODE_ALIASES),
+                       ("license_fee_period", PERIOD_ALIASES),
+                       ("license_payment", PAYMENT_ALIASES)):
+        v = _plain(row, k)
+        if v and choice(v, aliases) is None:
+            raise _fail(k, f"{k} must be one of {sorted(set(aliases.values()))}, got {v!r}")
+        out[k] = choice(v, aliases)
+    amount = _s(row.get("license_fee_wan"))
+    fee = parse_fee(_plain(row, "license_fee"), amount_wan=amount,
+                    period=out["license_fee_period"], payment=out["license_payment"])
+    if amount and fee.amount_wan is None:
+        raise _fail("license_fee_wan", f"license_fee_wan must be an amount in 万元, got {amount!r}")
+    out.update(license_fee_wan=fee.amount_wan, license_fee_period=fee.period,
+               license_payment=fee.payment)
+    if out["license_mode"] is None and nz.parse_bool(row.get("open_license"), field="open_license"):
+        out["license_mode"] = "开放许可"
+    return out
 
 
 def _phone(value: Any) -> str | None:
