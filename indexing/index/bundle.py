@@ -8,7 +8,8 @@ Layout (``docs/operations.md`` documents it for operators)::
       patents/  demands/       one side each, row-aligned files:
         ids.txt                row i -> record id
         facets.parquet         id, chains, ipc, applicant_type, region, legal_valid, date,
-                               open_license, grade, trl, confidential, owner
+                               open_license, grade, trl, confidential, owner,
+                               license_mode, fee_wan (patents: yearly licence fee; demands: budget, 万元)
         docs.parquet           display text and labels (never contact data)
         bm25.npz               document x term BM25 weights (scipy CSC, fields summed)
         bm25_vocab.json        term list + BM25 config + field weights

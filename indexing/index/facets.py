@@ -38,7 +38,9 @@ def _doc_schema(side: str) -> dict[str, Any]:
     cls = PatentRecord if side == "patents" else DemandRecord
     drop = {*PERSONAL_FIELDS, "inventors", "claims"}
     kinds = {"ipc": pl.List(pl.String), "open_license": pl.Boolean,
-             "confidential": pl.Boolean, "required_trl": pl.Int32}
+             "confidential": pl.Boolean, "required_trl": pl.Int32, "citations": pl.Int32,
+             "transfer_count": pl.Int32, "license_count": pl.Int32,
+             "license_fee_wan": pl.Float64}
     schema = {f.name: kinds.get(f.name, pl.String) for f in dataclasses.fields(cls)
               if f.name not in drop}
     if side == "patents":
@@ -58,7 +60,9 @@ def side_tables(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[
     fschema = {"id": pl.String, "chains": pl.List(pl.String), "ipc": pl.List(pl.String),
                "applicant_type": pl.String, "region": pl.String, "legal_valid": pl.Boolean,
                "date": pl.String, "open_license": pl.Boolean, "grade": pl.String,
-               "trl": pl.Int32, "confidential": pl.Boolean, "owner": pl.String}
+               "trl": pl.Int32, "confidential": pl.Boolean, "owner": pl.String,
+               # licence terms (patents; demands: their budget ceiling in 万元)
+               "license_mode": pl.String, "fee_wan": pl.Float64}
     dschema = _doc_schema(side)
     facets: dict[str, list[Any]] = {k: [] for k in fschema}
     docs: dict[str, list[Any]] = {k: [] for k in dschema}
@@ -76,11 +80,17 @@ def side_tables(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[
         facets["region"].append(r.region)
         facets["legal_valid"].append(patent_is_valid(r) if patent else True)
         facets["date"].append(r.application_date if patent else r.deadline)
-        facets["open_license"].append(bool(getattr(r, "open_license", False)))
+        facets["open_license"].append(bool(getattr(r, "open_license", False))
+                                      or bool(lab.get("open_license")))
         facets["grade"].append(lab.get("grade"))
-        facets["trl"].append(_int(lab.get("trl") if patent else r.required_trl))
+        facets["trl"].append(_int(lab.get("trl") if patent
+                                  else r.required_trl or lab.get("required_trl")))
         facets["confidential"].append(bool(getattr(r, "confidential", False)))
         facets["owner"].append(getattr(r, "owner", None))
+        terms = lab.get("license_terms") or {}
+        facets["license_mode"].append(terms.get("mode") if patent else None)
+        facets["fee_wan"].append(_float(terms.get("yearly_fee_wan")) if patent
+                                 else _float(lab.get("budget_wan_max")))
         for k in own:
             docs[k].append(ipc if k == "ipc" else getattr(r, k))
         if patent:
@@ -93,6 +103,10 @@ def side_tables(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[
         docs["evidence"].append([str(e) for e in (lab.get("evidence") or ())])
         docs["labels_json"].append(orjson.dumps(lab, default=str).decode() if lab else None)
     return _frame(facets, fschema), _frame(docs, dschema)
+
+
+def _float(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def _frame(columns: Mapping[str, list[Any]], schema: Mapping[str, Any]) -> Any:

@@ -17,7 +17,12 @@ Semantics (all given conditions must hold; values inside one condition are alter
   application date; demands: the deadline). A patent without a date fails a date filter;
   a demand without a deadline is open-ended and passes.
 - ``open_license_only``: patents offered under open licence (开放许可).
-- ``grades`` / ``min_trl``: label filters (value grade A/B/C, technology readiness).
+- ``grades`` / ``min_grade`` / ``min_trl``: label filters (value grade A/B/C, at least
+  ``min_grade`` — "B" keeps A and B —, technology readiness at least ``min_trl``).
+- ``max_required_trl``: demands that require at most this readiness (a patent at TRL 6
+  can serve demands requiring <= 6).
+- ``max_fee_wan``: patents whose licence fee, over one year in 万元, is known and at most
+  this (a demand's budget); a patent without a stated fee (面议) does not pass.
 - ``owners``: demands posted by these operation centres.
 - ``hide_confidential`` + ``viewer``: confidential demands are hidden unless their
   ``owner`` equals ``viewer`` (a centre always sees its own demands).
@@ -85,6 +90,9 @@ class Filters:
     open_license_only: bool = False
     grades: tuple[str, ...] = ()
     min_trl: int | None = None
+    min_grade: str | None = None
+    max_required_trl: int | None = None
+    max_fee_wan: float | None = None
     owners: tuple[str, ...] = ()
     hide_confidential: bool = False
     viewer: str | None = None
@@ -116,17 +124,37 @@ class Filters:
                 f"date_from {self.date_from} is after date_to {self.date_to}",
                 details={"field": "date_from"},
             )
-        if self.min_trl is not None:
+        for name in ("min_trl", "max_required_trl"):
+            value = getattr(self, name)
+            if value is None:
+                continue
             try:
-                trl = int(self.min_trl)
+                if isinstance(value, bool) or float(value) != int(value):
+                    raise ValueError
+                trl = int(value)
             except (TypeError, ValueError):
-                raise InputError(
-                    f"min_trl expects an integer 1-9, got {self.min_trl!r}",
-                    details={"field": "min_trl"},
-                ) from None
+                raise InputError(f"{name} expects an integer 1-9, got {value!r}",
+                                 details={"field": name}) from None
             if not 1 <= trl <= 9:
-                raise InputError(f"min_trl expects 1-9, got {trl}", details={"field": "min_trl"})
-            object.__setattr__(self, "min_trl", trl)
+                raise InputError(f"{name} expects 1-9, got {trl}", details={"field": name})
+            object.__setattr__(self, name, trl)
+        if self.min_grade is not None:
+            g = str(self.min_grade).strip().upper()
+            if g not in GRADES:
+                raise InputError(f"min_grade expects one of {list(GRADES)}, got {self.min_grade!r}",
+                                 details={"field": "min_grade"})
+            object.__setattr__(self, "min_grade", g)
+        if self.max_fee_wan is not None:
+            try:
+                if isinstance(self.max_fee_wan, bool):
+                    raise ValueError
+                fee = float(self.max_fee_wan)
+                if not 0 <= fee < 1e9:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise InputError(f"max_fee_wan expects an amount in 万元 >= 0, got "
+                                 f"{self.max_fee_wan!r}", details={"field": "max_fee_wan"}) from None
+            object.__setattr__(self, "max_fee_wan", fee)
         for name in ("valid_only", "open_license_only", "hide_confidential"):
             object.__setattr__(self, name, bool(getattr(self, name)))
         if self.viewer is not None:
@@ -215,8 +243,16 @@ def mask_for(facets: Any, filters: Filters, *, side: str = "patents") -> np.ndar
         mask &= c.fill_null(False).to_numpy().astype(bool)
     if filters.grades and (c := need("grade")) is not None:
         mask &= c.is_in(list(filters.grades)).fill_null(False).to_numpy()
+    if filters.min_grade is not None and (c := need("grade")) is not None:
+        ok = list(GRADES[: GRADES.index(filters.min_grade) + 1])
+        mask &= c.is_in(ok).fill_null(False).to_numpy()
     if filters.min_trl is not None and (c := need("trl")) is not None:
         mask &= (c >= filters.min_trl).fill_null(False).to_numpy()
+    if filters.max_required_trl is not None and (c := need("trl")) is not None:
+        # a demand that states no required readiness accepts any
+        mask &= (c <= filters.max_required_trl).fill_null(True).to_numpy()
+    if filters.max_fee_wan is not None and (c := need("fee_wan")) is not None:
+        mask &= (c <= filters.max_fee_wan).fill_null(False).to_numpy()
     if filters.owners and (c := need("owner")) is not None:
         mask &= c.is_in(list(filters.owners)).fill_null(False).to_numpy()
     if filters.hide_confidential and (c := _col(facets, "confidential")) is not None:
