@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import bench, data, encoder, index, labels, match, report, serve, transfers
+from api.cli import (bench, data, encoder, index, labels, match, push, report, serve,
+                     transfers)
 
 app = typer.Typer(
     name="patmatch",
@@ -31,7 +32,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, labels, encoder, index, match, serve, report, bench, transfers):
+for _module in (data, labels, encoder, index, match, serve, report, bench, transfers, push):
     _module.register(app)
 
 

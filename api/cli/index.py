@@ -119,6 +119,9 @@ def register(app: typer.Typer) -> None:
         q = Manifest.read(settings.bundles_dir / bid).get("quality") or {}
         typer.echo(f"published {bid} (gate: {q.get('gate', '-')}"
                    + (f", ndcg@10 {q['ndcg@10']:.4f}" if "ndcg@10" in q else "") + ")")
+        from api.cli.push import push_after_publish
+
+        push_after_publish(settings, f"publish {bid}")
 
     @app.command("rollback")
     @cli_errors
@@ -186,5 +189,9 @@ def register(app: typer.Typer) -> None:
                          wait=wait, force_build=force_build)
         typer.echo(json.dumps(st.to_dict(), ensure_ascii=False, indent=2) if as_json
                    else st.log_line())
+        if st.published and st.status == "ok":
+            from api.cli.push import push_after_publish
+
+            push_after_publish(settings, f"nightly {st.published}")
         if st.exit_code:
             raise typer.Exit(st.exit_code)

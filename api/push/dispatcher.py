@@ -157,7 +157,8 @@ def spawn_push(settings: Any, *, reason: str) -> int | None:
     try:
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / "push.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "push", "--quiet"],
+        proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "push",
+                                 "--quiet"],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env={**os.environ})
         out.close()
