@@ -219,6 +219,9 @@ class IndexOut(BaseModel):
     reload_error: str | None = Field(None, description="why the last switch to a newly "
                                                        "published bundle failed (still "
                                                        "serving this one)")
+    pushes: dict[str, int] = Field(default_factory=dict, description=(
+        "items delivered by subscriptions (delivered_total, delivered_last_365_days) and, "
+        "apart from them, match results viewed through the API (views_last_365_days)"))
 
 
 class JobOut(BaseModel):

@@ -1,11 +1,12 @@
 """Service statistics from the API's own database for a reporting period: who was served,
-how many match results reached them, and the access-control facts a security review
+how many match results they viewed, and the access-control facts a security review
 asks for. These are the 服务 and 数据安全 sections of ``patmatch report``.
 
-A *push* is one match result delivered to a caller through an audited, successful
-request: a patent listed for a demand (``match.demand``), a supply-demand pair of a
-chain (``chains.pairs``), or a row of a downloaded batch result (``jobs.download``).
-Results computed but never fetched (e.g. a CLI batch file nobody opened) do not count.
+A *view* is one match result shown to a caller through an audited, successful request: a
+patent listed for a demand (``match.demand``), a supply-demand pair of a chain
+(``chains.pairs``), or a row of a downloaded batch result (``jobs.download``). Views are
+not pushes: five repeated requests for the same list are five times the views and no
+push at all. Pushes are delivered digest items, counted by ``api.push.stats``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from indexing.store.stats import Period
 
-PUSH_ACTIONS = {"match.demand": "patents listed for a demand",
+VIEW_ACTIONS = {"match.demand": "patents listed for a demand",
                 "chains.pairs": "supply-demand pairs of a chain",
                 "jobs.download": "rows of downloaded batch results"}
 
@@ -31,10 +32,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def usage_stats(db_path: Path, period: Period) -> dict[str, Any]:
-    """Requests, pushes, centres served and key/audit facts from ``api.sqlite3``;
+    """Requests, views, centres served and key/audit facts from ``api.sqlite3``;
     ``available: False`` (and zeros) when the API has never run in this data home."""
     empty = {"available": False, "requests": 0, "errors": 0, "by_role": {}, "by_action": {},
-             "pushes": 0, "pushes_by_action": {}, "demands_served": 0, "centres_served": [],
+             "views": 0, "views_by_action": {}, "demands_served": 0, "centres_served": [],
              "keys": {}, "centres_registered": [], "centre_chains": {}, "audit_entries_total": 0,
              "audit_append_only": False}
     if not Path(db_path).is_file():
@@ -51,10 +52,10 @@ def usage_stats(db_path: Path, period: Period) -> dict[str, Any]:
             "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_log'")}
     centre_of = {k["key_id"]: k["centre"] or k["key_id"] for k in keys if k["role"] == "centre"}
     ok = [r for r in rows if r["status"] < 400]
-    pushes: Counter = Counter()
+    views: Counter = Counter()
     for r in ok:
-        if r["action"] in PUSH_ACTIONS:
-            pushes[r["action"]] += int(r["result_count"] or 0)
+        if r["action"] in VIEW_ACTIONS:
+            views[r["action"]] += int(r["result_count"] or 0)
     served = {r["target"] for r in ok if r["action"] == "match.demand" and r["result_count"]}
     by_role: Counter = Counter((r["role"] or "anonymous") for r in rows)
     key_counts: Counter = Counter(
@@ -65,8 +66,8 @@ def usage_stats(db_path: Path, period: Period) -> dict[str, Any]:
         "errors": len(rows) - len(ok),
         "by_role": dict(by_role.most_common()),
         "by_action": dict(Counter(r["action"] for r in rows).most_common()),
-        "pushes": sum(pushes.values()),
-        "pushes_by_action": {a: pushes.get(a, 0) for a in PUSH_ACTIONS},
+        "views": sum(views.values()),
+        "views_by_action": {a: views.get(a, 0) for a in VIEW_ACTIONS},
         "demands_served": len(served),
         "centres_served": sorted({centre_of[r["key_id"]] for r in ok
                                   if r["key_id"] in centre_of}),
@@ -80,4 +81,4 @@ def usage_stats(db_path: Path, period: Period) -> dict[str, Any]:
     }
 
 
-__all__ = ["PUSH_ACTIONS", "usage_stats"]
+__all__ = ["VIEW_ACTIONS", "usage_stats"]

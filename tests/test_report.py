@@ -92,7 +92,7 @@ def test_record_stats_per_chain_and_period(settings: Settings) -> None:
     assert before["supply"]["patents"] == 3  # the stock is counted whatever the period
 
 
-def test_usage_counts_pushes_centres_and_is_read_only(settings: Settings) -> None:
+def test_usage_counts_views_centres_and_is_read_only(settings: Settings) -> None:
     from api.db import api_db_path
     from api.usage import usage_stats
 
@@ -101,13 +101,13 @@ def test_usage_counts_pushes_centres_and_is_read_only(settings: Settings) -> Non
     _audit(settings)
     u = usage_stats(api_db_path(settings.home), THIS_YEAR)
     assert u["requests"] == 5 and u["errors"] == 1
-    assert u["pushes"] == 35
-    assert u["pushes_by_action"] == {"match.demand": 10, "chains.pairs": 20, "jobs.download": 5}
+    assert u["views"] == 35
+    assert u["views_by_action"] == {"match.demand": 10, "chains.pairs": 20, "jobs.download": 5}
     assert u["demands_served"] == 1
     assert u["centres_served"] == ["centre-a"]  # centre-b only failed
     assert u["centres_registered"] == ["centre-a", "centre-b"]  # centre-c is revoked
     assert u["audit_append_only"] is True and u["audit_entries_total"] == 5
-    assert usage_stats(api_db_path(settings.home), LAST_YEAR)["pushes"] == 0
+    assert usage_stats(api_db_path(settings.home), LAST_YEAR)["views"] == 0
 
 
 def test_report_targets_archive_and_markdown(settings: Settings) -> None:
@@ -120,15 +120,21 @@ def test_report_targets_archive_and_markdown(settings: Settings) -> None:
     assert t["chains_labelled"]["actual"] == 2 and not t["chains_labelled"]["met"]
     assert t["base_records"]["actual"] == 0  # nothing published yet
     assert t["centres_served"]["actual"] == 1
-    assert t["pushes_per_year"]["actual"] == round(35 * 365 / THIS_YEAR.days)
+    # page views are not pushes: only delivered subscription items count
+    assert t["pushes_per_year"]["actual"] == 0 and not t["pushes_per_year"]["met"]
     assert t["reports_per_year"]["actual"] == 1
     md = render_markdown(r)
-    assert "## 按产业链" in md and "centre-a" in md and "| 精准推送 (条) | 35 |" in md
+    assert "## 按产业链" in md and "centre-a" in md and "| 查看的匹配结果 (条，非推送) | 35 |" in md
+    assert "## 对接漏斗" in md
     paths = archive(settings, r)
     assert [p.suffix for p in paths] == [".json", ".md"]
-    assert json.loads(paths[0].read_text(encoding="utf-8"))["usage"]["pushes"] == 35
+    assert json.loads(paths[0].read_text(encoding="utf-8"))["usage"]["views"] == 35
+    # rerunning the same period is not another report; another period is
     again = build_report(settings, THIS_YEAR)
-    assert {x["target"]: x for x in again["targets"]}["reports_per_year"]["actual"] == 2
+    assert {x["target"]: x for x in again["targets"]}["reports_per_year"]["actual"] == 1
+    archive(settings, again)
+    other = build_report(settings, Period(THIS_YEAR.start, THIS_YEAR.start))
+    assert {x["target"]: x for x in other["targets"]}["reports_per_year"]["actual"] == 2
 
 
 def test_period_parsing() -> None:

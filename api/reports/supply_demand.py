@@ -3,9 +3,11 @@ industry chain, service to operation centres, precise pushes, data security, and
 platform targets with the evidence for each.
 
 An edge module (like the CLI): it composes ``indexing.store.stats`` (the records),
-``indexing.index.bundle`` (what is being served) and ``api.usage`` (who was served). Every
-report is archived as JSON + Markdown in ``<home>/reports/``, which is what the
-"statistical reports per year" target counts.
+``indexing.index.bundle`` (what is being served), ``api.usage`` (who was served, results
+viewed) and ``api.push.stats`` (items delivered by subscriptions, the outcome funnel,
+deals and the seed targets). Every report is archived as JSON + Markdown in
+``<home>/reports/``; the "statistical reports per year" target counts the distinct
+periods archived, so rerunning a report does not count twice.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 TARGETS = {"chains_labelled": 8, "base_records": 20_000, "centres_served": 5,
-           "pushes_per_year": 1_000, "reports_per_year": 5}
+           "pushes_per_year": 1_000, "reports_per_year": 5}  # + the seed targets (api.push.stats)
 REPORT_VERSION = "1"
 
 
@@ -27,16 +29,54 @@ def reports_dir(settings: Any) -> Path:
     return Path(settings.home) / "reports"
 
 
-def _archived_in_last_year(settings: Any, today: _dt.date) -> int:
+REPORT_TYPE = "supply_demand"
+
+
+def _report_key(r: dict[str, Any]) -> tuple[str, str, str]:
+    return (r.get("report_type") or REPORT_TYPE, r["period"]["from"], r["period"]["to"])
+
+
+def _archived_in_last_year(settings: Any, today: _dt.date) -> set[tuple[str, str, str]]:
+    """Distinct (type, from, to) of the reports archived in the last 365 days: rerunning
+    the report for the same period is not another report."""
     since = (today - _dt.timedelta(days=364)).isoformat()
-    n = 0
+    seen: set[tuple[str, str, str]] = set()
     for p in reports_dir(settings).glob("report-*.json"):
         try:
-            generated = json.loads(p.read_text(encoding="utf-8"))["generated"][:10]
+            r = json.loads(p.read_text(encoding="utf-8"))
+            generated = r["generated"][:10]
+            key = _report_key(r)
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not ours, or damaged: it does not count
-        n += since <= generated <= today.isoformat()
-    return n
+        if since <= generated <= today.isoformat():
+            seen.add(key)
+    return seen
+
+
+def _push_sections(settings: Any, period: Any, store: Any) -> dict[str, Any]:
+    """Delivered pushes, the outcome funnel, deals and the seed targets (api.push.stats)."""
+    from api.push import stats
+    from api.push.store import open_push_store
+
+    engine = open_push_store(settings).engine
+
+    def patent_type(pid: str) -> str | None:
+        rec = store.get_patent(pid)
+        return rec.applicant_type if rec is not None else None
+
+    def taker(demand_id: str | None, subscription_id: str | None) -> str | None:
+        rec = store.get_demand(demand_id) if demand_id else None
+        if rec is not None:
+            return rec.enterprise or rec.owner or rec.id
+        return f"sub:{subscription_id}" if subscription_id else None
+
+    try:
+        deals = stats.deals(engine, period, patent_type=patent_type, taker=taker)
+        return {"delivered": stats.delivered_counts(engine, period),
+                "funnel": stats.funnel(engine, period), "deals": deals,
+                "seed_targets": stats.seed_targets(deals)}
+    finally:
+        engine.dispose()
 
 
 def _bundle_summary(settings: Any) -> dict[str, Any] | None:
@@ -81,13 +121,15 @@ def build_report(settings: Any, period: Any, *, today: _dt.date | None = None) -
     try:
         records = record_stats(store, period, {c.id: c.name_zh for c in tax.chains})
         counts = store.counts()
+        push = _push_sections(settings, period, store)
     finally:
         store.close()
     usage = usage_stats(api_db_path(settings.home), period)
     bundle = _bundle_summary(settings)
     served = (bundle["patents"] + bundle["demands"]) if bundle else 0
-    pace = round(usage["pushes"] * 365 / period.days) if period.days else 0
-    reports = _archived_in_last_year(settings, today) + 1  # + this one
+    delivered = push["delivered"]
+    this = (REPORT_TYPE, period.start.isoformat(), period.end.isoformat())
+    reports = len(_archived_in_last_year(settings, today) | {this})
     security = _security(settings, counts, usage)
     secure = security["pii_key_file_private"] and (usage["audit_append_only"]
                                                    or not usage["available"])
@@ -99,24 +141,28 @@ def build_report(settings: Any, period: Any, *, today: _dt.date | None = None) -
         ("centres_served", len(usage["centres_served"]),
          f"centre keys with successful requests in the period "
          f"({len(usage['centres_registered'])} registered)"),
-        ("pushes_per_year", pace, f"{usage['pushes']} pushes in {period.days} days, "
-         "annualised"),
-        ("reports_per_year", reports, "reports archived in the last 365 days, this one "
-         "included"),
+        ("pushes_per_year", delivered["annualised"],
+         f"{delivered['pushes']} items delivered by subscriptions in {period.days} days, "
+         f"annualised (API page views, {usage['views']}, are not pushes)"),
+        ("reports_per_year", reports, "distinct report periods archived in the last 365 "
+         "days, this one included (a rerun for the same period is not another report)"),
     ]
     return {
         "report_version": REPORT_VERSION,
+        "report_type": REPORT_TYPE,
         "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "period": period.to_dict(),
         "bundle": bundle,
         "records": records,
         "usage": usage,
+        "push": push,
         "security": security,
         "targets": [{"target": k, "goal": TARGETS[k], "actual": v, "met": v >= TARGETS[k],
                      "evidence": ev} for k, v, ev in targets]
                    + [{"target": "data_security", "goal": "encrypted, masked, audited",
                        "actual": "yes" if secure else "no", "met": bool(secure),
-                       "evidence": "PII key file mode 0600 and append-only audit log"}],
+                       "evidence": "PII key file mode 0600 and append-only audit log"}]
+                   + push["seed_targets"],
     }
 
 
@@ -158,11 +204,12 @@ def render_markdown(r: dict[str, Any]) -> str:
     else:
         lines += _table(["指标", "数值"], [
             ["请求数", use["requests"]], ["失败请求", use["errors"]],
-            ["精准推送 (条)", use["pushes"]], ["获得推送的需求", use["demands_served"]],
+            ["查看的匹配结果 (条，非推送)", use["views"]], ["查看过匹配的需求", use["demands_served"]],
             ["服务的运营中心", ", ".join(use["centres_served"]) or "-"],
             ["已登记的运营中心", ", ".join(use["centres_registered"]) or "-"]])
-        lines += _table(["推送方式", "条数"], [[k, v] for k, v in use["pushes_by_action"].items()])
+        lines += _table(["查看方式", "条数"], [[k, v] for k, v in use["views_by_action"].items()])
         lines += _table(["角色", "请求"], [[k, v] for k, v in use["by_role"].items()])
+    lines += _push_markdown(r["push"])
     lines += ["## 数据安全", ""]
     lines += _table(["项目", "状态"], [
         ["联系方式加密存储 (条)", sec["contacts_encrypted"]],
@@ -173,6 +220,39 @@ def render_markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+FUNNEL_HEAD = ["推送", "已查看", "已联系", "洽谈中", "已成交", "已拒绝"]
+FUNNEL_KEYS = ["pushed", "viewed", "contacted", "negotiating", "deal", "rejected"]
+
+
+def _push_markdown(push: dict[str, Any]) -> list[str]:
+    d, f, deals = push["delivered"], push["funnel"], push["deals"]
+    lines = ["## 精准推送 (订阅送达)", "",
+             f"本期送达 {d['pushes']} 条（年化 {d['annualised']} 条），覆盖订阅 "
+             f"{d['subscriptions_reached']} 个、需求 {d['demands_reached']} 个；"
+             f"未送达（排队/失败/死信）：{d['not_delivered'] or '无'}。", ""]
+    lines += _table(["运营中心", "送达条数"], [[k, v] for k, v in d["by_centre"].items()])
+    lines += _table(["产业链", "送达条数"], [[k, v] for k, v in d["by_chain"].items()])
+    lines += _table(["月份", "送达条数"], [[k, v] for k, v in d["by_month"].items()])
+    lines += ["## 对接漏斗 (推送 → 查看 → 联系 → 洽谈 → 成交)", ""]
+    lines += _table(["", *FUNNEL_HEAD], [["合计", *(f["overall"][k] for k in FUNNEL_KEYS)]])
+    lines += _table(["产业链", *FUNNEL_HEAD],
+                    [[c, *(row[k] for k in FUNNEL_KEYS)] for c, row in f["by_chain"].items()])
+    lines += _table(["运营中心", *FUNNEL_HEAD],
+                    [[c, *(row[k] for k in FUNNEL_KEYS)] for c, row in f["by_centre"].items()])
+    lines += ["## 成交", ""]
+    lines += _table(["指标", "数值"], [
+        ["成交 (件)", deals["count"]], ["成交金额 (万元)", deals["amount_wan"]],
+        ["高校院所专利转让/许可 (件)", deals["academic_transfers"]],
+        ["高校院所专利转让/许可金额 (万元)", deals["academic_amount_wan"]],
+        ["受让高校院所/国企专利的企业 (家)", deals["sme_takers"]],
+        ["上一同长期间 (家)", deals["sme_takers_previous"]],
+        ["增幅", "n/a" if deals["sme_growth"] is None else f"{deals['sme_growth']:.0%}"]])
+    lines += _table(["成交方式", "件数", "金额 (万元)"],
+                    [[k, v, deals["amount_by_type"].get(k, 0)]
+                     for k, v in deals["by_type"].items()])
+    return lines
+
+
 def write_xlsx(r: dict[str, Any], path: Path) -> None:
     """One sheet per section (targets, chains, usage), for analysts' spreadsheets."""
     import polars as pl
@@ -181,9 +261,15 @@ def write_xlsx(r: dict[str, Any], path: Path) -> None:
         "targets": pl.DataFrame([{k: str(v) for k, v in t.items()} for t in r["targets"]]),
         "chains": pl.DataFrame(r["records"]["chains"]) if r["records"]["chains"]
         else pl.DataFrame({"chain": []}),
-        "usage": pl.DataFrame({"metric": ["requests", "errors", "pushes", "demands_served"],
-                               "value": [r["usage"][k] for k in ("requests", "errors", "pushes",
-                                                                 "demands_served")]}),
+        "usage": pl.DataFrame({"metric": ["requests", "errors", "views", "demands_served",
+                                          "pushes_delivered"],
+                               "value": [*(r["usage"][k] for k in ("requests", "errors", "views",
+                                                                   "demands_served")),
+                                         r["push"]["delivered"]["pushes"]]}),
+        "funnel": pl.DataFrame([{"group": g, "name": n, **row}
+                                for g, rows in (("chain", r["push"]["funnel"]["by_chain"]),
+                                                ("centre", r["push"]["funnel"]["by_centre"]))
+                                for n, row in rows.items()] or [{"group": "", "name": ""}]),
     }
     import xlsxwriter
 

@@ -18,9 +18,11 @@ router = APIRouter(tags=["admin"])
 
 @router.get("/v1/index", response_model=IndexOut, responses=errors(*READ),
             summary="The bundle being served: build id, counts, fingerprints, quality")
-def index_info(engine: EngineDep,
+def index_info(engine: EngineDep, request: Request,
                audit: Annotated[Auditor, Depends(auditor_for("index:read"))]) -> IndexOut:
-    return IndexOut(**admin_service.served_index(engine))
+    return IndexOut(**admin_service.served_index(engine),
+                    pushes=admin_service.push_counts(request.app.state.push.engine,
+                                                     request.app.state.settings))
 
 
 @router.post("/v1/admin/rebuild", response_model=JobOut, status_code=202,

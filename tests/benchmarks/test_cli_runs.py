@@ -59,10 +59,10 @@ def test_demo_then_eval_demo_task(home: Path, tmp_path: Path, encoder_dir: Path)
                  "[8] centres", "[9] report"):
         assert step in out
     # the centres were served over the API: their requests are in the audit log, and the
-    # report counts them (pushes and centres served)
+    # report counts them (views and centres served)
     report = json.loads(next((home / "reports").glob("report-*.json")).read_text("utf-8"))
     assert report["usage"]["requests"] > 0 and report["usage"]["centres_served"]
-    assert report["usage"]["pushes"] == sum(report["usage"]["pushes_by_action"].values()) > 0
+    assert report["usage"]["views"] == sum(report["usage"]["views_by_action"].values()) > 0
     assert "[met ] data_security" in out
     assert out.count("━━ demand") == 2 and "理由:" in out and "patmatch serve" in out
     batch = next((home / "demo" / "outputs").glob("matches-*"))

@@ -182,3 +182,16 @@ def test_rejected_as_irrelevant_sinks_in_the_demands_list(client, keys) -> None:
     ids = [m["record_id"] for m in client.get("/v1/demands/D-B-PUB/matches",
                                               headers=hdr(k)).json()["items"]]
     assert ids[0] == before[1]
+
+
+def test_index_counts_deliveries_as_pushes_and_page_views_apart(app, client, keys) -> None:
+    k = keys["centre_b"]
+    _create(client, k, demand_id="D-B-PUB", top_n=2)
+    assert app.state.push_worker.wait_idle(20)
+    before = client.get("/v1/index", headers=hdr(k)).json()["pushes"]
+    assert before["delivered_total"] == 2 and before["delivered_last_365_days"] == 2
+    for _ in range(5):  # repeated page views are views, never pushes
+        client.get("/v1/demands/D-B-PUB/matches", params={"limit": 200}, headers=hdr(k))
+    after = client.get("/v1/index", headers=hdr(k)).json()["pushes"]
+    assert after["delivered_total"] == 2
+    assert after["views_last_365_days"] > before["views_last_365_days"]
