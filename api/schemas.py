@@ -107,6 +107,23 @@ class PatentOut(BaseModel):
     open_license: bool = False
     license_fee: str | None = None
     source: str | None = None
+    problem: str | None = None
+    means: str | None = None
+    effect: str | None = None
+    trl: int | None = None
+    citations: int | None = None
+    transfer_count: int | None = None
+    license_count: int | None = None
+    license_mode: str | None = None
+    license_fee_wan: float | None = None
+    license_fee_period: str | None = None
+    license_payment: str | None = None
+    applicant_type_zh: str | None = Field(None, examples=["高校"])
+    labels: dict[str, Any] | None = Field(None, description=(
+        "current labels: chains + chain_names (Chinese), problem/means/effect (given = set "
+        "by a person), trl + trl_reasons, grade + grade_score + grade_reasons, license_terms "
+        "{mode, fee_wan, period, payment 一次性/按年/提成, royalty_pct, yearly_fee_wan}; "
+        "source = bundle (as served) or fresh (record changed since the last build)"))
 
 
 # --- matching ------------------------------------------------------------------------
@@ -121,6 +138,13 @@ class MatchFilters(_In):
     date_from: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     date_to: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     open_license_only: bool = False
+    min_grade: Literal["A", "B", "C"] | None = Field(None, description="A keeps A; B keeps A and B")
+    min_trl: int | None = Field(None, ge=1, le=9, description="patents at least this mature")
+    max_required_trl: int | None = Field(None, ge=1, le=9,
+                                         description="demands requiring at most this TRL")
+    max_fee_wan: float | None = Field(None, ge=0, le=1e8, description=(
+        "patents whose licence fee over one year (万元) is stated and at most this, e.g. a "
+        "demand's budget; patents without a stated fee (面议) are left out"))
 
 
 class FusionOverride(_In):
@@ -150,7 +174,11 @@ class MatchRequest(_In):
 class MatchOut(BaseModel):
     record_id: str
     rank: int
-    score: float = Field(description="fused score: comparable within one list only, not a %")
+    score: float = Field(description=(
+        "fused score: comparable within one list only, not a %. Scale depends on the fusion "
+        "method: weighted_rrf/rrf sum w/(k+rank) over the two lists (at most "
+        "(w_lex+w_sem)/(k+1), about 0.03 with the defaults); linear sums the weighted "
+        "normalised component scores (0..w_lex+w_sem, so it may exceed 1)"))
     lexical_score: float | None = None
     semantic_score: float | None = None
     lexical_rank: int | None = None
@@ -165,6 +193,18 @@ class MatchOut(BaseModel):
                                                              "behind the semantic reason")
     reason: str = Field("", examples=["命中：锂电池、低温；语义相近：冬季续航衰减 ↔ 低温放电性能；"
                                       "同属产业链：动力电池与新型储能"])
+    chain_names: list[str] = Field(default_factory=list, examples=[["动力电池与新型储能"]])
+    grade: str | None = Field(None, description="价值分级 A/B/C (patents)")
+    trl: int | None = Field(None, description="成熟等级 1-9 (patents); required TRL (demands)")
+    license_mode: str | None = Field(None, examples=["开放许可"])
+    license_fee_wan: float | None = Field(None, description="许可费金额, 万元 per period")
+    license_fee_period: str | None = Field(None, examples=["年"])
+    license_payment: str | None = Field(None, examples=["按年"], description="一次性/按年/提成")
+    yearly_fee_wan: float | None = None
+    applicant: str | None = None
+    applicant_type: str | None = None
+    applicant_type_zh: str | None = Field(None, examples=["高校"])
+    region: str | None = None
 
 
 class MatchListOut(BaseModel):
@@ -172,6 +212,9 @@ class MatchListOut(BaseModel):
     query: dict[str, Any]
     total: int = Field(description="records in the fused list the caller may see (the fused "
                                    "list is computed to a fixed depth, see docs/api.md)")
+    matching: int | None = Field(None, description=(
+        "records of the searched side that pass the filters; the list is ranked only to "
+        "its depth, so total < matching means the ranking was cut, not that fewer matched"))
     limit: int
     offset: int
     items: list[MatchOut]

@@ -34,7 +34,10 @@ def demand_out(engine: ServingEngine, p: Principal, rec: Any) -> DemandOut:
 
 
 def patent_out(rec: Any) -> PatentOut:
+    from indexing.records import APPLICANT_TYPE_ZH
+
     data = {f.name: _plain(getattr(rec, f.name)) for f in dataclasses.fields(rec)}
+    data["applicant_type_zh"] = APPLICANT_TYPE_ZH.get(data.get("applicant_type") or "")
     return PatentOut(**{k: v for k, v in data.items() if k in PatentOut.model_fields})
 
 
@@ -87,7 +90,24 @@ def match_out(m: Any, rank: int | None = None) -> MatchOut:
         chains=[str(c) for c in (g("chains") or ())],
         matched_terms=[str(t) for t in (g("matched_terms") or ())],
         highlights=_highlights_out(g("highlights")), shared_labels=_labels_out(g("shared_labels")),
-        reason=str(g("reason") or ""))
+        reason=str(g("reason") or ""), chain_names=chain_names_zh(g("chains") or ()),
+        **{k: v for k, v in (g("facts") or {}).items() if k in _FACT_FIELDS})
+
+
+_FACT_FIELDS = ("grade", "trl", "license_mode", "license_fee_wan", "license_fee_period",
+                "license_payment", "yearly_fee_wan", "applicant", "applicant_type",
+                "applicant_type_zh", "region")
+
+
+def chain_names_zh(chains: Any) -> list[str]:
+    """Chinese display names of chain ids (an unknown id is shown as it is)."""
+    from labeling_spec import load_taxonomy
+
+    try:
+        tax = load_taxonomy()
+    except Exception:  # noqa: BLE001 - display names never fail a response
+        return [str(c) for c in chains]
+    return [tax.name_of(str(c)) for c in chains]
 
 
 def pair_out(pr: Any, rank: int) -> PairOut:

@@ -15,6 +15,11 @@ ApplicantType = Literal["university", "institute", "soe", "enterprise", "individ
 APPLICANT_TYPES: tuple[str, ...] = (
     "university", "institute", "soe", "enterprise", "individual", "other",
 )
+# what readers see instead of the ids (reports, CSV/XLSX, the console)
+APPLICANT_TYPE_ZH: dict[str, str] = {
+    "university": "高校", "institute": "科研院所", "soe": "国有企业", "enterprise": "企业",
+    "individual": "个人", "other": "其他",
+}
 CooperationMode = Literal["转让", "许可", "合作开发", "其他"]
 COOPERATION_MODES: tuple[str, ...] = ("转让", "许可", "合作开发", "其他")
 
@@ -100,7 +105,7 @@ PATENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(PatentRecord))
 DEMAND_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DemandRecord))
 
 __all__ = [
-    "APPLICANT_TYPES", "COOPERATION_MODES", "DEMAND_COLUMNS", "DEMAND_REQUIRED",
+    "APPLICANT_TYPES", "APPLICANT_TYPE_ZH", "COOPERATION_MODES", "DEMAND_COLUMNS", "DEMAND_REQUIRED",
     "PATENT_COLUMNS", "PATENT_REQUIRED", "PERSONAL_FIELDS", "VALID_LEGAL_STATUSES",
     "DemandRecord", "PatentRecord", "field",
 ]

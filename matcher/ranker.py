@@ -25,6 +25,7 @@ from matcher.config import FusionConfig
 from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
 from matcher.kernels import lexical_tokens
+from matcher.record_facts import facts_of
 from matcher.results import Match, MatchList
 from patmatch.errors import BundleMismatchError, InputError, NotFoundError
 
@@ -304,11 +305,13 @@ class HybridRanker:
                 reason=ex.reason if ex else "",
                 title=str(doc.get("title") or ""),
                 semantic_pair=ex.semantic_pair if ex else None,
+                facts=facts_of(doc),
             ))
         return MatchList(query_id=query_id, direction=direction, total=total, offset=offset,
                          limit=limit, items=tuple(items), fusion=fusion.to_dict(),
                          filters=filters.to_dict(), build_id=getattr(self.bundle, "build_id", None),
-                         query_terms=tuple(qterms))
+                         query_terms=tuple(qterms),
+                         matching=int(mask.sum()) if mask is not None else len(side.ids))
 
     # --- helpers ----------------------------------------------------------------------
     def explainer(self, side: Any) -> Explainer:

@@ -38,6 +38,9 @@ class Match:
     reason: str = ""
     title: str = ""
     semantic_pair: tuple[str, str] | None = None
+    # grade, trl, licence terms, applicant (type, Chinese type name), region: see
+    # matcher/record_facts.py
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -62,6 +65,9 @@ class MatchList:
     filters: dict[str, Any] = field(default_factory=dict)
     build_id: str | None = None
     query_terms: tuple[str, ...] = ()
+    # records of the side that pass the filters (every one of them has a fused score; the
+    # list is ranked only ``fusion.depth`` deep, so ``total`` <= min(matching, depth))
+    matching: int | None = None
 
     def __len__(self) -> int:
         return len(self.items)

@@ -10,6 +10,7 @@ from api.deps import Auditor, EngineDep, Paging, auditor_for
 from api.routers import READ, errors
 from api.schemas import RECORD_ID_PATTERN, MatchListOut, PatentOut
 from api.services.matching import run_patent_match
+from api.services.patents import current_labels
 from api.services.patents import get_patent as read_patent
 from api.views import patent_out
 
@@ -23,7 +24,8 @@ def get_patent(patent_id: PatentId, engine: EngineDep,
                audit: Annotated[Auditor, Depends(auditor_for("patents:read"))]) -> PatentOut:
     rec = read_patent(engine, patent_id)
     audit("patents.read", target=patent_id, count=1)
-    return patent_out(rec)
+    out = patent_out(rec)
+    return out.model_copy(update={"labels": current_labels(engine, rec)})
 
 
 @router.get("/{patent_id}/demands", response_model=MatchListOut, responses=errors(*READ),

@@ -27,13 +27,15 @@ def build_filters(engine: ServingEngine, p: Principal, f: MatchFilters | None,
         chains=scope_chains(p, requested), ipc_prefix=tuple(f.ipc_prefix),
         applicant_types=tuple(f.applicant_types), regions=tuple(f.regions),
         valid_only=f.valid_only, date_from=f.date_from, date_to=f.date_to,
-        open_license_only=f.open_license_only)
+        open_license_only=f.open_license_only,
+        **{k: getattr(f, k) for k in ("min_grade", "min_trl", "max_required_trl", "max_fee_wan")
+           if getattr(f, k) is not None})
 
 
 def _match_list_out(build_id: str, query: dict, total: int, items: list, limit: int,
-                    offset: int) -> MatchListOut:
+                    offset: int, matching: int | None = None) -> MatchListOut:
     return MatchListOut(build_id=build_id, query=query, total=int(total), limit=limit,
-                        offset=offset,
+                        offset=offset, matching=matching,
                         items=[match_out(m, rank=offset + i + 1) for i, m in enumerate(items)])
 
 
@@ -44,7 +46,7 @@ def run_text_match(engine: ServingEngine, p: Principal, text: str, *, filters: M
     with engine.ranking:
         res = snap.ranker.match_text(text, filters=flt, limit=limit, offset=offset, fusion=fz)
     return _match_list_out(snap.build_id, {"kind": "text", "text": text[:200]}, res.total,
-                           list(res.items), limit, offset)
+                           list(res.items), limit, offset, getattr(res, "matching", None))
 
 
 def run_demand_match(engine: ServingEngine, p: Principal, rec: Any, *,
@@ -72,7 +74,8 @@ def run_demand_match(engine: ServingEngine, p: Principal, rec: Any, *,
     if not sink:
         res = fetch(limit, offset)
         return _match_list_out(snap.build_id, {"kind": "demand", "demand_id": rec.id},
-                               res.total, list(res.items), limit, offset)
+                               res.total, list(res.items), limit, offset,
+                               getattr(res, "matching", None))
     # enough of the head that the page holds offset+limit kept items, or the whole list
     res = fetch(offset + limit + len(sink), 0)
     items = list(res.items)
@@ -80,7 +83,8 @@ def run_demand_match(engine: ServingEngine, p: Principal, rec: Any, *,
     if len(items) >= res.total:
         kept += [m for m in items if str(m.record_id) in sink]
     return _match_list_out(snap.build_id, {"kind": "demand", "demand_id": rec.id},
-                           res.total, kept[offset:offset + limit], limit, offset)
+                           res.total, kept[offset:offset + limit], limit, offset,
+                           getattr(res, "matching", None))
 
 
 def run_patent_match(engine: ServingEngine, p: Principal, patent_id: str, *, limit: int,
