@@ -350,6 +350,34 @@ def _demo(demo_dir: Path | str | None) -> Task:
         group_kind="chain", demands=tuple(judged))
 
 
+ZERO_OVERLAP_FILE = Path(__file__).resolve().parent / "data" / "zero_overlap.tsv"
+
+
+def zero_overlap_pairs(path: Path = ZERO_OVERLAP_FILE) -> list[tuple[str, str, str]]:
+    """(query id, patent id, demand text) of the zero-overlap set (ours, issue 20)."""
+    rows = path.read_text("utf-8").splitlines()[1:]
+    out = []
+    for line in rows:
+        parts = line.split("\t")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise FileFormatError(f"{path}: expected query_id, patent_id, text; got {line!r}")
+        out.append((parts[0].strip(), parts[1].strip(), parts[2].strip()))
+    return out
+
+
+def _zero_overlap(shared_dir: Path | str | None) -> Task:
+    """Demands written as an SME would say them for held-out KPPatent-ZH patents, sharing
+    almost no words with them (``benchmarks/zero_overlap_check.py`` measures it): where
+    lexical overlap ends. Read MRR@10 and the share of right-patent-first (success@1)."""
+    pairs = zero_overlap_pairs()
+    return Task(
+        name="zero_overlap",
+        description=f"{len(pairs)} SME demands with almost no word in common with their "
+                    "KPPatent-ZH patent (held-out patents), over 3,720 patents",
+        corpus=kppatent_records(shared_dir), queries={q: t for q, _, t in pairs},
+        qrels={q: {pid: 3} for q, pid, _ in pairs})
+
+
 def _files(folder: Path, stem: str) -> list[Path]:
     """Every ``<stem>*`` data file in ``folder`` (the generator splits each side in several
     files with different formats and encodings)."""
@@ -369,6 +397,7 @@ TASKS: dict[str, Callable[[Path | str | None], Task]] = {
     "csl_keywords": _csl_keywords,
     "csl_title": _csl_title,
     "csl_discipline": _csl_discipline,
+    "zero_overlap": _zero_overlap,
     "demo": _demo,
 }
 SHARED_TASKS: tuple[str, ...] = tuple(n for n in TASKS if n != "demo")

@@ -20,8 +20,19 @@ Sources
   Lee, "Analyses of multiple evidence combination", SIGIR 1997, and Bruch et al. 2023
   (their "TM2C2" convex combination with min-max is our ``linear`` with ``minmax``).
 
+Evidence strength (``bound``, linear min-max only): plain min-max maps every list's best
+hit to 1.0, so a lexical list whose best hit shares only one vague word (技术) counts as
+much as a list whose best hit matches the whole query. With a per-query ``bound`` the
+lexical side is normalised as ``score / max(best, bound)`` (theoretical minimum 0, cf.
+Bruch et al. 2023's TMM, with the maximum not below the bound): the ranker passes
+``lexical_bound x`` what the query could score (``SparseIndex.term_max``: each query
+term at its best weight in any document), so weak lexical evidence stays weak and the
+dense side decides; a strong lexical match (best >= bound) is normalised as before.
+
 Edge cases, decided once here:
-- ties: equal fused scores are ordered by the best (smallest) component rank, then by
+- ties: equal fused scores are ordered, for ``linear``, by the secondary signals (raw
+  score of the last list, i.e. the cosine, then of the earlier lists; a missing score
+  counts as -inf), then for every method by the best (smallest) component rank, then by
   first appearance (list order, then position), so the result is deterministic;
 - empty lists contribute nothing; all lists empty gives an empty result;
 - one-sided hits: a document missing from a list gets no RRF term from it; in
@@ -56,8 +67,10 @@ def _weights(weights: Sequence[float] | None, n: int) -> list[float]:
 
 
 def _order(scores: dict[Hashable, float], best_rank: dict[Hashable, int],
-           seen: dict[Hashable, int]) -> list[tuple[Hashable, float]]:
-    keys = sorted(scores, key=lambda d: (-scores[d], best_rank[d], seen[d]))
+           seen: dict[Hashable, int],
+           secondary: dict[Hashable, tuple[float, ...]] | None = None) -> list[tuple[Hashable, float]]:
+    sec = secondary or {}
+    keys = sorted(scores, key=lambda d: (-scores[d], sec.get(d, ()), best_rank[d], seen[d]))
     return [(d, scores[d]) for d in keys]
 
 
@@ -87,8 +100,10 @@ def rrf(ranked_lists: Sequence[Sequence[Hashable]], *, k: float = 60.0,
     return _order(scores, best, seen)
 
 
-def normalize(scores: np.ndarray, norm: Norm) -> np.ndarray:
-    """Normalise one list of scores (1-D) or each row of a matrix (2-D, NaN = absent)."""
+def normalize(scores: np.ndarray, norm: Norm, bound: np.ndarray | float | None = None) -> np.ndarray:
+    """Normalise one list of scores (1-D) or each row of a matrix (2-D, NaN = absent).
+    ``bound`` (min-max only; a scalar or one value per row): bounded min-max
+    ``s / max(best, bound)`` (see module notes); a bound <= 0 leaves that row plain."""
     s = np.asarray(scores, dtype=np.float64)
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
@@ -101,6 +116,11 @@ def normalize(scores: np.ndarray, norm: Norm) -> np.ndarray:
         if norm == "minmax":
             lo = np.nanmin(np.where(valid, m, np.inf), axis=1, keepdims=True)
             hi = np.nanmax(np.where(valid, m, -np.inf), axis=1, keepdims=True)
+            if bound is not None:
+                b = np.broadcast_to(np.asarray(bound, dtype=np.float64).reshape(-1, 1), hi.shape)
+                bounded = b > 0
+                lo = np.where(bounded, 0.0, lo)
+                hi = np.where(bounded, np.maximum(hi, b), hi)
             span = hi - lo
             out = np.where(span > 0, (m - lo) / np.where(span > 0, span, 1.0), 1.0)
         elif norm == "zscore":
@@ -122,13 +142,13 @@ def missing_value(worst: float, norm: str) -> float:
 
 
 def linear(score_lists: Sequence[Mapping[Hashable, float] | Sequence[tuple[Hashable, float]]],
-           *, norm: Norm = "minmax",
-           weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
+           *, norm: Norm = "minmax", weights: Sequence[float] | None = None,
+           bounds: Sequence[float | None] | None = None) -> list[tuple[Hashable, float]]:
     """Weighted sum of per-list normalised scores (CombSUM), best first.
 
     Each list is a mapping ``id -> raw score`` or a sequence of ``(id, score)`` pairs
     (first occurrence wins). A document missing from a list gets that list's lowest
-    normalised value.
+    normalised value. ``bounds``: one bounded-min-max bound per list (None = plain).
     """
     w = _weights(weights, len(score_lists))
     lists: list[dict[Hashable, float]] = []
@@ -150,22 +170,28 @@ def linear(score_lists: Sequence[Mapping[Hashable, float] | Sequence[tuple[Hasha
             best[rid] = min(best.get(rid, pos + 1), pos + 1)
         for pos, rid in enumerate(d):
             seen.setdefault(rid, li * 1_000_000 + pos)
-    for d, wi in zip(lists, w):
+    bnd = list(bounds) if bounds is not None else [None] * len(lists)
+    if len(bnd) != len(lists):
+        raise ValueError(f"expected {len(lists)} bounds (one per list), got {len(bnd)}")
+    for d, wi, bi in zip(lists, w, bnd):
         if not d:
             continue
         ids = list(d)
-        normed = normalize(np.array([d[i] for i in ids]), norm)
+        normed = normalize(np.array([d[i] for i in ids]), norm, bi)
         floor = missing_value(float(normed.min()), norm)
         got = dict(zip(ids, normed.tolist()))
         for rid in seen:
             total[rid] = total.get(rid, 0.0) + wi * got.get(rid, floor)
-    return _order(total, best, seen)
+    # secondary signals: the raw scores, last list (the cosine) first, missing = -inf
+    secondary = {rid: tuple(-d.get(rid, -np.inf) for d in reversed(lists)) for rid in total}
+    return _order(total, best, seen, secondary)
 
 
 def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
                 dense_rows: np.ndarray, dense_scores: np.ndarray, *,
                 method: str = "weighted_rrf", weights: Sequence[float] = (1.0, 1.0),
                 rrf_k: float = 60.0, norm: Norm = "minmax", limit: int | None = None,
+                lexical_bound: np.ndarray | float | None = None,
                 _one: bool = True) -> dict[str, np.ndarray]:
     """Fuse per-query candidate arrays ``(Q, k0)`` (row -1 = no hit), vectorised.
 
@@ -173,6 +199,8 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     ``score``, ``lexical_rank``/``semantic_rank`` (1-based, 0 = not retrieved by that
     side) and ``lexical_score``/``semantic_score`` (NaN when not retrieved).
     Same semantics and tie-break as ``rrf``/``linear``; ``rrf`` ignores weights.
+    ``lexical_bound`` (linear min-max only): per-query bound of the lexical side's
+    bounded min-max (one value, or one per query; <= 0 = plain min-max).
     """
     lex_rows = np.atleast_2d(np.asarray(lex_rows, dtype=np.int64))
     dense_rows = np.atleast_2d(np.asarray(dense_rows, dtype=np.int64))
@@ -181,7 +209,8 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     if (_one and lex_rows.shape[0] == 1 and dense_rows.shape[0] == 1
             and lex_rows.shape[1] > 0 and dense_rows.shape[1] > 0):
         return _fuse_one(lex_rows[0], lex_scores[0], dense_rows[0], dense_scores[0],
-                         method=method, weights=weights, rrf_k=rrf_k, norm=norm, limit=limit)
+                         method=method, weights=weights, rrf_k=rrf_k, norm=norm, limit=limit,
+                         bound=_bounds(lexical_bound, 1, method, norm))
     q = max(lex_rows.shape[0], dense_rows.shape[0])
     if lex_rows.shape[1] == 0:
         lex_rows, lex_scores = np.full((q, 0), -1, np.int64), np.zeros((q, 0))
@@ -197,7 +226,8 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
         dc = np.where(dvalid, wd / (rrf_k + drank), 0.0)
         lfloor = dfloor = np.zeros((q, 1))
     elif method == "linear":
-        ln = normalize(np.where(lvalid, lex_scores, np.nan), norm) if k1 else np.zeros((q, 0))
+        lb = _bounds(lexical_bound, q, method, norm)
+        ln = normalize(np.where(lvalid, lex_scores, np.nan), norm, lb) if k1 else np.zeros((q, 0))
         dn = normalize(np.where(dvalid, dense_scores, np.nan), norm) if k2 else np.zeros((q, 0))
         lfloor = _row_floor(ln, q, norm) * wl
         dfloor = _row_floor(dn, q, norm) * wd
@@ -237,7 +267,9 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     # position of first appearance: lexical list first, then dense (as in ``rrf``)
     first_seen = np.where(in_l, lr - 1, k1 + dr - 1)
     first_seen = np.where(keep, first_seen, np.iinfo(np.int64).max)
-    idx = np.lexsort((first_seen, best, -fused), axis=1) if q else np.zeros((0, n), np.int64)
+    sec_d, sec_l = _secondary(ds, ls, method)
+    idx = (np.lexsort((first_seen, best, sec_l, sec_d, -fused), axis=1) if q
+           else np.zeros((0, n), np.int64))
     m = int(keep.sum(axis=1).max()) if q and n else 0
     if limit is not None:
         m = min(m, limit)
@@ -255,6 +287,26 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     }
 
 
+def _bounds(bound: np.ndarray | float | None, q: int, method: str, norm: str) -> np.ndarray | None:
+    if bound is None or method != "linear" or norm != "minmax":
+        return None
+    b = np.asarray(bound, dtype=np.float64).reshape(-1)
+    if b.size == 1:
+        b = np.full(q, float(b[0]))
+    if b.size != q:
+        raise ValueError(f"expected one lexical bound per query ({q}), got {b.size}")
+    return b
+
+
+def _secondary(ds: np.ndarray, ls: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sort keys after the fused score: higher raw cosine, then higher raw BM25 (linear
+    only; RRF scores are ranks, and its ties keep the rank rule)."""
+    if method != "linear":
+        z = np.zeros(ds.shape)
+        return z, z
+    return -np.where(np.isnan(ds), -np.inf, ds), -np.where(np.isnan(ls), -np.inf, ls)
+
+
 def _row_floor(normed: np.ndarray, q: int, norm: str) -> np.ndarray:
     """Per-row ``missing_value``; a row with no hits contributes 0 (as an empty list)."""
     if normed.size == 0:
@@ -267,7 +319,7 @@ def _row_floor(normed: np.ndarray, q: int, norm: str) -> np.ndarray:
 
 def _fuse_one(lr: np.ndarray, ls: np.ndarray, dr: np.ndarray, ds: np.ndarray, *,
               method: str, weights: Sequence[float], rrf_k: float, norm: Norm,
-              limit: int | None) -> dict[str, np.ndarray]:
+              limit: int | None, bound: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """``fuse_arrays`` for one query (the interactive path): the same arithmetic on the
     same values in the same order, so the same floats, in ~a third of the numpy calls
     (the general path pays for padding, sorting by row id and merging neighbours). Kept
@@ -280,7 +332,7 @@ def _fuse_one(lr: np.ndarray, ls: np.ndarray, dr: np.ndarray, ds: np.ndarray, *,
         dc = wd / (rrf_k + np.arange(1, len(dr) + 1))
         lfloor = dfloor = 0.0
     elif method == "linear":
-        ln = normalize(np.where(lvalid, ls, np.nan)[None, :], norm)
+        ln = normalize(np.where(lvalid, ls, np.nan)[None, :], norm, bound)
         dn = normalize(np.where(dvalid, ds, np.nan)[None, :], norm)
         lfloor = float(_row_floor(ln, 1, norm)[0, 0]) * wl
         dfloor = float(_row_floor(dn, 1, norm)[0, 0]) * wd
@@ -315,7 +367,8 @@ def _fuse_one(lr: np.ndarray, ls: np.ndarray, dr: np.ndarray, ds: np.ndarray, *,
     fused = np.where(in_l, lcon, lfloor) + np.where(in_d, dcon, dfloor)
     best = np.where(in_l & in_d, np.minimum(lrank, drank), np.where(in_l, lrank, drank))
     first_seen = np.where(in_l, lrank - 1, k1 + drank - 1)
-    idx = np.lexsort((first_seen, best, -fused))
+    sec_d, sec_l = _secondary(dsc, lsc, method)
+    idx = np.lexsort((first_seen, best, sec_l, sec_d, -fused))
     if limit is not None:
         idx = idx[:limit]
     return {"rows": rows[idx][None, :], "score": fused[idx][None, :],

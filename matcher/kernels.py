@@ -222,7 +222,18 @@ def rank_block(side: Any, tokens: Sequence[Sequence[str]] | None, qvecs: np.ndar
     lr, ls = lexical_topk(qm, dm, k0, mask, scratch.get("lexical", shape) if scratch else None)
     dr, ds = dense_topk(qvecs, vv, k0, mask, scratch.get("dense", shape) if scratch else None)
     return qm, fuse_arrays(lr, ls, dr, ds, method=fusion.method, weights=fusion.weights,
-                           rrf_k=fusion.rrf_k, norm=fusion.norm, limit=limit)
+                           rrf_k=fusion.rrf_k, norm=fusion.norm, limit=limit,
+                           lexical_bound=lexical_bounds(side, qm, fusion))
+
+
+def lexical_bounds(side: Any, query_matrix: Any, fusion: FusionConfig) -> np.ndarray | None:
+    """Per query: ``fusion.lexical_bound`` x what it could score over ``side``
+    (``SparseIndex.term_max``), the same number the single-query ranker uses; None when
+    the fusion is not bounded."""
+    if not fusion.bounded:
+        return None
+    tmax = side.sparse.term_max
+    return fusion.lexical_bound * np.asarray(query_matrix.astype(np.float64) @ tmax).reshape(-1)
 
 
 class Scratch:

@@ -254,9 +254,11 @@ class HybridRanker:
         lr, ls = side.search_lexical(tokens, k0, mask) if tokens else (np.empty(0, np.int64), np.empty(0))
         with _single_omp_thread():
             dr, ds = side.search_dense(np.asarray(vector, dtype=np.float32), k0, mask)
+        bound = (fusion.lexical_bound * side.sparse.query_bound(tokens)
+                 if fusion.bounded and tokens else None)
         return fuse_arrays(lr[None, :], ls[None, :], dr[None, :], ds[None, :],
                            method=fusion.method, weights=fusion.weights, rrf_k=fusion.rrf_k,
-                           norm=fusion.norm, limit=fusion.depth)
+                           norm=fusion.norm, limit=fusion.depth, lexical_bound=bound)
 
     def _run(self, side_name: str, direction: str, query_id: str | None, text: str,
              vector: np.ndarray, filters: Filters, limit: int, offset: int,

@@ -99,6 +99,7 @@ class SparseIndex:
         self.config = config
         self.field_weights = dict(field_weights or {})
         self._csr: Any = None
+        self._term_max: np.ndarray | None = None
 
     @property
     def n_docs(self) -> int:
@@ -227,6 +228,26 @@ class SparseIndex:
                           dtype=np.float32)
         q.sum_duplicates()
         return q
+
+    @property
+    def term_max(self) -> np.ndarray:
+        """(V,) float64: each term's largest weight in any document. ``query_matrix @
+        term_max`` (or the sum over a query's term ids) is the most a query could score if
+        one document held every query term at its best: what the query could score, the
+        bound the fusion normalises weak lexical evidence against."""
+        if self._term_max is None:
+            m = self.matrix
+            out = np.zeros(m.shape[1], dtype=np.float64)
+            nz = np.flatnonzero(np.diff(m.indptr))
+            if nz.size:
+                out[nz] = np.maximum.reduceat(m.data.astype(np.float64), m.indptr[nz])
+            self._term_max = out
+        return self._term_max
+
+    def query_bound(self, tokens: Sequence[str]) -> float:
+        """``term_max`` summed over the query's known tokens (repeats count, as in
+        ``query_matrix``)."""
+        return float(self.term_max[self.token_ids(tokens)].sum())
 
     def doc_matrix(self) -> Any:
         """(n_docs, V) CSR document x term BM25 weight matrix (cached)."""

@@ -152,3 +152,73 @@ def test_single_query_fast_path_is_bit_identical(a: list, b: list, cut_a: int, c
     for k in ref:
         assert fast[k].shape == ref[k].shape and fast[k].dtype == ref[k].dtype, k
         np.testing.assert_array_equal(fast[k], ref[k], err_msg=k)
+
+
+# --- evidence strength (issue 20) ------------------------------------------------------
+def test_bounded_minmax_does_not_stretch_weak_lexical_evidence() -> None:
+    """The 汽车噪音 case: the lexical list's best hit shares one vague word (score 1 of a
+    possible 10); plain min-max stretches it to 1.0 and it beats a clearly better dense
+    match; bounded against what the query could score, the dense match wins."""
+    lr, ls = np.array([[7, 8]]), np.array([[1.0, 0.9]])
+    dr, ds = np.array([[3, 7]]), np.array([[0.80, 0.40]])
+    plain = fuse_arrays(lr, ls, dr, ds, method="linear", weights=(1.0, 0.5))
+    assert plain["rows"][0][0] == 7
+    bounded = fuse_arrays(lr, ls, dr, ds, method="linear", weights=(1.0, 0.5), lexical_bound=0.3 * 10.0)
+    assert bounded["rows"][0][0] == 3
+    # strong evidence (best >= bound): the lexical side is 0 .. best, its best hit is 1.0
+    strong = fuse_arrays(lr, ls, dr, ds, method="linear", weights=(1.0, 0.5), lexical_bound=0.5)
+    assert strong["rows"][0][0] == 7 and strong["score"][0][0] == pytest.approx(1.0 + 0.5 * 0.0)
+
+
+def test_bounded_normalize_known_answer() -> None:
+    s = np.array([[2.0, 1.0, np.nan], [4.0, 2.0, 1.0]])
+    got = normalize(s, "minmax", np.array([8.0, 0.0]))
+    np.testing.assert_allclose(got[0, :2], [0.25, 0.125])  # 0 .. max(2, 8)
+    np.testing.assert_allclose(got[1], [1.0, 1 / 3, 0.0])  # bound 0: plain min-max
+    assert np.isnan(got[0, 2])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), unique=True, min_size=1, max_size=15),
+       st.lists(st.integers(0, 40), unique=True, min_size=1, max_size=15),
+       st.floats(0.0, 20.0), st.booleans(), st.integers(0, 2**31 - 1))
+def test_bounded_fast_path_equals_general_and_list(a: list, b: list, bound: float, ties: bool,
+                                                   seed: int) -> None:
+    """Bounded fusion: the single-query path, the general kernel and the list function
+    agree (rows, order, floats), ties included."""
+    rng = np.random.default_rng(seed)
+    lr, dr = np.array(a, np.int64), np.array(b, np.int64)
+    ls = np.sort(rng.random(len(lr)) * 10)[::-1].astype(np.float64)
+    ds = np.sort(rng.random(len(dr)))[::-1].astype(np.float64)
+    if ties:
+        ls[:] = ls[0]
+        ds[:] = ds[0]
+    kw = dict(method="linear", weights=(1.0, 0.25), norm="minmax", lexical_bound=bound)
+    fast = fuse_arrays(lr[None], ls[None], dr[None], ds[None], **kw)
+    ref = fuse_arrays(lr[None], ls[None], dr[None], ds[None], _one=False, **kw)
+    for k in ref:
+        np.testing.assert_array_equal(fast[k], ref[k], err_msg=k)
+    lst = linear([list(zip(lr.tolist(), ls.tolist())), list(zip(dr.tolist(), ds.tolist()))],
+                 weights=[1.0, 0.25], bounds=[bound, None])
+    assert [int(r) for r in ref["rows"][0] if r >= 0] == [d for d, _ in lst]
+
+
+def test_equal_fused_scores_break_by_cosine_then_bm25() -> None:
+    """Two records with the same fused score: the one with the higher cosine first (the
+    secondary signal), not an arbitrary list position."""
+    # row 1: lexical best only (1.0 + floor 0); row 2: dense best only (0 + 1.0), weights 1:1
+    got = fuse_arrays([[1, 5]], [[3.0, 1.0]], [[2, 5]], [[0.9, 0.1]], method="linear",
+                      weights=(1.0, 1.0))
+    rows, score = got["rows"][0].tolist(), got["score"][0]
+    assert score[rows.index(1)] == score[rows.index(2)]
+    assert rows.index(2) < rows.index(1)
+
+
+def test_fusion_config_lexical_bound_roundtrips_and_validates() -> None:
+    cfg = FusionConfig(lexical_bound=0.4)
+    assert cfg.bounded and FusionConfig.from_dict(cfg.to_dict()) == cfg
+    assert FusionConfig.from_dict({"method": "linear"}).lexical_bound == FusionConfig().lexical_bound
+    assert not FusionConfig(method="rrf", lexical_bound=0.4).bounded
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ConfigError):
+            FusionConfig(lexical_bound=bad)
