@@ -30,9 +30,9 @@ term at its best weight in any document), so weak lexical evidence stays weak an
 dense side decides; a strong lexical match (best >= bound) is normalised as before.
 
 Edge cases, decided once here:
-- ties: equal fused scores are ordered, for ``linear``, by the secondary signals (raw
-  score of the last list, i.e. the cosine, then of the earlier lists; a missing score
-  counts as -inf), then for every method by the best (smallest) component rank, then by
+- ties: equal fused scores are ordered, for ``linear``, by the secondary signals (found
+  by more lists first, then the raw score of the last list, i.e. the cosine, then of the
+  earlier lists; a missing score counts as -inf), then for every method by the best (smallest) component rank, then by
   first appearance (list order, then position), so the result is deterministic;
 - empty lists contribute nothing; all lists empty gives an empty result;
 - one-sided hits: a document missing from a list gets no RRF term from it; in
@@ -183,7 +183,8 @@ def linear(score_lists: Sequence[Mapping[Hashable, float] | Sequence[tuple[Hasha
         for rid in seen:
             total[rid] = total.get(rid, 0.0) + wi * got.get(rid, floor)
     # secondary signals: the raw scores, last list (the cosine) first, missing = -inf
-    secondary = {rid: tuple(-d.get(rid, -np.inf) for d in reversed(lists)) for rid in total}
+    secondary = {rid: (-sum(rid in d for d in lists),
+                       *(-d.get(rid, -np.inf) for d in reversed(lists))) for rid in total}
     return _order(total, best, seen, secondary)
 
 
@@ -267,8 +268,8 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     # position of first appearance: lexical list first, then dense (as in ``rrf``)
     first_seen = np.where(in_l, lr - 1, k1 + dr - 1)
     first_seen = np.where(keep, first_seen, np.iinfo(np.int64).max)
-    sec_d, sec_l = _secondary(ds, ls, method)
-    idx = (np.lexsort((first_seen, best, sec_l, sec_d, -fused), axis=1) if q
+    sec_d, sec_l, sec_n = _secondary(ds, ls, in_l, in_d, method)
+    idx = (np.lexsort((first_seen, best, sec_l, sec_d, sec_n, -fused), axis=1) if q
            else np.zeros((0, n), np.int64))
     m = int(keep.sum(axis=1).max()) if q and n else 0
     if limit is not None:
@@ -298,13 +299,16 @@ def _bounds(bound: np.ndarray | float | None, q: int, method: str, norm: str) ->
     return b
 
 
-def _secondary(ds: np.ndarray, ls: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sort keys after the fused score: higher raw cosine, then higher raw BM25 (linear
-    only; RRF scores are ranks, and its ties keep the rank rule)."""
+def _secondary(ds: np.ndarray, ls: np.ndarray, in_l: np.ndarray, in_d: np.ndarray,
+               method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort keys after the fused score (linear only; RRF scores are ranks, and its ties
+    keep the rank rule): found by both sides first, then the higher raw cosine, then the
+    higher raw BM25."""
     if method != "linear":
         z = np.zeros(ds.shape)
-        return z, z
-    return -np.where(np.isnan(ds), -np.inf, ds), -np.where(np.isnan(ls), -np.inf, ls)
+        return z, z, z
+    return (-np.where(np.isnan(ds), -np.inf, ds), -np.where(np.isnan(ls), -np.inf, ls),
+            -(in_l.astype(np.int64) + in_d.astype(np.int64)))
 
 
 def _row_floor(normed: np.ndarray, q: int, norm: str) -> np.ndarray:
@@ -367,8 +371,8 @@ def _fuse_one(lr: np.ndarray, ls: np.ndarray, dr: np.ndarray, ds: np.ndarray, *,
     fused = np.where(in_l, lcon, lfloor) + np.where(in_d, dcon, dfloor)
     best = np.where(in_l & in_d, np.minimum(lrank, drank), np.where(in_l, lrank, drank))
     first_seen = np.where(in_l, lrank - 1, k1 + drank - 1)
-    sec_d, sec_l = _secondary(dsc, lsc, method)
-    idx = np.lexsort((first_seen, best, sec_l, sec_d, -fused))
+    sec_d, sec_l, sec_n = _secondary(dsc, lsc, in_l, in_d, method)
+    idx = np.lexsort((first_seen, best, sec_l, sec_d, sec_n, -fused))
     if limit is not None:
         idx = idx[:limit]
     return {"rows": rows[idx][None, :], "score": fused[idx][None, :],
