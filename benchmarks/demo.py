@@ -182,8 +182,14 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
     echo("")
     served = steps.run("centres", lambda: demo_service.serve_centres(settings),
                        lambda s: f"{len(s)} demo centre keys fetched matches over the API: "
-                                 f"{sum(x['pushes'] for x in s.values())} pushes "
+                                 f"{sum(x['pushes'] for x in s.values())} results viewed "
                                  f"({', '.join(x['chain'] for x in s.values())})")
+    from benchmarks.push_demo import run_push_demo
+
+    pushes = steps.run("push", lambda: run_push_demo(settings, served, echo=echo),
+                       lambda p: f"subscriptions for {len(served)} centres: "
+                                 f"{p['first']['sent']} + {p['second']['sent']} items delivered "
+                                 f"over two publishes (only new pairs the second time)")
     report, report_paths = steps.run(
         "report", lambda: demo_service.report(settings),
         lambda r: f"{sum(t['met'] for t in r[0]['targets'])}/{len(r[0]['targets'])} "
@@ -191,6 +197,11 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
     for t in report["targets"]:
         echo(f"           [{'met ' if t['met'] else 'MISS'}] {t['target']:<17} "
              f"{t['actual']!s:>8} / {t['goal']}")
+    funnel = report["push"]["funnel"]["overall"]
+    echo("           funnel: " + " → ".join(
+        f"{zh} {funnel[k]}" for k, zh in (("pushed", "推送"), ("viewed", "查看"),
+                                          ("contacted", "联系"), ("negotiating", "洽谈"),
+                                          ("deal", "成交"))))
     echo("")
     echo("quality on the generated judgements (demand -> patent, default fusion): "
          + ", ".join(f"{k} {quality[k]:.3f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -209,7 +220,7 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
     echo(f"  patmatch eval --task demo --demo-dir {files.out_dir}")
     return {"config": cfg.to_dict(), "times": steps.times, "build_id": published,
             "bundle": str(bundle_path), "batch_file": str(batch_file), "quality": quality,
-            "data_dir": str(files.out_dir), "centres": served,
+            "data_dir": str(files.out_dir), "centres": served, "pushes": pushes,
             "report": str(report_paths[0])}
 
 

@@ -4,7 +4,8 @@ platform's statistical report (``patmatch report``) with the evidence for each t
 Five centre keys are created for the five chains holding the most demands; each centre
 asks the API (in process, through FastAPI's TestClient: the same app, auth, scoping,
 masking and audit log as ``patmatch serve``) for the matches of its visible demands. The
-audit log those requests leave is what the report counts as pushes and centres served.
+audit log those requests leave is what the report counts as views and centres served
+(pushes are what subscriptions deliver: benchmarks/push_demo.py).
 It is demo traffic, and the demo output says so next to the targets.
 """
 

@@ -56,7 +56,7 @@ def test_demo_then_eval_demo_task(home: Path, tmp_path: Path, encoder_dir: Path)
     out = _run(["demo", "--patents", "150", "--demands", "20", "--show", "2", "--top", "2",
                 "--encoder", str(encoder_dir)])
     for step in ("[1] encoder", "[3] ingest", "[5] build", "[6] publish", "[7] match",
-                 "[8] centres", "[9] report"):
+                 "[8] centres", "[9] push", "[10] report"):
         assert step in out
     # the centres were served over the API: their requests are in the audit log, and the
     # report counts them (views and centres served)
@@ -64,6 +64,8 @@ def test_demo_then_eval_demo_task(home: Path, tmp_path: Path, encoder_dir: Path)
     assert report["usage"]["requests"] > 0 and report["usage"]["centres_served"]
     assert report["usage"]["views"] == sum(report["usage"]["views_by_action"].values()) > 0
     assert "[met ] data_security" in out
+    # subscriptions of the demo centres: delivered items are the report's pushes
+    assert report["push"]["delivered"]["pushes"] > 0 and "funnel: 推送" in out
     assert out.count("━━ demand") == 2 and "理由:" in out and "patmatch serve" in out
     batch = next((home / "demo" / "outputs").glob("matches-*"))
     assert batch.stat().st_size > 0
