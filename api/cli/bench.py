@@ -21,7 +21,8 @@ def _echo(message: str) -> None:
 def eval_command(
     task: list[str] = typer.Option(["demands_dev"], "--task", "-t",
                                    help="Task name (repeatable): demands_dev, kppatent_keyphrases, "
-                                        "kppatent_title, csl_keywords, csl_title, csl_discipline, demo."),
+                                        "kppatent_title, csl_keywords, csl_title, csl_discipline, demo, "
+                                        "feedback (recorded outcomes as judgements)."),
     all_tasks: bool = typer.Option(False, "--all-tasks", help="Every task over ../shared/data."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Patents file (any ingest format)."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="Queries: TSV query_id<TAB>text or JSONL."),
@@ -46,6 +47,11 @@ def eval_command(
     from patmatch.settings import get_settings, shared_data_dir
 
     settings = get_settings()
+    if "feedback" in task:
+        _feedback_eval(settings, out)
+        task = [t for t in task if t != "feedback"]
+        if not task and not all_tasks and not corpus:
+            return
     custom = [corpus, queries, qrels]
     if any(custom) and not all(custom):
         raise InputError("--corpus, --queries and --qrels go together; got only "
@@ -73,6 +79,24 @@ def eval_command(
                            extra={"command": command, "encoders": fingerprints,
                                   "tokenizer": ChineseTokenizer().fingerprint})
     typer.echo(f"results: {md}\n         {js}")
+
+
+def _feedback_eval(settings: object, out: Optional[Path]) -> None:
+    """Outcomes recorded through feedback as graded judgements (benchmarks/feedback_eval.py)."""
+    import json
+
+    from api.push.store import open_push_store
+    from benchmarks.feedback_eval import evaluate_feedback, render, write_judged
+    from benchmarks.report import RESULTS_DIR, atomic_write
+
+    r = evaluate_feedback(open_push_store(settings).engine)
+    judged = write_judged(r["qrels"], Path(settings.home) / "judged" / "feedback-qrels.tsv")
+    typer.echo(render(r))
+    folder = out or RESULTS_DIR
+    atomic_write(folder / "feedback-eval.json",
+                 json.dumps({k: v for k, v in r.items() if k != "qrels"}, ensure_ascii=False,
+                            indent=2))
+    typer.echo(f"judged set for the publish gate: {judged} (patmatch publish --judged ...)")
 
 
 def _load_encoders(names: list[str], settings: object) -> dict[str, object]:

@@ -107,3 +107,20 @@ def test_report_counts_delivered_pushes_and_shows_the_funnel(settings) -> None:
     md = render_markdown(r)
     assert "## 对接漏斗" in md and "| 合计 | 4 | 3 | 3 | 2 | 2 | 1 |" in md
     assert "| centre-a | 3 |" in md and "成交金额 (万元) | 1100.0" in md
+
+
+def test_feedback_eval_grades_outcomes(push_store: PushStore, tmp_path) -> None:
+    from benchmarks.feedback_eval import evaluate_feedback, judgements, render, write_judged
+
+    _world(push_store)
+    _fb(push_store, "D-A", "P3", "rejected", A, reason="不相关")
+    q = judgements(push_store.engine)
+    # P1 deal 3; P2 contacted then rejected for price keeps 1; P3 irrelevant 0; P4 deal 3
+    assert q == {"D-A": {"P1": 3, "P2": 1, "P3": 0}, "D-B": {"P4": 3}}
+    r = evaluate_feedback(push_store.engine)
+    assert r["pushed_judged"] == 4 and r["precision_of_pushes"] == 0.75
+    assert r["precision_by_month"] == {"2026-03": 0.75}
+    assert 0 < r["ndcg@10_by_month"]["2026-03"] <= 1
+    assert "| 2026-03 | 0.75 |" in render(r)
+    path = write_judged(q, tmp_path / "qrels.tsv")
+    assert "D-A\tP1\t3" in path.read_text(encoding="utf-8")
