@@ -371,8 +371,11 @@ def _insert_ignore(conn: Connection, table: Any, row: dict[str, Any],
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:  # pragma: no cover - only the two shipped backends
         raise NotImplementedError(name)
-    stmt = dialect_insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
-    return int(conn.execute(stmt).rowcount or 0)
+    # RETURNING tells inserted from skipped on both backends (rowcount is -1 on psycopg
+    # when SQLAlchemy adds its own RETURNING for the primary key)
+    stmt = (dialect_insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+            .returning(table.c.id))
+    return len(conn.execute(stmt).all())
 
 
 def _subscription(r: Any) -> Subscription:

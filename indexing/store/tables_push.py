@@ -171,8 +171,11 @@ def append_only_ddl(dialect: str) -> list[str]:
 for _table in (attempts, feedback_events):
     for _dialect in ("sqlite", "postgresql"):
         for _stmt in append_only_ddl(_dialect):
-            if f" ON {_table.name}" in _stmt or "FUNCTION patmatch_append_only" in _stmt:
-                event.listen(_table, "after_create", DDL(_stmt).execute_if(dialect=_dialect))
+            if _stmt.startswith("CREATE OR REPLACE FUNCTION") or _stmt.endswith(
+                    f" ON {_table.name}") or f" ON {_table.name} " in _stmt:
+                # DDL() %-formats its text: the PL/pgSQL '%' placeholder is escaped
+                event.listen(_table, "after_create",
+                             DDL(_stmt.replace("%", "%%")).execute_if(dialect=_dialect))
 
 
 def create_push_tables(engine: Engine) -> None:

@@ -27,5 +27,13 @@ def push_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PushS
         yield PushStore(engine)
         engine.dispose()
         return
-    pg_engine = request.getfixturevalue("pg_engine")
-    yield PushStore(pg_engine)
+    from indexing.store.database import metadata
+    from indexing.store.tables_push import PUSH_TABLES
+
+    url = os.environ["PATMATCH_TEST_DATABASE_URL"]
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = create_db_engine(url)
+    metadata.drop_all(engine, tables=list(PUSH_TABLES))  # a fresh set for each test
+    yield PushStore(engine)
+    engine.dispose()
