@@ -141,6 +141,48 @@ _BOILER = re.compile(r"合作|转让|许可|预算|万元|联系|本发明|本�
 _LEAD = re.compile(r"^(本发明|本实用新型)?(公开了|提供了|涉及)?(一种)?")
 
 
+class Boilerplate:
+    """Clause heads and whole clauses too common in a corpus to explain anything
+    (与现有技术相比, 本发明公开了, 我们公司主要做, 该方案中 ...), learned from document
+    frequency rather than listed by hand: a clause (or a clause's first 3-10 characters)
+    that occurs in at least ``share`` of the records, and in at least ``min_count`` of them.
+    ``strip`` drops such a clause, or cuts its longest such head."""
+
+    def __init__(self, heads: Iterable[str] = (), whole: Iterable[str] = ()) -> None:
+        self.heads = frozenset(heads)
+        self.whole = frozenset(whole)
+        self._lens = sorted({len(h) for h in self.heads}, reverse=True)
+
+    @classmethod
+    def learn(cls, texts: Iterable[str], *, share: float = 0.02, min_count: int = 20,
+              min_head: int = 3, max_head: int = 10) -> Boilerplate:
+        from collections import Counter
+
+        heads: Counter[str] = Counter()
+        whole: Counter[str] = Counter()
+        n = 0
+        for text in texts:
+            n += 1
+            cs = [c.strip() for c in _CLAUSE.findall(_norm(text or ""))]
+            whole.update({c for c in cs if c})
+            heads.update({c[:k] for c in cs for k in range(min_head, min(max_head, len(c) - 1) + 1)})
+        limit = max(min_count, share * n)
+        return cls((h for h, k in heads.items() if k >= limit), (c for c, k in whole.items() if k >= limit))
+
+    def __bool__(self) -> bool:
+        return bool(self.heads or self.whole)
+
+    def strip(self, clause: str) -> str:
+        c = clause.strip()
+        norm = _norm(c)
+        if norm in self.whole:
+            return ""
+        for k in self._lens:
+            if k < len(norm) and norm[:k] in self.heads:
+                return c[k:].strip()
+        return c
+
+
 def clauses(text: str, *, min_chars: int = 4) -> list[str]:
     """Content clauses: punctuation-split, patent boilerplate heads stripped, deal terms
     (budget, cooperation mode, contact) dropped."""
@@ -168,8 +210,33 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_PAIR_CHARS else text[: MAX_PAIR_CHARS - 1] + "…"
 
 
+def share_words(lexical_share: float | None) -> str:
+    """The lexical / semantic split of a fused score in words a broker can repeat (no
+    percentages: a share is not a probability of a good match)."""
+    if lexical_share is None or not np.isfinite(lexical_share):
+        return ""
+    x = min(max(float(lexical_share), 0.0), 1.0)
+    if x >= 0.8:
+        return "得分几乎全部来自关键词"
+    if x >= 0.6:
+        return "得分大半来自关键词，小半来自语义相近"
+    if x > 0.4:
+        return "得分关键词与语义相近约各占一半"
+    if x > 0.2:
+        return "得分大半来自语义相近，小半来自关键词"
+    return "得分几乎全部来自语义相近"
+
+
+def lexical_share(score: float, lexical_part: float) -> float | None:
+    """The lexical side's share of a fused score (None when it is not a positive sum)."""
+    if not (np.isfinite(score) and np.isfinite(lexical_part)) or score <= 0:
+        return None
+    return min(max(lexical_part / score, 0.0), 1.0)
+
+
 def build_reason(matched_terms: Sequence[str], semantic_pair: tuple[str, str] | None,
-                 shared_chains: Sequence[str], *, max_terms: int = 5) -> str:
+                 shared_chains: Sequence[str], *, max_terms: int = 5,
+                 lexical_share: float | None = None) -> str:
     parts = []
     if matched_terms:
         parts.append("命中：" + "、".join(matched_terms[:max_terms]))
@@ -178,7 +245,10 @@ def build_reason(matched_terms: Sequence[str], semantic_pair: tuple[str, str] | 
     if shared_chains:
         parts.append("同属产业链：" + "、".join(chain_label(c) for c in shared_chains))
     if not parts:
-        return "语义检索召回（无共同关键词）"
+        parts.append("语义检索召回（无共同关键词）")
+    share = share_words(lexical_share)
+    if share:
+        parts.append(share)
     return "；".join(parts)
 
 
@@ -206,7 +276,9 @@ class Explainer:
                  encode: Callable[[list[str]], np.ndarray] | None = None, *,
                  term_weight: Callable[[str], float] | None = None, max_terms: int = 6,
                  generic: Callable[[str], bool] | None = None,
-                 encode_records: Callable[[list[str]], np.ndarray] | None = None) -> None:
+                 encode_records: Callable[[list[str]], np.ndarray] | None = None,
+                 boilerplate: Boilerplate | None = None) -> None:
+        self.boilerplate = boilerplate or Boilerplate()
         self.tokenize = tokenize
         self.encode = encode
         # record clauses may go through a memo (matcher.semantic.MemoEncode): same vectors
@@ -220,8 +292,14 @@ class Explainer:
         known, else length), ties by first occurrence. ``tokens``: ``tokenize(text)``
         when the caller already has it (the ranker tokenized the query for BM25)."""
         toks = self.tokenize(text) if tokens is None else tokens
-        terms = list(dict.fromkeys(t for t in toks if informative(t)
-                                   and not (self.generic and self.generic(t))))
+        words = list(dict.fromkeys(t for t in toks if informative(t)))
+        if self.generic:
+            keep = [t for t in words if not self.generic(t)]
+            # a common word that contains a shown fragment is the word a person would name
+            # (锂电池 in a battery corpus, not just 锂电): it stays, and replaces the fragment
+            whole = {t for t in words if t not in keep and any(k in t for k in keep)}
+            words = [t for t in words if t in whole or t in keep]
+        terms = words
         if self.term_weight is not None:
             w = {t: self.term_weight(t) for t in terms}
             return sorted(terms, key=lambda t: -w[t])  # stable: ties keep first occurrence
@@ -230,6 +308,7 @@ class Explainer:
     def explain_page(self, query_text: str, docs: Sequence[Mapping[str, Any]], *,
                      query_chains: Sequence[str] = (), query_terms: Sequence[str] | None = None,
                      semantic: bool = True, text_fields: Sequence[str] = ("title", "abstract"),
+                     lexical_shares: Sequence[float | None] | None = None,
                      ) -> list[Explanation]:
         terms = list(query_terms) if query_terms is not None else self.query_terms(query_text)
         pairs: list[tuple[str, str] | None] = [None] * len(docs)
@@ -253,7 +332,8 @@ class Explainer:
             pairs = self._semantic_pairs(query_text, docs, [m for m, _ in per_doc], text_fields)
         out = []
         qchains = list(dict.fromkeys(query_chains))
-        for doc, (matched, hl), pair in zip(docs, per_doc, pairs):
+        shares = list(lexical_shares) if lexical_shares is not None else [None] * len(docs)
+        for doc, (matched, hl), pair, share in zip(docs, per_doc, pairs, shares):
             dchains = _as_list(doc.get("chains"))
             shared = [c for c in qchains if c in dchains]
             labels: dict[str, Any] = {"chains": shared, "chain_names": [chain_label(c) for c in shared]}
@@ -265,16 +345,21 @@ class Explainer:
                     labels[key] = str(doc[key])
             shown = matched[: self.max_terms]
             out.append(Explanation(tuple(shown), tuple(hl), labels, pair,
-                                   build_reason(shown, pair, shared)))
+                                   build_reason(shown, pair, shared, lexical_share=share)))
         return out
 
     def _semantic_pairs(self, query_text: str, docs: Sequence[Mapping[str, Any]],
                         matched: Sequence[Sequence[str]], text_fields: Sequence[str],
                         ) -> list[tuple[str, str] | None]:
+        bp = self.boilerplate
         qc = clauses(query_text)
+        if bp:
+            qc = list(dict.fromkeys(c for c in map(bp.strip, qc) if len(c) >= 4))
         if not qc:
             return [None] * len(docs)
         dcs = [record_clauses(d, text_fields) for d in docs]
+        if bp:
+            dcs = [list(dict.fromkeys(c for c in map(bp.strip, cs) if len(c) >= 4)) for cs in dcs]
         flat = list(dict.fromkeys(c for cs in dcs for c in cs))
         if not flat:
             return [None] * len(docs)

@@ -197,7 +197,8 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     """Fuse per-query candidate arrays ``(Q, k0)`` (row -1 = no hit), vectorised.
 
     Returns arrays of shape ``(Q, m)`` sorted best first: ``rows`` (-1 padding),
-    ``score``, ``lexical_rank``/``semantic_rank`` (1-based, 0 = not retrieved by that
+    ``score``, ``lexical_part`` (the lexical side's term of ``score``; the rest is the
+    semantic side's), ``lexical_rank``/``semantic_rank`` (1-based, 0 = not retrieved by that
     side) and ``lexical_score``/``semantic_score`` (NaN when not retrieved).
     Same semantics and tie-break as ``rrf``/``linear``; ``rrf`` ignores weights.
     ``lexical_bound`` (linear min-max only): per-query bound of the lexical side's
@@ -261,7 +262,8 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     ds[first] = ds[src]
     keep = (rows >= 0) & ~dup
     in_l, in_d = lr > 0, dr > 0
-    fused = (np.where(in_l, lcon, lfloor) + np.where(in_d, dcon, dfloor))
+    lpart = np.where(in_l, lcon, lfloor)
+    fused = (lpart + np.where(in_d, dcon, dfloor))
     fused = np.where(keep, fused, -np.inf)
     best = np.where(in_l & in_d, np.minimum(lr, dr), np.where(in_l, lr, dr))
     best = np.where(keep, best, np.iinfo(np.int64).max)
@@ -281,6 +283,7 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
     return {
         "rows": np.where(ok, out_rows, -1),
         "score": np.where(ok, t(fused), np.nan),
+        "lexical_part": np.where(ok, t(lpart), np.nan),
         "lexical_rank": np.where(ok, t(lr), 0),
         "semantic_rank": np.where(ok, t(dr), 0),
         "lexical_score": np.where(ok, t(ls), np.nan),
@@ -368,7 +371,8 @@ def _fuse_one(lr: np.ndarray, ls: np.ndarray, dr: np.ndarray, ds: np.ndarray, *,
         drank[pos], dcon[pos], dsc[pos] = bd + 1, 0.0 + dc[bd], ds[bd]
     drank[n_l:], dcon[n_l:], dsc[n_l:] = od + 1, dc[od], ds[od]
     in_l, in_d = lrank > 0, drank > 0
-    fused = np.where(in_l, lcon, lfloor) + np.where(in_d, dcon, dfloor)
+    lpart = np.where(in_l, lcon, lfloor)
+    fused = lpart + np.where(in_d, dcon, dfloor)
     best = np.where(in_l & in_d, np.minimum(lrank, drank), np.where(in_l, lrank, drank))
     first_seen = np.where(in_l, lrank - 1, k1 + drank - 1)
     sec_d, sec_l, sec_n = _secondary(dsc, lsc, in_l, in_d, method)
@@ -376,5 +380,6 @@ def _fuse_one(lr: np.ndarray, ls: np.ndarray, dr: np.ndarray, ds: np.ndarray, *,
     if limit is not None:
         idx = idx[:limit]
     return {"rows": rows[idx][None, :], "score": fused[idx][None, :],
+            "lexical_part": (lpart + 0.0)[idx][None, :],
             "lexical_rank": lrank[idx][None, :], "semantic_rank": drank[idx][None, :],
             "lexical_score": lsc[idx][None, :], "semantic_score": dsc[idx][None, :]}

@@ -230,9 +230,11 @@ class HybridRanker:
             fields = [f for f in (("title", "abstract") if name == "patents" else ("title", "text"))
                       if f in cols]
             texts: list[str] = []
+            bp = self.boilerplate()
             for start in range(0, len(side.ids), 500):
                 for i in range(start, min(start + 500, len(side.ids))):
-                    texts.extend(record_clauses({f: cols[f][i] for f in fields}, fields))
+                    cs = record_clauses({f: cols[f][i] for f in fields}, fields)
+                    texts.extend(c for c in map(bp.strip, cs) if len(c) >= 4) if bp else texts.extend(cs)
                 breathe()
             out[name] = memo.prefill(texts, key, batch=1024, pause=breathe)
         return out
@@ -285,9 +287,14 @@ class HybridRanker:
         if explain:
             explainer = self.explainer(side)
             qterms = explainer.query_terms(text, tokens)
+            from matcher.explain import lexical_share
+
+            shares = [lexical_share(float(fused["score"][0, offset + i]),
+                                    float(fused["lexical_part"][0, offset + i]))
+                      for i in range(len(docs))]
             exps = explainer.explain_page(
                 text, docs, query_chains=query_chains, semantic=semantic_reason,
-                query_terms=qterms,
+                query_terms=qterms, lexical_shares=shares,
                 text_fields=("title", "abstract") if side_name == "patents" else ("title", "text"))
         else:
             exps = [None] * len(docs)
@@ -333,7 +340,31 @@ class HybridRanker:
             return i is not None and df is not None and df[i] > generic_df_limit(n)
 
         return Explainer(self.tokenizer.tokenize, encode, term_weight=weight, generic=generic,
-                         encode_records=self._encode_records)
+                         encode_records=self._encode_records, boilerplate=self.boilerplate())
+
+    def boilerplate(self) -> Any:
+        """Boilerplate clauses and heads learned from both sides' texts by document
+        frequency (matcher.explain.Boilerplate), once per bundle (~1 s per 20k records)."""
+        bp = self.__dict__.get("_boilerplate")
+        if bp is None:
+            from matcher.explain import Boilerplate
+
+            heads: set[str] = set()
+            whole: set[str] = set()
+            # per side: demand boilerplate (我们公司主要做) is common among demands only
+            for name, fields in (("patents", ("title", "abstract")), ("demands", ("title", "text"))):
+                try:
+                    cols = self._doc_columns(self.bundle.side(name))
+                except Exception:  # noqa: BLE001 - a bundle without that side
+                    cols = None
+                if cols:
+                    n = len(next(iter(cols.values()), []))
+                    side_bp = Boilerplate.learn("。".join(str(cols[f][i] or "") for f in fields if f in cols)
+                                                for i in range(n))
+                    heads |= side_bp.heads
+                    whole |= side_bp.whole
+            bp = self.__dict__["_boilerplate"] = Boilerplate(heads, whole)
+        return bp
 
     def _doc_freq(self, side: Any) -> np.ndarray | None:
         if side.name not in self._df:
