@@ -177,3 +177,19 @@ def test_public_webhook_is_accepted_without_the_private_switch() -> None:
     spec = check_spec(SubscriptionSpec(channel={"type": "webhook", "url": "https://8.8.8.8/h"},
                                        text="x"), allow_private=False, resolve=False)
     assert spec.channel["url"] == "https://8.8.8.8/h"
+
+
+def test_schedules_publish_daily_weekly(store, conf) -> None:
+    from api.push.digest import is_due
+
+    pub = sub_for(store, {"type": "file"}, schedule="publish")
+    daily = sub_for(store, {"type": "file"}, schedule="daily")
+    weekly = sub_for(store, {"type": "file"}, schedule="weekly")
+    run(store, conf, ranker())
+    pub, daily, weekly = (store.get_subscription(s.id) for s in (pub, daily, weekly))
+    later = T0 + dt.timedelta(days=1)
+    assert not is_due(pub, "b1", later) and is_due(pub, "b2", T0)
+    assert is_due(daily, "b1", later) and not is_due(daily, "b1", T0 + dt.timedelta(hours=5))
+    assert not is_due(weekly, "b1", later) and is_due(weekly, "b1", T0 + dt.timedelta(days=7))
+    paused = store.update_subscription(daily.id, {"status": "paused"})
+    assert not is_due(paused, "b2", later)
