@@ -191,7 +191,7 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
         if bar is not None:
             bar.close()
     t_write = time.perf_counter()
-    rows = _assemble(job, n_blocks, out, ctx)
+    rows = _assemble(job, n_blocks, out, ctx, patents=getattr(bundle, "patents", None))
     shutil.rmtree(job, ignore_errors=True)
     stages = {k: round(v, 2) for k, v in ctx.timings.items()}
     stages["assemble_write"] = round(time.perf_counter() - t_write, 2)
@@ -378,7 +378,43 @@ class _Ranked:
     fused: dict[str, np.ndarray]
 
 
-def _assemble(job: Path, n_blocks: int, out: Path, ctx: _Context) -> int:
+def _with_facts(df: Any, patents: Any) -> tuple[Any, tuple[str, ...]]:
+    """The patent's grade, TRL, licence terms, applicant, type and region on every row
+    (see matcher/record_facts.py); bundles without them give empty columns."""
+    from matcher.record_facts import FACT_COLUMNS, side_facts
+
+    if patents is None or not df.height:
+        return df, ()
+    facts = side_facts(patents).rename({"id": "patent_id"})
+    return df.join(facts, on="patent_id", how="left", maintain_order="left"), FACT_COLUMNS
+
+
+def _for_readers(df: Any, cols: tuple[str, ...], facts: tuple[str, ...]) -> Any:
+    """CSV/XLSX for people: the chain's Chinese name and Chinese headers for the facts."""
+    import polars as pl
+
+    from matcher.record_facts import FACT_HEADERS_ZH
+
+    names = _chain_names_zh()
+    out = df.select(cols + facts)
+    if "chain" in out.columns:
+        out = out.with_columns(pl.col("chain").cast(pl.String).str.split("|").list.eval(
+            pl.element().replace(names)).list.join("、").alias("chain_name"))
+    return out.drop([c for c in facts if c == "applicant_type"]).rename(
+        {c: FACT_HEADERS_ZH[c] for c in facts if c != "applicant_type"} | (
+            {"chain_name": "产业链"} if "chain" in out.columns else {}))
+
+
+def _chain_names_zh() -> dict[str, str]:
+    try:
+        from labeling_spec import load_taxonomy
+
+        return {c.id: c.name_zh for c in load_taxonomy().chains}
+    except Exception:  # noqa: BLE001 - display names never fail an export
+        return {}
+
+
+def _assemble(job: Path, n_blocks: int, out: Path, ctx: _Context, patents: Any = None) -> int:
     import polars as pl
 
     parts = [pl.read_parquet(job / f"part-{b:06d}.parquet") for b in range(n_blocks)]
@@ -390,15 +426,17 @@ def _assemble(job: Path, n_blocks: int, out: Path, ctx: _Context) -> int:
         demand_title=df["_query_title"] if d2p else target_title,
         patent_title=target_title if d2p else df["_query_title"],
     ).drop("_query_title", "_target_row")
+    df, facts = _with_facts(df, patents)
     suffix = out.suffix.lower()
     if suffix == ".parquet":
-        _atomic_bytes(out, lambda p: df.select(OUTPUT_COLUMNS).write_parquet(p))
+        _atomic_bytes(out, lambda p: df.select(OUTPUT_COLUMNS + facts).write_parquet(p))
     elif suffix == ".csv":
         cols = (OUTPUT_COLUMNS[:3] + TITLE_COLUMNS + OUTPUT_COLUMNS[3:])
         # UTF-8 with BOM: Excel on Chinese Windows opens it without mojibake
         _atomic_bytes(out, lambda p: p.write_bytes(
-            b"\xef\xbb\xbf" + df.select(cols).write_csv().encode("utf-8")))
+            b"\xef\xbb\xbf" + _for_readers(df, cols, facts).write_csv().encode("utf-8")))
     else:
         cols = (OUTPUT_COLUMNS[:3] + TITLE_COLUMNS + OUTPUT_COLUMNS[3:])
-        _atomic_bytes(out, lambda p: df.select(cols).write_excel(p, worksheet="matches"))
+        _atomic_bytes(out, lambda p: _for_readers(df, cols, facts).write_excel(
+            p, worksheet="matches"))
     return df.height

@@ -20,8 +20,18 @@ def register(app: typer.Typer) -> None:
         all_demands: bool = typer.Option(False, "--all-demands", help="Match every demand of the bundle."),
         out: Path = typer.Option(..., "--out", help="Output .parquet, .csv or .xlsx"),
         top_k: int = typer.Option(20, "--top-k", min=1, max=1000, help="Matches per query."),
-        chain: str = typer.Option(None, "--chain", help="Industry chain id (e.g. battery_storage): "
-                                  "only this chain's records, on both sides for --all-demands."),
+        chain: str = typer.Option(None, "--chain", help="Industry chain id or Chinese name (e.g. "
+                                  "battery_storage or 动力电池与新型储能): only this chain's records, "
+                                  "on both sides for --all-demands."),
+        min_grade: str = typer.Option(None, "--min-grade", help="A | B | C: patents graded at least this"),
+        min_trl: int = typer.Option(None, "--min-trl", min=1, max=9, help="patents at least this mature"),
+        max_required_trl: int = typer.Option(None, "--max-required-trl", min=1, max=9,
+                                             help="demands requiring at most this TRL"),
+        open_license_only: bool = typer.Option(False, "--open-license-only",
+                                               help="only patents under open licence (开放许可)"),
+        max_fee_wan: float = typer.Option(None, "--max-fee-wan", min=0,
+                                          help="patents whose yearly licence fee (万元) is stated "
+                                               "and at most this"),
         direction: str = typer.Option("demand-to-patent", "--direction",
                                       help="demand-to-patent | patent-to-demand"),
         resume: bool = typer.Option(False, "--resume", help="Continue a killed job from its checkpoint."),
@@ -45,17 +55,30 @@ def register(app: typer.Typer) -> None:
             raise InputError("patent-to-demand ranks the bundle's demands for each patent: "
                              "use --all-demands (ingest and rebuild to add new demands)")
         if chain:
-            from matcher.explain import chain_names
+            from labeling_spec import load_taxonomy
+            from patmatch.errors import NotFoundError
 
-            known = chain_names()
-            if known and chain not in known:
-                raise InputError(f"unknown chain {chain!r}; expected one of {sorted(known)}")
+            try:
+                chain = load_taxonomy().resolve(chain)
+            except NotFoundError as exc:
+                raise InputError(exc.message, details=exc.details) from None
         settings = get_settings()
         path = bundle_path or current_bundle_path(settings)
         tokenizer, encoder = runtime_for(path, settings)
         bundle = IndexBundle.load(path, tokenizer_fingerprint=tokenizer.fingerprint,
                                   encoder_fingerprint=encoder.fingerprint)
-        filters = Filters(chains=(chain,) if chain else ())
+        patent_only = {"--min-grade": min_grade, "--min-trl": min_trl,
+                       "--open-license-only": open_license_only or None, "--max-fee-wan": max_fee_wan}
+        wrong = ([k for k, v in patent_only.items() if v is not None]
+                 if direction == "patent-to-demand" else
+                 ["--max-required-trl"] if max_required_trl is not None else [])
+        if wrong:
+            raise InputError(f"{', '.join(wrong)} filter the ranked side, which is "
+                             f"{'demands' if direction == 'patent-to-demand' else 'patents'} "
+                             f"for {direction}; drop it or change --direction")
+        filters = Filters(chains=(chain,) if chain else (), min_grade=min_grade, min_trl=min_trl,
+                          max_required_trl=max_required_trl,
+                          open_license_only=open_license_only, max_fee_wan=max_fee_wan)
         counts = ""
         rejects_path = None
         if demands is not None:

@@ -164,18 +164,18 @@ def _store():
     return KeyStore(ApiDB(api_db_path(get_settings().home)))
 
 
-def _check_chains(chains: tuple[str, ...]) -> None:
-    """A typo in a chain id would silently scope a centre to nothing: refuse it."""
+def _check_chains(chains: tuple[str, ...]) -> tuple[str, ...]:
+    """Chain ids from ids or Chinese names (动力电池与新型储能); a typo would silently scope
+    a centre to nothing: refuse it, naming the accepted values."""
     if not chains:
-        return
+        return ()
     from labeling_spec import load_taxonomy
-    from patmatch.errors import InputError
+    from patmatch.errors import InputError, NotFoundError
 
-    known = {c.id for c in load_taxonomy().chains}
-    unknown = [c for c in chains if c not in known]
-    if unknown:
-        raise InputError(f"unknown chain id(s) {', '.join(unknown)}; expected some of "
-                         f"{', '.join(sorted(known))}", details={"unknown": unknown})
+    try:
+        return load_taxonomy().resolve_many(list(chains))
+    except NotFoundError as exc:
+        raise InputError(exc.message, details=exc.details) from None
 
 
 @keys_app.command("create")
@@ -185,12 +185,12 @@ def keys_create(
     role: Annotated[str, typer.Option(help="operator | analyst | centre | broker")],
     centre: Annotated[str | None, typer.Option(help="centre id (role centre): its demands "
                                                     "are recorded as owned by it")] = None,
-    chain: Annotated[list[str] | None, typer.Option(help="assigned chain id; repeat for "
+    chain: Annotated[list[str] | None, typer.Option(help="assigned chain id or Chinese name; repeat for "
                                                          "several (centre, optional broker)")] = None,
 ) -> None:
     """Create a key and print it ONCE: it cannot be shown again."""
-    _check_chains(tuple(chain or ()))
-    key, info = _store().create(name, role, centre=centre, chains=tuple(chain or ()))
+    chains = _check_chains(tuple(chain or ()))
+    key, info = _store().create(name, role, centre=centre, chains=chains)
     typer.echo(key)
     typer.echo(f"key id {info.key_id}: {info.role} '{info.name}'"
                + (f", centre {info.centre}" if info.centre else "")

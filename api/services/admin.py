@@ -102,6 +102,8 @@ def create_key(engine: ServingEngine, keys: KeyStore, name: str, role: str, *,
                centre: str | None, chains: tuple[str, ...]) -> tuple[str, KeyInfo]:
     """A new API key (returned once) scoped to known chains only."""
     known = {c.id for c in engine.chains()}
+    by_name = {c.name_zh: c.id for c in engine.chains()}  # Chinese names work as ids
+    chains = tuple(dict.fromkeys(by_name.get(c, c) for c in chains))
     unknown = [c for c in chains if c not in known]
     if unknown:
         raise InputError(f"unknown chain id(s) {', '.join(unknown)}; expected some of "

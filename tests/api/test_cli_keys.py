@@ -38,6 +38,11 @@ def test_keys_errors_are_clear(home):
     r = runner.invoke(app, ["keys", "create", "x", "--role", "centre", "--centre", "c",
                             "--chain", "nevv"])
     assert r.exit_code == 2 and "nevv" in r.stderr and "battery_storage" in r.stderr
+    r = runner.invoke(app, ["keys", "create", "x", "--role", "centre", "--centre", "c",
+                            "--chain", "动力电池与新型储能", "--chain", "nev"])
+    assert r.exit_code == 0, r.output  # a Chinese chain name works as the id
+    p = KeyStore(ApiDB(api_db_path(home))).verify(r.stdout.strip().splitlines()[0])
+    assert p.chains == ("battery_storage", "nev")
     r = runner.invoke(app, ["keys", "revoke", "feedbeef"])
     assert r.exit_code == 3 and "no API key" in r.stderr
 

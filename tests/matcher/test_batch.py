@@ -50,7 +50,10 @@ def test_batch_rows_equal_interactive_lists(tiny_bundle: Any, tokenizer: Any, ti
     rep = run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=5, fusion=FUSION,
                     block_size=5, progress=False)
     df = pl.read_parquet(out)
-    assert tuple(df.columns) == OUTPUT_COLUMNS
+    from matcher.record_facts import FACT_COLUMNS
+
+    # the stable columns, then the patent's facts (grade, TRL, licence terms, applicant ...)
+    assert tuple(df.columns) == OUTPUT_COLUMNS + FACT_COLUMNS
     assert rep.rows == df.height == 5 * len(q.ids)
     for qid in q.ids:
         got = df.filter(pl.col("demand_id") == qid).sort("rank")

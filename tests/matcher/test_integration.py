@@ -87,13 +87,18 @@ def test_cli_all_demands_and_file_demands(env: dict[str, Path], tmp_path: Path) 
                    "N2,空,,\nN1,重复,重复的需求文本内容足够长,\n", encoding="utf-8")
     out2 = tmp_path / "file.xlsx"
     r = runner.invoke(app, ["match", "--bundle", str(env["bundle"]), "--demands", str(src),
-                            "--out", str(out2), "--top-k", "3", "--chain", "pv", "--no-progress"])
+                            "--out", str(out2), "--top-k", "3", "--chain", "以太阳能光伏为代表的新能源",
+                            "--no-progress"])
     assert r.exit_code == 0, r.output
     assert "read 3 = accepted 1 + rejected 1 + duplicates 1" in r.output
     assert (tmp_path / "file.rejects.csv").exists()
     df2 = pl.read_excel(out2)
     assert df2["demand_id"].to_list() == ["N1"] * 3
     assert all("pv" in c for c in df2["chain"].to_list())
+    # readers get the chain's Chinese name and Chinese headers for the patent's facts
+    assert all("以太阳能光伏为代表的新能源" in c and "pv" not in c for c in df2["产业链"].to_list())
+    assert {"价值分级", "成熟等级", "许可方式", "申请人类型", "地区"} <= set(df2.columns)
+    assert "applicant_type" not in df2.columns
     assert "13812345678" not in out2.read_bytes().decode("latin-1")
 
     r = runner.invoke(app, ["match", "--bundle", str(env["bundle"]), "--all-demands",
@@ -102,6 +107,13 @@ def test_cli_all_demands_and_file_demands(env: dict[str, Path], tmp_path: Path) 
     r = runner.invoke(app, ["match", "--bundle", str(env["bundle"]), "--all-demands",
                             "--chain", "bogus", "--out", str(out2)])
     assert r.exit_code == 2 and "unknown chain" in r.output
+    for bad in (["--min-grade", "Z"], ["--max-required-trl", "3"], ["--max-fee-wan", "x"]):
+        r = runner.invoke(app, ["match", "--bundle", str(env["bundle"]), "--all-demands",
+                                "--out", str(out2), *bad])
+        assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    r = runner.invoke(app, ["match", "--bundle", str(env["bundle"]), "--all-demands", "--out",
+                            str(out), "--min-grade", "C", "--no-progress"])
+    assert r.exit_code == 0, r.output
 
 
 def test_cli_patent_to_demand(env: dict[str, Path], tmp_path: Path) -> None:
