@@ -185,8 +185,11 @@ def register(app: typer.Typer) -> None:
 
         settings = get_settings()
         cfg = _load_config(config)
+        import sys
+
         st = run_nightly(settings, evaluator=make_evaluator(settings, judged, cfg), config=cfg,
-                         wait=wait, force_build=force_build)
+                         wait=wait, force_build=force_build,
+                         show_progress=sys.stderr.isatty())  # quiet under cron and pipes
         typer.echo(json.dumps(st.to_dict(), ensure_ascii=False, indent=2) if as_json
                    else st.log_line())
         if st.published and st.status == "ok":

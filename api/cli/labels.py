@@ -96,9 +96,82 @@ def _write(rows: list[dict[str, Any]], out: Path) -> None:
         raise
 
 
-def register(app: typer.Typer) -> None:
-    """Attach ``label`` to the main app."""
+labels_app = typer.Typer(help="Check label files against the labeling spec.", no_args_is_help=True)
+
+
+def _read_label_rows(path: Path) -> list[dict[str, Any]]:
+    """Label rows from .jsonl (one object a line) or .json (a list); FileFormatError otherwise."""
+    import json
+
+    from patmatch.errors import FileFormatError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"expected a UTF-8 label file (.jsonl/.json), could not read {path}: "
+                              f"{exc}", details={"path": str(path)}) from None
+    rows: list[Any] = []
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+            rows = data if isinstance(data, list) else [data]
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"{path}: expected JSON lines of label objects (as written by "
+                              f"`patmatch label --out X.jsonl`), line {exc.lineno}: {exc.msg}",
+                              details={"path": str(path)}) from None
+    return rows
+
+
+def validate_file(path: Path, side: str) -> tuple[int, list[str]]:
+    """(rows, problems) of a label file; each problem names the row and record."""
+    from labeling_spec.validate import validate_labels
+
+    rows = _read_label_rows(path)
+    problems: list[str] = []
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            problems.append(f"第 {i} 行: 应为标引对象（JSON object），实为 {type(row).__name__}")
+            continue
+        kind = side if side != "auto" else ("demand" if "required_trl" in row or "budget" in row
+                                            else "patent")
+        for p in validate_labels(row, kind):
+            problems.append(f"第 {i} 行（{row.get('record_id')!s}）: {p}")
+    return len(rows), problems
+
+
+@labels_app.command("validate")
+def labels_validate(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="labels .jsonl/.json"),
+    kind: str = typer.Option("auto", "--kind", help="patent | demand | auto"),
+) -> None:
+    """Check every label against spec/fields.yaml and the taxonomy; exit 1 on problems."""
     from api.cli.common import cli_errors
+    from patmatch.errors import InputError
+
+    @cli_errors
+    def run() -> None:
+        if kind not in ("auto", "patent", "demand"):
+            raise InputError(f"expected --kind patent, demand or auto, got {kind!r}")
+        n, problems = validate_file(file, kind)
+        for p in problems[:200]:
+            typer.echo(p)
+        if len(problems) > 200:
+            typer.echo(f"…… 另有 {len(problems) - 200} 个问题")
+        typer.echo(f"检查 {n} 条标引：{'全部符合规范' if not problems else f'{len(problems)} 个问题'}",
+                   err=True)
+        if problems:
+            raise typer.Exit(1)
+
+    run()
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``label``, ``label-train`` and ``labels validate`` to the main app."""
+    from api.cli.common import cli_errors
+
+    app.add_typer(labels_app, name="labels")
 
     @app.command("label")
     @cli_errors
@@ -111,6 +184,8 @@ def register(app: typer.Typer) -> None:
         """Label every record (chains with evidence, problem/means/effect, TRL, grade); never drops one."""
         from patmatch.errors import InputError
         from labeling_spec import Labeler
+
+        from api.cli.common import progress_bar
 
         if kind not in _KINDS:
             raise InputError(f"expected --kind to be one of {list(_KINDS)}, got {kind!r}")
@@ -141,7 +216,12 @@ def register(app: typer.Typer) -> None:
         except ImportError:
             pass
         labeler = Labeler.load(spec, tokenize=tokenize)
-        labels = labeler.label_patents(records) if kind == "patents" else labeler.label_demands(records)
+        fn = labeler.label_patents if kind == "patents" else labeler.label_demands
+        labels = []
+        with progress_bar(len(records), "标引", unit="条") as update:
+            for lo in range(0, len(records), 200):
+                labels += fn(records[lo:lo + 200])
+                update(min(200, len(records) - lo))
         _write([lab.to_dict() for lab in labels], out)
         for warning in labeler.warnings:
             typer.echo(f"warning: {warning}", err=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexing.build.pipeline import BuildConfig, build, peak_rss_mb, relabel
+from indexing.build.relabel import tty_progress
 from indexing.index.bundle import MANIFEST, Manifest, atomic_write_text, read_pointer
 from indexing.build.publish import file_lock, publish
 from patmatch.errors import LockHeldError, PatmatchError, QualityGateError
@@ -216,7 +217,8 @@ def _run_locked(settings: Settings, st: NightlyStatus, *, evaluator: Any, config
             from labeling_spec import Labeler
 
             labeler = Labeler.load(tokenize=tokenizer.tokenize)
-        st.relabelled = relabel(store, labeler)
+        st.relabelled = relabel(store, labeler,
+                                progress=tty_progress if show_progress else None)
         if not force_build and _unchanged(settings, store, config, tokenizer, encoder, labeler):
             st.status, st.exit_code, st.published = "unchanged", EXIT_OK, st.previous
             return
