@@ -143,11 +143,28 @@ def push_for_engine(store: PushStore, settings: Any, engine: Any, *, dry_run: bo
         rec = engine.store.get_demand(demand_id)
         return rec.query_text if rec is not None and rec.status != "deleted" else None
 
-    report = push_now(store, settings, snap.ranker, snap.build_id,
+    report = push_now(store, settings, _Gated(snap.ranker, engine.ranking), snap.build_id,
                       make_filters=engine.make_filters, demand_text=demand_text,
                       dry_run=dry_run, due_only=due_only)
     log.info("push after %s: %s", snap.build_id, report.summary())
     return report
+
+
+class _Gated:
+    """The served ranker, taking one of the engine's ranking slots per query: a background
+    push of many digests queues with the requests instead of crowding them out."""
+
+    def __init__(self, ranker: Any, slots: Any) -> None:
+        self._ranker, self._slots = ranker, slots
+        self.config = getattr(ranker, "config", None)
+
+    def match_demand(self, demand_id: str, **kw: Any) -> Any:
+        with self._slots:
+            return self._ranker.match_demand(demand_id, **kw)
+
+    def match_text(self, text: str, **kw: Any) -> Any:
+        with self._slots:
+            return self._ranker.match_text(text, **kw)
 
 
 def spawn_push(settings: Any, *, reason: str) -> int | None:
