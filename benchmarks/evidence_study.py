@@ -74,6 +74,9 @@ def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
             for label, cfg in candidates():
                 runs = run_queries(ranker, queries, k=100, fusion=cfg, filters=Filters(valid_only=False))
                 rows[label] = metrics(runs, qrels)
+                # right first: the share of queries whose first result is judged relevant
+                rows[label]["first@1"] = sum(bool(runs.get(q)) and runs[q][0] in qrels[q]
+                                             for q in qids) / max(len(qids), 1)
         results[name] = {"queries": len(qids), "documents": len(task.corpus), "rows": rows,
                          "seconds": round(time.perf_counter() - t0, 1)}
         log(f"{name}: {len(qids)} queries, {len(task.corpus)} docs, {results[name]['seconds']} s")
@@ -104,7 +107,8 @@ def choose(results: dict[str, Any], tolerance: float = 0.01) -> tuple[str, dict[
 
 def to_markdown(results: dict[str, Any], encoder_name: str) -> str:
     lines = [f"# Evidence-aware fusion study (production path, dense side `{encoder_name}`)", "",
-             "nDCG@10 / MRR@10 per task; **bold** = best per task. Rerun: "
+             "nDCG@10 / MRR@10 per task (zero_overlap: / right patent first); **bold** = best per "
+             "task. Rerun: "
              f"`python -m benchmarks.evidence_study --encoder {encoder_name}`", ""]
     lines += ["| fusion | " + " | ".join(results) + " |", "|" + "---|" * (len(results) + 1)]
     best = {t: max(m["ndcg@10"] for m in r["rows"].values()) for t, r in results.items()}
@@ -113,6 +117,8 @@ def to_markdown(results: dict[str, Any], encoder_name: str) -> str:
         for t, r in results.items():
             m = r["rows"][label]
             s = f"{m['ndcg@10']:.3f} / {m['mrr@10']:.3f}"
+            if t == "zero_overlap":
+                s += f" / {m.get('first@1', 0.0):.2f}"
             cells.append(f"**{s}**" if m["ndcg@10"] == best[t] else s)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     label, losses = choose(results)

