@@ -164,3 +164,11 @@ def test_cli_report_writes_outputs_and_refuses_bad_input(settings: Settings, tmp
     assert bad.exit_code != 0 and "must end in .md, .json or .xlsx" in bad.output
     bad = runner.invoke(app, ["report", "--from", "yesterday"])
     assert bad.exit_code != 0 and "ISO date" in bad.output
+
+
+def test_report_shows_chinese_names_not_ids() -> None:
+    from api.reports.supply_demand import _zh
+
+    assert _zh("nev|battery_storage") == "新能源汽车及汽车核心零部件、动力电池与新型储能"
+    assert _zh("university/soe") == "高校、国有企业"
+    assert _zh("某个未知值") == "某个未知值" and _zh(None) is None and _zh(3) == 3

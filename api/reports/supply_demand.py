@@ -195,7 +195,7 @@ def render_markdown(r: dict[str, Any]) -> str:
                       c["demands"], c["demands_new"], c["demands_confidential"], c["centres"]]
                      for c in rec["chains"]])
     lines += ["## 专利权人类型与地区", ""]
-    lines += _table(["专利权人类型", "专利"], [[x["name"], x["count"]]
+    lines += _table(["专利权人类型", "专利"], [[_zh(x["name"]), x["count"]]
                                           for x in sup["by_applicant_type"]])
     lines += _table(["地区", "专利"], [[x["name"], x["count"]] for x in sup["by_region"]])
     lines += ["## 服务 (API)", ""]
@@ -220,6 +220,22 @@ def render_markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _zh(value: Any) -> Any:
+    """What a reader sees instead of an id: chain ids and applicant types in Chinese
+    (``nev|battery_storage`` -> ``新能源汽车及汽车核心零部件、动力电池与新型储能``)."""
+    if not isinstance(value, str):
+        return value
+    from indexing.records import APPLICANT_TYPE_ZH
+    from labeling_spec.chains import load_taxonomy
+
+    try:
+        names = {c.id: c.name_zh for c in load_taxonomy().chains}
+    except Exception:  # noqa: BLE001 - a display name never fails a report
+        names = {}
+    names.update(APPLICANT_TYPE_ZH)
+    return "、".join(names.get(p, p) for p in value.replace("/", "|").split("|"))
+
+
 FUNNEL_HEAD = ["推送", "已查看", "已联系", "洽谈中", "已成交", "已拒绝"]
 FUNNEL_KEYS = ["pushed", "viewed", "contacted", "negotiating", "deal", "rejected"]
 
@@ -231,12 +247,12 @@ def _push_markdown(push: dict[str, Any]) -> list[str]:
              f"{d['subscriptions_reached']} 个、需求 {d['demands_reached']} 个；"
              f"未送达（排队/失败/死信）：{d['not_delivered'] or '无'}。", ""]
     lines += _table(["运营中心", "送达条数"], [[k, v] for k, v in d["by_centre"].items()])
-    lines += _table(["产业链", "送达条数"], [[k, v] for k, v in d["by_chain"].items()])
+    lines += _table(["产业链", "送达条数"], [[_zh(k), v] for k, v in d["by_chain"].items()])
     lines += _table(["月份", "送达条数"], [[k, v] for k, v in d["by_month"].items()])
     lines += ["## 对接漏斗 (推送 → 查看 → 联系 → 洽谈 → 成交)", ""]
     lines += _table(["", *FUNNEL_HEAD], [["合计", *(f["overall"][k] for k in FUNNEL_KEYS)]])
     lines += _table(["产业链", *FUNNEL_HEAD],
-                    [[c, *(row[k] for k in FUNNEL_KEYS)] for c, row in f["by_chain"].items()])
+                    [[_zh(c), *(row[k] for k in FUNNEL_KEYS)] for c, row in f["by_chain"].items()])
     lines += _table(["运营中心", *FUNNEL_HEAD],
                     [[c, *(row[k] for k in FUNNEL_KEYS)] for c, row in f["by_centre"].items()])
     lines += ["## 成交", ""]
