@@ -102,7 +102,10 @@ def _first(text: str, patterns: tuple[re.Pattern[str], ...], max_chars: int,
                     start = -1
                     break
                 if start < s < end:
-                    end = s
+                    # cut at the last clause boundary before the other field, so a
+                    # phrase is never split ("…性能，解决了传统" -> "…性能")
+                    cut = max(text.rfind(c, start, s) for c in "，,；;")
+                    end = cut if cut > start else s
             if start < 0:
                 continue
             span = _trim(text, start, end, max_chars)

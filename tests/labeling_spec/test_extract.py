@@ -70,3 +70,13 @@ def test_precision_on_hand_checked_abstracts(shared_data: Path) -> None:
 def test_precision_on_holdout_abstracts(shared_data: Path) -> None:
     precision, coverage, n = _score(shared_data, HOLDOUT)
     assert n >= 20 and precision >= 0.7 and coverage >= 0.4
+
+
+def test_whole_phrases_and_stated_comparatives() -> None:
+    p, m, e = extract_patent("本发明公开了一种涂层，通过在基体表面喷涂纳米陶瓷层，提高了耐腐蚀性能，"
+                             "解决了传统涂层易剥落的问题。")
+    assert e == "提高了耐腐蚀性能" and p == "涂层易剥落" and m == "在基体表面喷涂纳米陶瓷层"
+    p, m, e = extract_patent("本发明公开了一种水稻种植方法，采用宽窄行种植，产量更高。")
+    assert m == "采用宽窄行种植" and e == "产量更高"
+    for junk in ("\x00，，更高。。", "，" * 500, "更高" * 300):
+        assert all(x is None or isinstance(x, str) for x in extract_patent(junk))  # never raises
