@@ -159,7 +159,7 @@ RANKER_VARIANTS: dict[str, dict[str, Any]] = {
     "ranker:semantic": {"method": "weighted_rrf", "weights": (0.0, 1.0)},
     "ranker:default": {},
     "ranker:rrf": {"method": "rrf"},
-    "ranker:linear": {"method": "linear", "norm": "minmax"},
+    "ranker:linear": {"method": "linear", "norm": "minmax", "lexical_bound": 0.0},  # plain min-max
 }
 
 
