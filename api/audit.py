@@ -2,8 +2,9 @@
 
 Rows live in ``audit_log`` of the API's SQLite file; triggers there refuse UPDATE and
 DELETE, so the log can only grow. Query texts are kept (operators need to see what was
-asked) but cut to 500 characters; contact data never reaches the log because requests
-carry record ids and query text, not contacts.
+asked) but cut to 500 characters, with personal data masked by the one detector
+(``indexing.privacy.mask_pii``: phones, e-mails, ID and bank-card numbers, names after
+联系人 and the like) before they are stored.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+
+from indexing.privacy import mask_pii
 
 from api.db import ApiDB
 from api.security import Principal, utcnow
@@ -46,7 +49,8 @@ class AuditLog:
     def record(self, principal: Principal | None, *, method: str, path: str, action: str,
                target: str | None = None, query: str | None = None,
                result_count: int | None = None, status: int = 200) -> None:
-        q = query[:MAX_QUERY_CHARS] if query else None
+        # masked before the cut, so a number split at the cut is still recognised
+        q = (mask_pii(query) or "")[:MAX_QUERY_CHARS] if query else None
         try:
             self.db.execute(
                 "INSERT INTO audit_log(ts, key_id, key_name, role, method, path, action, "

@@ -12,6 +12,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from indexing.privacy import private_file
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -66,7 +68,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 class ApiDB:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # keys, audit and jobs: 0600 (its -wal/-shm follow)
         self._local = threading.local()
         self.write_lock = threading.Lock()
         conn = self.conn()

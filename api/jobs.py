@@ -2,6 +2,12 @@
 index rebuilds. One job at a time per worker process (a thread), state in the API's
 SQLite file so any worker can answer ``GET /v1/jobs/{id}``; files under
 ``<home>/jobs/<job_id>/``. A job whose process died is reported as failed on restart.
+
+Personal data: the uploaded input is written 0600 in a 0700 folder and deleted when the
+job ends, however it ends; a failed or cancelled job leaves no files; the result (masked
+by the batch) is 0600. ``DELETE /v1/jobs/{id}`` (or ``patmatch jobs cancel``) marks a job
+cancelled in the shared table; the worker running it sees that at its next progress step
+(each block of queries) and stops.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any, BinaryIO
 
 import psutil
 
-from patmatch.errors import InputError, NotFoundError, PatmatchError
+from patmatch.errors import ConflictError, InputError, NotFoundError, PatmatchError
 
 from api.db import ApiDB
 from api.metrics import Metrics
@@ -33,6 +39,33 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "parquet": "application/vnd.apache.parquet",
 }
+
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+class JobCancelled(Exception):  # noqa: N818 - a signal between the job's own frames
+    """Raised from the progress callback of a job whose row says ``cancelled``."""
+
+
+def cancel_job(db: ApiDB, job_id: str, by: str) -> str:
+    """Mark a queued or running job cancelled; returns its status afterwards.
+
+    Raises NotFoundError for an unknown id and ConflictError for a finished job."""
+    with db.write_lock:
+        conn = db.conn()
+        row = conn.execute("SELECT status FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"job '{job_id}' not found", details={"job_id": job_id})
+        if row["status"] in FINISHED:
+            if row["status"] == "cancelled":
+                return "cancelled"
+            raise ConflictError(f"job '{job_id}' has already finished ({row['status']}); "
+                                "nothing to cancel",
+                                details={"job_id": job_id, "status": row["status"]})
+        conn.execute("UPDATE jobs SET status='cancelled', error=?, updated_at=? "
+                     "WHERE job_id=?", (f"cancelled by {by}", utcnow(), job_id))
+    return "cancelled"
 
 
 class JobManager:
@@ -64,9 +97,11 @@ class JobManager:
             raise InputError(f"format must be one of {', '.join(OUTPUT_FORMATS)}; got '{fmt}'")
         job_id = self._new_id()
         folder = self.jobs_dir / job_id
-        folder.mkdir(parents=True)
+        self.jobs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.mkdir(mode=0o700)
         input_path = folder / f"input{suffix}"
-        with open(input_path, "wb") as out:
+        fd = os.open(input_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(stream, out, 1 << 20)
         if input_path.stat().st_size == 0:
             shutil.rmtree(folder, ignore_errors=True)
@@ -113,24 +148,57 @@ class JobManager:
                                 details={"job_id": job_id})
         return path, fmt
 
+    def cancel(self, job_id: str, principal: Principal) -> dict:
+        self.get(job_id, principal)  # 404 for jobs this key may not see
+        cancel_job(self.db, job_id, principal.name)
+        fut = self.futures.get(job_id)
+        if fut is not None:
+            fut.cancel()  # a queued job never starts; a running one stops at its next block
+        return self.get(job_id, principal)
+
     # --- execution --------------------------------------------------------------------
+    def _status(self, job_id: str) -> str | None:
+        rows = self.db.query("SELECT status FROM jobs WHERE job_id=?", (job_id,))
+        return rows[0]["status"] if rows else None
+
     def _run_match(self, job_id: str, input_path: Path, out_path: Path, params: dict) -> None:
+        folder = input_path.parent
+        if self._status(job_id) == "cancelled":
+            shutil.rmtree(folder, ignore_errors=True)
+            return
         self._set(job_id, status="running")
         tmp = out_path.with_name(f".tmp-{out_path.name}")
 
         def progress(fraction: float) -> None:
+            if self._status(job_id) == "cancelled":
+                raise JobCancelled(job_id)
             self._set(job_id, progress=max(0.0, min(1.0, float(fraction))))
 
+        ok = False
         try:
             rows = self.engine.run_batch(input_path, tmp, top_k=params["top_k"],
                                          chains=tuple(params["chains"]),
                                          direction=params["direction"], progress=progress)
+            if self._status(job_id) == "cancelled":
+                raise JobCancelled(job_id)
+            os.chmod(tmp, 0o600)
             os.replace(tmp, out_path)
             self._finish(job_id, "succeeded", rows=rows)
+            ok = True
+        except JobCancelled:
+            log.info("job %s cancelled", job_id)
         except Exception as exc:  # a job failure is reported in the job, never raised
-            self._finish(job_id, "failed", error=_describe(exc))
+            if self._status(job_id) != "cancelled":
+                self._finish(job_id, "failed", error=_describe(exc))
+        finally:
+            # the upload holds records as given: it never outlives its job
+            input_path.unlink(missing_ok=True)
+            if not ok:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _run_rebuild(self, job_id: str) -> None:
+        if self._status(job_id) == "cancelled":
+            return
         self._set(job_id, status="running")
         try:
             build_id = self.engine.rebuild()

@@ -157,7 +157,8 @@ class LiveEngine(Engine):
         progress(0.05)
         report = run_batch(snap.bundle, snap.ranker.tokenizer, snap.ranker.encoder, queries,
                            out=output_path, direction=direction, top_k=top_k,
-                           filters=self.make_filters(chains=chains), progress=False)
+                           filters=self.make_filters(chains=chains), progress=False,
+                           on_block=lambda done, total: progress(0.05 + 0.9 * done / max(total, 1)))
         return int(report.rows)
 
     def rebuild(self) -> str:

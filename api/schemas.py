@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,7 +149,8 @@ class MatchFilters(_In):
 
 class FusionOverride(_In):
     method: Literal["weighted_rrf", "rrf", "linear"] | None = Field(None, examples=["rrf"])
-    weights: list[float] | None = Field(None, min_length=2, max_length=2,
+    weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
+                                        None, min_length=2, max_length=2,
                                         examples=[[1.0, 1.0]],
                                         description="(lexical, semantic)")
     rrf_k: int | None = Field(None, ge=1, le=1000, examples=[60])
@@ -270,7 +271,7 @@ class IndexOut(BaseModel):
 class JobOut(BaseModel):
     job_id: str
     kind: Literal["match", "rebuild"]
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float = Field(ge=0, le=1)
     created_at: str
     updated_at: str

@@ -8,6 +8,15 @@ Masking rules (documented in docs/ingestion.md):
 - name: keep the first character (the family name), ``张三`` / ``张小三`` -> ``张*`` / ``张**``.
 - ID-card numbers (18-digit resident ID, last char may be X; 15-digit old form) anywhere
   in free text -> first 6 + ``********`` + last 4.
+
+``mask_pii`` is the one detector for free text (titles, demand texts, enterprise, budget,
+queries in the audit log, batch outputs, rejects): ID numbers (18 digits with a valid check
+digit; 15 digits near 身份证), mobile phones (1[3-9] + 9 digits, optional +86), landlines
+(0 + 2-3 digit area code + 7-8 digits, with or without a dash or brackets, plus 400/800
+numbers), e-mail addresses, bank-card numbers (13-19 digits passing the Luhn check, spaces
+or dashes allowed between groups) and names written after a contact word (联系人, 负责人,
+经办人, 对接人, 联系方式, 姓名 ...) or before 先生/女士. Each is masked with the
+field rule above; ``mask_pii`` is idempotent.
 """
 
 from __future__ import annotations
@@ -89,15 +98,85 @@ def mask_id_numbers(text: str | None) -> str | None:
     return text
 
 
+_D = r"(?<![0-9A-Za-z])"  # not inside a longer number or word
+_ND = r"(?![0-9A-Za-z])"
+_MOBILE = re.compile(_D + r"((?:\+?86[-\s]?)?1[3-9]\d)[-\s]?(\d{4})[-\s]?(\d{4})" + _ND)
+_LANDLINE = re.compile(
+    _D + r"(?:[(（]0\d{2,3}[)）]\s?|0\d{2,3}[-\s]|0\d{2,3}(?=[2-9]\d{6,7}(?!\d)))"
+    r"[2-9]\d{2,3}-?\d{4}(?:[-转]\d{1,5})?" + _ND)
+_SERVICE = re.compile(_D + r"[48]00[-\s]?\d{3}[-\s]?\d{4}" + _ND)
+_EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_CARD = re.compile(_D + r"\d{4}(?:[\s-]?\d{4}){2,3}(?:[\s-]?\d{1,3})?" + _ND)
+_NAME_WORDS = r"(联系人|负责人|经办人|对接人|联络人|申请人姓名|姓名|联系方式|法人代表|法定代表人)"
+_TITLES = r"先生|女士|经理|老师|主任|博士|教授|工程师|电话|手机|邮箱|联系|[0-9+@(（]"
+# "联系人：张伟" (a separator, then 2-4 characters up to a non-CJK character or a title)
+_NAME_CONTEXT = re.compile(
+    _NAME_WORDS + r"(\s*(?:[:：]|是|为|\s)\s*)([\u4e00-\u9fff·]{2,4}?)"
+    r"(?=$|[^\u4e00-\u9fff·]|" + _TITLES + ")")
+# "联系人张伟13812345678" (no separator: only when a title or a number follows, so
+# "负责人同意合作" stays as it is)
+_NAME_TIGHT = re.compile(_NAME_WORDS + r"()([\u4e00-\u9fff·]{2,4}?)(?=" + _TITLES + ")")
+_NAME_TITLE = re.compile(r"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{1,2})(先生|女士)")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card(m: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", m[0])
+    if not 13 <= len(digits) <= 19 or not luhn_ok(digits):
+        return m[0]
+    return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
+
+
+def mask_pii(text: str | None) -> str | None:
+    """Every kind of personal data this module knows, masked in free text (idempotent).
+
+    Order matters: ID numbers and cards (long digit runs) before phones, so a phone
+    pattern never takes the middle of an ID number."""
+    if not text:
+        return text
+    out = mask_id_numbers(text) or text
+    if any(c.isdigit() for c in out):
+        out = _CARD.sub(_mask_card, out)
+        out = _MOBILE.sub(lambda m: m[1] + "****" + m[3], out)
+        out = _SERVICE.sub(lambda m: mask_phone(m[0]) or m[0], out)
+        out = _LANDLINE.sub(lambda m: mask_phone(m[0]) or m[0], out)
+    if "@" in out:
+        out = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m[0]) or m[0], out)
+    for pattern in (_NAME_CONTEXT, _NAME_TIGHT):
+        out = pattern.sub(lambda m: m[1] + m[2] + (mask_name(m[3]) or m[3]), out)
+    out = _NAME_TITLE.sub(lambda m: m[1][:1] + "*" * (len(m[1]) - 1) + m[2], out)
+    return out
+
+
+# free-text fields of a demand: shown to every role that may see the demand
+DEMAND_FREE_TEXT: tuple[str, ...] = ("text", "title", "enterprise", "industry", "region",
+                                     "budget", "source")
+
+
+def mask_free_text(rec: DemandRecord) -> DemandRecord:
+    """A copy with personal data masked inside every free-text field (the contact fields,
+    kept for the roles allowed to see them and encrypted at rest, are left alone)."""
+    changes = {f: mask_pii(getattr(rec, f)) for f in DEMAND_FREE_TEXT}
+    changes = {f: v for f, v in changes.items() if v != getattr(rec, f)}
+    return dataclasses.replace(rec, **changes) if changes else rec
+
+
 def mask_demand(rec: DemandRecord) -> DemandRecord:
-    """A copy with every personal field masked (text fields have ID numbers masked too)."""
+    """A copy with every personal field masked, and personal data in free text too."""
     return dataclasses.replace(
-        rec,
+        mask_free_text(rec),
         contact_name=mask_name(rec.contact_name),
         contact_phone=mask_phone(rec.contact_phone),
         contact_email=mask_email(rec.contact_email),
-        text=mask_id_numbers(rec.text) or rec.text,
-        title=mask_id_numbers(rec.title),
     )
 
 
@@ -140,6 +219,17 @@ class PiiCipher:
     def digest(self, plaintext: str) -> str:
         """Keyed hash: change detection without a dictionary-attackable plain hash."""
         return hmac.new(self._mac_key, plaintext.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` (if missing) readable by its owner only, and make an existing one
+    so: files holding records (SQLite databases, whose -wal/-shm files SQLite creates with
+    the database's own mode) are 0600 whatever the umask."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+    return path
 
 
 def load_or_create_key(path: Path) -> bytes:

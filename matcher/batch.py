@@ -29,7 +29,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,8 +102,13 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
               direction: str = "demand-to-patent", top_k: int = 20,
               filters: Filters | None = None, fusion: FusionConfig | None = None,
               resume: bool = False, block_size: int | None = None, progress: bool = True,
-              stop_after_blocks: int | None = None, pipeline: bool = False) -> BatchReport:
+              stop_after_blocks: int | None = None, pipeline: bool = False,
+              on_block: Callable[[int, int], None] | None = None) -> BatchReport:
     """Match ``queries`` against the patents (or demands) of ``bundle``; write ``out``.
+
+    ``on_block(queries_done, queries_total)`` is called before the first block and after
+    each one (progress for a job; raising from it stops the run, e.g. a cancelled job,
+    leaving the checkpoint for ``resume``).
 
     ``stop_after_blocks`` simulates a kill after that many blocks (tests, benchmarks).
     ``pipeline`` ranks block b + 1 in a worker thread while block b is explained; the
@@ -168,8 +173,11 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
     pool = (ThreadPoolExecutor(1, thread_name_prefix="patmatch-rank", initializer=_one_omp_thread)
             if pipeline else _Inline())
     bounds = [(b * bsize, min(nq, (b + 1) * bsize)) for b in range(n_blocks)]
-    pending = pool.submit(ctx.rank, *bounds[done]) if done < n_blocks else None
+    pending = None
     try:
+        if on_block is not None:
+            on_block(min(done * bsize, nq), nq)
+        pending = pool.submit(ctx.rank, *bounds[done]) if done < n_blocks else None
         for b in range(done, n_blocks):
             if stop_after_blocks is not None and b - done >= stop_after_blocks:
                 return BatchReport(out, nq, 0, n_blocks, done, time.perf_counter() - t0,
@@ -184,6 +192,8 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
                 {"fingerprint": fp, "spec": spec, "blocks_done": k, "queries": nq})))
             if bar is not None:
                 bar.update(hi - lo)
+            if on_block is not None:
+                on_block(hi, nq)
     finally:
         if pending is not None:
             pending.cancel()

@@ -11,6 +11,7 @@ known-item task within 1 % of the best single retriever.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -49,7 +50,8 @@ class FusionConfig:
         if self.norm not in NORMS:
             raise ConfigError(f"fusion norm must be one of {NORMS}, got {self.norm!r}")
         w = tuple(float(x) for x in self.weights)
-        if len(w) != 2 or any(x < 0 for x in w) or sum(w) <= 0:
+        # NaN compares False with everything: test finiteness first (NaN weights were a 500)
+        if len(w) != 2 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
             raise ConfigError(
                 f"fusion weights must be two numbers >= 0 (lexical, semantic) with a positive "
                 f"sum, got {self.weights!r}")

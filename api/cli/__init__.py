@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import (bench, data, encoder, index, labels, match, push, report, serve,
+from api.cli import (bench, data, encoder, index, jobs, labels, match, push, report, serve,
                      transfers)
 
 app = typer.Typer(
@@ -32,7 +32,8 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, labels, encoder, index, match, serve, report, bench, transfers, push):
+for _module in (data, labels, encoder, index, match, serve, report, bench, transfers, push,
+                jobs):
     _module.register(app)
 
 

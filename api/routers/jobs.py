@@ -65,6 +65,15 @@ def get_job(job_id: JobId, request: Request,
     return JobOut(**request.app.state.jobs.get(job_id, audit.principal))
 
 
+@router.delete("/{job_id:jobid}", response_model=JobOut, responses=errors(*READ, 409),
+               summary="Cancel a queued or running job (its files are deleted)")
+def cancel_job(job_id: JobId, request: Request,
+               audit: Annotated[Auditor, Depends(auditor_for("jobs"))]) -> JobOut:
+    job = request.app.state.jobs.cancel(job_id, audit.principal)
+    audit("jobs.cancel", target=job_id)
+    return JobOut(**job)
+
+
 @router.get("/{job_id:jobid}/result", responses={
     200: {"description": "the result file", "content": {t: {} for t in MEDIA_TYPES.values()}},
     **errors(*READ)}, summary="Download a finished job's result")

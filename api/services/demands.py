@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from indexing.intake.ingest import validate_demand
 from indexing.records import DemandRecord
 from patmatch.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 
@@ -90,8 +91,9 @@ def create_demand(engine: ServingEngine, p: Principal, fields: dict[str, Any], *
     if engine.store.get_demand(demand_id) is not None:
         raise ConflictError(f"demand '{demand_id}' already exists; update it with PATCH",
                             details={"id": demand_id})
-    rec = DemandRecord(id=demand_id, owner=p.centre if p.role == "centre" else owner,
-                       **fields)
+    # the one validation path ingest uses: dates, phones, e-mails, HTML, PII in free text
+    rec = validate_demand({**fields, "id": demand_id,
+                           "owner": p.centre if p.role == "centre" else owner})
     engine.store.upsert_demands([rec])
     return engine.store.get_demand(demand_id) or rec
 
@@ -110,7 +112,7 @@ def update_demand(engine: ServingEngine, p: Principal, demand_id: str,
     if "chain" in changes:
         changes["chain"] = demand_chain(engine, p, changes["chain"])
     changes = {k: v for k, v in changes.items() if not (k == "confidential" and v is None)}
-    new = dataclasses.replace(rec, **changes)
+    new = validate_demand({**dataclasses.asdict(rec), **changes})
     if new != rec:
         engine.store.update_demand(new)
     return engine.store.get_demand(demand_id) or new

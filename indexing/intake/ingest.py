@@ -29,7 +29,8 @@ from typing import Any, Literal
 from patmatch.errors import InputError, RecordValidationError
 
 from indexing.intake import normalize as nz
-from indexing.privacy import mask_email, mask_id_numbers, mask_name, mask_phone
+from indexing.privacy import (mask_email, mask_free_text, mask_id_numbers, mask_name,
+                              mask_phone, mask_pii)
 from indexing.intake.readers import RawTable, read_table
 from indexing.records import DemandRecord, PatentRecord
 
@@ -132,6 +133,8 @@ def _text(row: dict[str, Any], field_: str, stats: dict[str, int], *,
 
 def _plain(row: dict[str, Any], field_: str) -> str | None:
     s = _s(row.get(field_))
+    if s is not None and nz.has_html(s):  # the one rule: tags are stripped from every field
+        s = nz.clean_text(nz.strip_html(s))
     return _limit(field_, s.replace("\n", " ") if s and "\n" in s else s)
 
 
@@ -284,6 +287,23 @@ def normalize_chain(value: str | None, stats: dict[str, int]) -> str | None:
 
 
 def to_demand(row: dict[str, Any], *, source: str, stats: dict[str, int]) -> DemandRecord:
+    """The one validation path of a demand: files (ingest, batch jobs) and the API."""
+    rec = _demand_fields(row, source=source, stats=stats)
+    masked = mask_free_text(rec)
+    if masked is not rec:
+        stats["pii_masked"] = stats.get("pii_masked", 0) + 1
+    return masked
+
+
+def validate_demand(fields: dict[str, Any]) -> DemandRecord:
+    """A demand from API fields through the same rules as a file row (raises
+    ``RecordValidationError`` naming the field). ``owner`` and ``status`` pass through."""
+    rec = to_demand(fields, source="", stats={})
+    return dataclasses.replace(rec, source=rec.source or None, owner=fields.get("owner"),
+                               status=fields.get("status") or "active")
+
+
+def _demand_fields(row: dict[str, Any], *, source: str, stats: dict[str, int]) -> DemandRecord:
     rid = _id(row)
     return DemandRecord(
         id=rid,
@@ -410,8 +430,9 @@ def _masked_raw(raw: dict[str, Any], kind: str) -> dict[str, Any]:
         f = personal.get(_header_key(k))
         if f is not None and v is not None:
             v = _PERSONAL_HEADERS[f](str(v))
-        elif isinstance(v, str):
-            v = mask_id_numbers(v)
+        elif isinstance(v, (str, int)) and not isinstance(v, bool):
+            masked = mask_pii(str(v))  # a phone may arrive as a Parquet integer
+            v = masked if masked != str(v) else v
         out[k] = v
     return out
 
@@ -422,7 +443,7 @@ def write_rejects(rejects: Iterable[Reject], path: Path, kind: str) -> Path:
     w = csv.writer(buf)
     w.writerow(["status", "source", "row", "field", "reason", "raw"])
     for r in rejects:
-        w.writerow([r.kind, r.source, r.row, r.field, r.reason,
+        w.writerow([r.kind, r.source, r.row, r.field, mask_pii(r.reason),
                     json.dumps(_masked_raw(r.raw, kind), ensure_ascii=False, default=str)])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rejects-", suffix=".tmp")

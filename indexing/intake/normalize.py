@@ -146,8 +146,27 @@ _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _EXCEL_EPOCH = _dt.date(1899, 12, 30)
 
 
+# Dates outside this range are placeholders, not dates: 9999-12-31 ("no end"), 1899-12-30
+# (Excel's day 0), 1900-01-00 artefacts. Rejected with the rule in the message.
+PLAUSIBLE_DATES = (_dt.date(1900, 1, 1), _dt.date(2100, 12, 31))
+
+
 def normalize_date(value: object, *, field: str = "date") -> str | None:
-    """``2021/3/5``, ``2021年3月5日``, ``20210305``, datetimes, Excel serials -> ISO."""
+    """``2021/3/5``, ``2021年3月5日``, ``20210305``, datetimes, Excel serials -> ISO.
+
+    Impossible dates (2021-02-30) and implausible ones (outside 1900-01-01..2100-12-31)
+    raise ``RecordValidationError``."""
+    out = _parse_date(value, field)
+    if out is not None and not (PLAUSIBLE_DATES[0].isoformat() <= out <= PLAUSIBLE_DATES[1].isoformat()):
+        raise RecordValidationError(
+            f"implausible date in {field}: {out}; expected a date between "
+            f"{PLAUSIBLE_DATES[0]} and {PLAUSIBLE_DATES[1]} (placeholders such as 9999-12-31 "
+            "or 1899-12-30 are not dates: leave the cell empty)",
+            details={"field": field, "value": out})
+    return out
+
+
+def _parse_date(value: object, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, _dt.datetime):

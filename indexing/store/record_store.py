@@ -164,7 +164,10 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | Path, cipher: PiiCipher) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(self.path) != ":memory:":
+            from indexing.privacy import private_file
+
+            private_file(self.path)  # records: 0600 (SQLite gives -wal/-shm the same mode)
         self._cipher = cipher
         self._lock = threading.RLock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one upsert is exactly

@@ -60,3 +60,32 @@ def test_ordinary_text_keeps_its_tokens(tiny_encoder: Any) -> None:
     text = "本发明公开了一种低温锂电池电解液，提高了放电性能。ABC-123 光伏组件"
     assert tok.encode(text, add_special_tokens=False).ids == \
         Tokenizer.from_file(str(tiny_encoder.path / "tokenizer.json")).encode(text, add_special_tokens=False).ids
+
+
+def test_batch_progress_moves_and_a_raising_callback_stops_it(
+        tiny_bundle: Any, tokenizer: Any, tiny_encoder: Any, tmp_path: Any) -> None:
+    from matcher.batch import job_dir_for, queries_from_records, run_batch
+    from indexing.records import DemandRecord
+
+    recs = [DemandRecord(id=f"Q{i}", text=("锂电池低温放电" * 2_000) if i == 0 else f"光伏支架{i}")
+            for i in range(9)]
+    q = queries_from_records(recs)
+    seen: list[tuple[int, int]] = []
+
+    class Stop(Exception):
+        pass
+
+    def on_block(done: int, total: int) -> None:
+        seen.append((done, total))
+        if len(seen) == 3:
+            raise Stop
+
+    out = tmp_path / "m.csv"
+    with pytest.raises(Stop):
+        run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=3, block_size=3,
+                  progress=False, on_block=on_block)
+    assert seen == [(0, 9), (3, 9), (6, 9)] and not out.exists()
+    assert job_dir_for(out).exists()  # the checkpoint stays for --resume
+    rep = run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=3, block_size=3,
+                    progress=False, resume=True, on_block=lambda d, t: seen.append((d, t)))
+    assert rep.resumed_blocks == 2 and seen[3:] == [(6, 9), (9, 9)]
