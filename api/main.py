@@ -31,6 +31,7 @@ from api.reload import BundleWatcher, check_now
 from api.routers import (admin, chains, demands, feedback, health, jobs, match, patents,
                          subscriptions)
 from api.security import KeyStore
+from api.ui import install_ui
 from api.services.contracts import ServingEngine
 
 log = logging.getLogger("patmatch.api")
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
     for r in (match.router, demands.router, patents.router, chains.router, jobs.router,
               admin.router, subscriptions.router, feedback.router, health.router):
         app.include_router(r)
+    install_ui(app)  # the web console: after the API, its catch-all /ui/... route last
     app.add_middleware(BodyLimitMiddleware, json_limit=MAX_JSON_BYTES,
                        upload_limit=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

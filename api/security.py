@@ -207,8 +207,13 @@ class KeyStore:
             raise AuthenticationError(
                 "an API key is required: send it as 'X-API-Key: <key>' or "
                 "'Authorization: Bearer <key>'")
+        return self.verify_digest(hash_key(key))
+
+    def verify_digest(self, digest: str) -> Principal:
+        """``verify`` for a key known by its SHA-256 only (the web console's session
+        cookie carries the digest, never the key); the same cache, so a revoked key
+        stops working within ``CACHE_SECONDS`` here too."""
         now = time.monotonic()
-        digest = hash_key(key)
         hit = self._cache.get(digest)
         if hit is not None and now - hit[0] < self.CACHE_SECONDS:
             principal = hit[1]

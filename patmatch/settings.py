@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # API
     api_max_body_bytes: int = 20 * 1024 * 1024
     api_reload_poll_seconds: float = 2.0
+    # Web console (/ui): the session-cookie signing secret (None = a 0600 key file,
+    # <home>/keys/ui_session.key, created on first use) and the session lifetime.
+    ui_session_secret: str | None = None
+    ui_session_hours: float = 8.0
     log_level: str = "INFO"
     # Pushes (api/push): SMTP for e-mail digests, webhook safety, retries, links
     smtp_host: str | None = None
