@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from api.ui.messages import APPLICANT_TYPE_ZH, ROLE_ZH, error_zh
-from api.ui.outcomes import BUTTONS, REASONS
+from api.ui.outcomes import BUTTONS, DEAL_TYPES, REASONS
 
 log = logging.getLogger("patmatch.api.ui")
 
@@ -34,7 +34,7 @@ env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                   autoescape=select_autoescape(["html"]), trim_blocks=True,
                   lstrip_blocks=True, auto_reload=False)
 env.globals.update(ROLE_ZH=ROLE_ZH, APPLICANT_TYPE_ZH=APPLICANT_TYPE_ZH, OUTCOMES=BUTTONS,
-                   REASONS=REASONS)
+                   REASONS=REASONS, DEAL_TYPES=DEAL_TYPES)
 
 
 def spans_from_highlights(text: str, highlights: Iterable[Any], field: str,

@@ -130,7 +130,8 @@ async def update_demand(request: Request, demand_id: DemandId) -> Response:
 @router.get("/ui/demands/{demand_id}")
 def demand_detail(request: Request, demand_id: DemandId,
                   page_no: Annotated[int, Query(alias="page", ge=1, le=500)] = 1,
-                  saved: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+                  saved: Annotated[int, Query(ge=0, le=1)] = 0,
+                  recorded: Annotated[str, Query(max_length=20)] = "") -> Response:
     audit = auditor(request, "demands:read")
     p, engine = audit.principal, request.app.state.engine
     rec = demand_service.visible_demand(engine, p, demand_id, audit)
@@ -146,4 +147,23 @@ def demand_detail(request: Request, demand_id: DemandId,
     return page(request, "demand.html", nav="demands", d=demand_out(engine, p, rec),
                 names=chain_names(engine), rows=rows, paging=paging, build_id=build_id,
                 can_edit=can_write_demand(p, rec) and p.allowed("demands:write"),
-                feedback=fb, saved=bool(saved))
+                feedback=fb, saved=bool(saved), feedback_service=outcomes.available(request),
+                recorded=outcomes.STATE_ZH.get(recorded))
+
+
+@router.post("/ui/demands/{demand_id}/outcome")
+async def record_outcome(request: Request, demand_id: DemandId) -> Response:
+    audit = auditor(request)
+    if not outcomes.available(request):
+        raise InputError("feedback service not installed", details={"field": "status"})
+    audit.principal.require("feedback:write")
+    form = await checked_form(request)
+    try:
+        outcomes.record(request, audit.principal, demand_id, form)
+    except (InputError, ConflictError) as exc:
+        status = 409 if isinstance(exc, ConflictError) else 400
+        return page(request, "error.html", status=status, title="反馈未记录",
+                    message=outcomes.error_zh(exc), back=f"/ui/demands/{demand_id}")
+    audit("feedback.record", target=f"{demand_id}:{form.get('patent_id', '')}", count=1)
+    return RedirectResponse(
+        f"/ui/demands/{demand_id}?recorded={form.get('status', '')}#fb", 303)
