@@ -56,8 +56,10 @@ def list_visible_demands(engine: ServingEngine, p: Principal, *, chain: str | No
                          offset: int) -> tuple[int, list[DemandRecord]]:
     """(total, page) of the demands this caller may see, optionally of one chain/owner."""
     store = engine.store
-    if p.role in ("operator", "analyst") and not chain:
-        # they see every active demand: let the store page (newest first)
+    if not chain and (p.role in ("operator", "analyst")
+                      or (p.role == "centre" and owner is not None and owner == p.centre)):
+        # every active demand (operators, analysts) or every active demand of one's own
+        # centre is visible: let the store page (newest first) instead of decrypting all
         return int(store.count_demands(owner)), list(store.list_demands(owner, limit, offset))
     aliases = chain_aliases(engine)
     wanted_chain = aliases.get(chain, chain) if chain else None

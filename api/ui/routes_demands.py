@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -31,16 +31,20 @@ FORM_FIELDS = ("title", "text", "enterprise", "industry", "chain", "region", "bu
 
 @router.get("/ui/demands")
 def demand_list(request: Request,
-                page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1) -> Response:
+                page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+                scope: Annotated[Literal["own", "all"] | None, Query()] = None) -> Response:
     audit = auditor(request, "demands:read")
     p, engine = audit.principal, request.app.state.engine
+    # a centre starts with its own demands; "all" adds the public ones of its chains
+    scope = scope or ("own" if p.role == "centre" and p.centre else "all")
+    owner = p.centre if scope == "own" and p.centre else None
     total, recs = demand_service.list_visible_demands(
-        engine, p, chain=None, owner=None, limit=LIST_SIZE, offset=(page_no - 1) * LIST_SIZE)
-    audit("demands.list", query="chain= owner=", count=len(recs))
+        engine, p, chain=None, owner=owner, limit=LIST_SIZE, offset=(page_no - 1) * LIST_SIZE)
+    audit("demands.list", query=f"chain= owner={owner or ''}", count=len(recs))
     return page(request, "demands.html", nav="demands",
-                demands=[demand_out(engine, p, r) for r in recs],
-                names=chain_names(engine), paging=pages(total, page_no, LIST_SIZE),
-                can_create=p.allowed("demands:write"))
+                demands=[demand_out(engine, p, r) for r in recs], scope=scope,
+                has_own=bool(p.centre), names=chain_names(engine),
+                paging=pages(total, page_no, LIST_SIZE), can_create=p.allowed("demands:write"))
 
 
 def _payload(form: dict[str, str], *, create: bool) -> dict[str, Any]:

@@ -67,6 +67,8 @@ def test_login_sets_a_strict_httponly_expiring_cookie(client: TestClient,
     assert keys["centre_a"] not in cookie  # the cookie names the key by its digest only
     page = client.get("/ui/demands")
     assert page.status_code == 200 and "需求列表" in page.text and "centre_a" in page.text
+    assert "D-A-CONF" in page.text and "D-B-NEVPUB" not in page.text  # own demands first
+    assert "D-B-NEVPUB" in client.get("/ui/demands?scope=all").text  # public, its chain
 
 
 def test_login_refuses_bad_keys_and_missing_tokens_in_chinese(client: TestClient) -> None:
@@ -172,6 +174,9 @@ def test_centre_never_sees_another_centres_confidential_demand(ui) -> None:
         assert r.status_code == 404 and "未找到该记录，或您无权查看" in r.text, path
         assert "电池包温差过大" not in r.text
     assert "D-A-CONF" not in c.get("/ui/demands").text
+    listed = c.get("/ui/demands?scope=all").text
+    assert "D-A-CONF" not in listed and "D-B-NEVPUB" in listed and "D-B-CONF" in listed
+    assert c.get("/ui/demands?scope=everything").status_code == 400
     assert "D-A-CONF" not in c.get("/ui/match").text  # not in the picker
     assert "D-A-CONF" not in c.get("/ui/patents/P-NEV-2").text  # not in the reverse list
     assert c.get("/ui/chains/nev").status_code == 404  # not its chain
