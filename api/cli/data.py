@@ -28,11 +28,15 @@ def _run(kind: str, files: list[Path], rejects_dir: Path | None, dry_run: bool, 
     from indexing.store.record_store import open_store
     from patmatch.settings import get_settings
 
+    from api.cli.common import progress_bar
+
     settings = get_settings()
     store = open_store(settings)
     try:
-        report = ingest_files(kind, files, store,  # type: ignore[arg-type]
-                              rejects_dir=rejects_dir or settings.home / "rejects", dry_run=dry_run)
+        with progress_bar(len(files), f"入库 {kind}", unit="个文件") as update:
+            report = ingest_files(kind, files, store,  # type: ignore[arg-type]
+                                  rejects_dir=rejects_dir or settings.home / "rejects",
+                                  dry_run=dry_run, progress=lambda n, _rows: update(n))
         totals = store.counts()
     finally:
         store.close()

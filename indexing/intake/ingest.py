@@ -455,7 +455,8 @@ def write_rejects(rejects: Iterable[Reject], path: Path, kind: str) -> Path:
 
 # --- ingest ------------------------------------------------------------------------------
 def ingest_files(kind: Kind, paths: Sequence[str | Path], store: Any, *,
-                 rejects_dir: str | Path | None, dry_run: bool = False) -> IngestReport:
+                 rejects_dir: str | Path | None, dry_run: bool = False,
+                 progress: Any = None) -> IngestReport:
     """Read every file, then upsert all accepted rows in ONE transaction.
 
     A file-level problem (unknown type, encoding, missing column) raises before anything
@@ -469,6 +470,8 @@ def ingest_files(kind: Kind, paths: Sequence[str | Path], store: Any, *,
     batch = _Batch(kind)
     for p in paths:
         batch.add_table(read_table(p, kind))
+        if progress is not None:  # (files done, rows read so far): the CLI's progress bar
+            progress(1, batch.read)
     dup_texts = _text_duplicates(kind, batch.records, store)
     rejects_path = None
     if rejects_dir is not None and batch.rejects:
