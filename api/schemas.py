@@ -155,6 +155,10 @@ class FusionOverride(_In):
                                         description="(lexical, semantic)")
     rrf_k: int | None = Field(None, ge=1, le=1000, examples=[60])
     norm: Literal["minmax", "l2", "zscore"] | None = None
+    lexical_bound: float | None = Field(None, ge=0, le=1, allow_inf_nan=False, examples=[0.2],
+                                        description=(
+        "linear min-max only: the lexical side is normalised against max(best hit, this x "
+        "what the query could score); 0 = plain min-max"))
     depth: int | None = Field(None, ge=10, le=2000)
 
 

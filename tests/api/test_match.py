@@ -42,6 +42,11 @@ def test_demand_match_filters_fusion_and_pages(client, keys, engine):
     assert kind == "demand" and flt.chains == ("nev",) and flt.applicant_types == ("institute",)
     r = client.post("/v1/match", json={"text": "电池", "fusion": {"method": "magic"}}, headers=h)
     assert r.status_code == 422
+    r = client.post("/v1/match", json={"text": "电池", "fusion": {"lexical_bound": 0.0}}, headers=h)
+    assert r.status_code == 200
+    for bad in (1.5, -0.1, "x"):
+        r = client.post("/v1/match", json={"text": "电池", "fusion": {"lexical_bound": bad}}, headers=h)
+        assert r.status_code == 422, bad
 
 
 def test_patent_to_demands_and_chain_pairs(client, keys):
