@@ -89,6 +89,7 @@ def page_for(server: dict, browser) -> Iterator:
         pg.goto(server["base"] + "/")
         assert "/ui/login" in pg.url
         # keyboard only: the key field has focus, Enter submits
+        pg.wait_for_selector("#key:focus")
         pg.keyboard.type(server["keys"][who])
         pg.keyboard.press("Enter")
         pg.wait_for_url("**/ui/match")
@@ -114,6 +115,19 @@ def test_sign_in_search_and_see_highlighted_terms(page_for) -> None:
     # the same search as a pasted link works too
     pg.goto(pg.url)
     assert pg.locator("ol.results li.result").count() > 0
+
+
+def test_record_an_outcome_and_see_it_in_the_history(page_for, server: dict) -> None:
+    pg = page_for("a")
+    pg.goto(server["base"] + "/ui/demands/D-A-CONF")
+    first = pg.locator("ol.results li.result").first
+    patent = first.locator("h3 small").inner_text()
+    first.get_by_role("button", name="洽谈中").click()
+    pg.wait_for_selector("p.notice")
+    assert "已记录反馈：洽谈中" in pg.inner_text("p.notice")
+    history = pg.inner_text("#fb")
+    assert patent in history and "洽谈中" in history
+    assert "当前：洽谈中" in pg.locator("ol.results li.result").first.inner_text()
 
 
 def test_centre_b_cannot_open_centre_a_confidential_demand(page_for, server: dict) -> None:

@@ -309,3 +309,39 @@ def test_record_text_is_escaped_everywhere(xss_client: TestClient) -> None:
         assert "<b>某大学" not in r.text, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in xss_client.get("/ui/patents/P-XSS").text
 
+
+
+# --- outcome feedback (the subscriptions/feedback service) --------------------------------
+def test_outcome_buttons_record_feedback_with_history(ui) -> None:
+    c = ui("centre_a")
+    token = csrf_of(c, "/ui/demands/D-A-CONF")
+    assert c.post("/ui/demands/D-A-CONF/outcome",
+                  data={"patent_id": "P-NEV-2", "status": "contacted"}).status_code == 403
+    r = c.post("/ui/demands/D-A-CONF/outcome", data={
+        "csrf": token, "patent_id": "P-NEV-2", "status": "contacted"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(r.headers["location"]).text
+    assert "已记录反馈：已联系" in page and "当前：已联系" in page
+    history = page.split('id="fb"', 1)[1].split("</section>", 1)[0]
+    assert "P-NEV-2" in history and "已联系" in history
+    r = c.post("/ui/demands/D-A-CONF/outcome", data={
+        "csrf": token, "patent_id": "P-NEV-2", "status": "rejected"})
+    assert r.status_code == 400 and "请先选择原因" in r.text
+    r = c.post("/ui/demands/D-A-CONF/outcome", data={
+        "csrf": token, "patent_id": "P-NEV-2", "status": "deal", "deal_type": "许可",
+        "amount": "30"}, follow_redirects=False)
+    assert r.status_code == 303
+    r = c.post("/ui/demands/D-A-CONF/outcome", data={
+        "csrf": token, "patent_id": "P-NEV-2", "status": "contacted"})
+    assert r.status_code == 409 and "已是最终结果" in r.text
+    r = c.post("/ui/demands/D-A-CONF/outcome", data={
+        "csrf": token, "patent_id": "P-NEV-3", "status": "deal", "amount": "很多"})
+    assert r.status_code == 400 and "金额" in r.text
+
+
+def test_other_centres_cannot_record_outcomes(ui) -> None:
+    c = ui("centre_b")
+    token = csrf_of(c)
+    r = c.post("/ui/demands/D-A-CONF/outcome", data={
+        "csrf": token, "patent_id": "P-NEV-2", "status": "contacted"})
+    assert r.status_code == 404 and "未找到" in r.text
