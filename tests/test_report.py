@@ -152,7 +152,7 @@ def test_cli_report_writes_outputs_and_refuses_bad_input(settings: Settings, tmp
 
     _fill_store(settings)
     runner = CliRunner()
-    res = runner.invoke(app, ["report", "--out", str(tmp_path / "r.xlsx")])
+    res = runner.invoke(app, ["report", "--type", "supply-demand", "--out", str(tmp_path / "r.xlsx")])
     assert res.exit_code == 0, res.output
     assert "chains_labelled" in res.output and (tmp_path / "r.xlsx").stat().st_size > 0
     import polars as pl
@@ -160,7 +160,7 @@ def test_cli_report_writes_outputs_and_refuses_bad_input(settings: Settings, tmp
     sheet = pl.read_excel(tmp_path / "r.xlsx", sheet_name="chains")
     assert "new_energy_vehicle" in sheet["chain"].to_list()
     assert len(list((settings.home / "reports").glob("report-*.json"))) == 1
-    bad = runner.invoke(app, ["report", "--out", str(tmp_path / "r.txt")])
+    bad = runner.invoke(app, ["report", "--type", "supply-demand", "--out", str(tmp_path / "r.txt")])
     assert bad.exit_code != 0 and "must end in .md, .json or .xlsx" in bad.output
     bad = runner.invoke(app, ["report", "--from", "yesterday"])
     assert bad.exit_code != 0 and "ISO date" in bad.output
