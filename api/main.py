@@ -29,7 +29,7 @@ from api.push.dispatcher import PushWorker, push_for_engine
 from api.push.store import open_push_store
 from api.reload import BundleWatcher, check_now
 from api.routers import (admin, chains, demands, feedback, health, jobs, match, patents,
-                         subscriptions)
+                         reports, subscriptions)
 from api.security import KeyStore
 from api.ui import install_ui
 from api.services.contracts import ServingEngine
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
                   dependencies=[Depends(reject_repeated_scalars)],
                   openapi_tags=[{"name": n} for n in
                                 ("match", "demands", "patents", "chains", "jobs", "admin",
-                                 "subscriptions", "feedback", "health")])
+                                 "subscriptions", "feedback", "reports", "health")])
     app.state.settings = settings
     app.state.engine = engine
     app.state.db = db
@@ -156,7 +156,8 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
     app.state.push = open_push_store(settings)
     app.state.push_worker = PushWorker(lambda: push_for_engine(app.state.push, settings, engine))
     for r in (match.router, demands.router, patents.router, chains.router, jobs.router,
-              admin.router, subscriptions.router, feedback.router, health.router):
+              admin.router, subscriptions.router, feedback.router, health.router,
+              reports.router):
         app.include_router(r)
     install_ui(app)  # the web console: after the API, its catch-all /ui/... route last
     app.add_middleware(BodyLimitMiddleware, json_limit=MAX_JSON_BYTES,

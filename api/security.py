@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "subscriptions": frozenset(ROLES),
     "feedback:read": frozenset(ROLES),
     "feedback:write": frozenset({"operator", "centre", "broker"}),
+    "reports": frozenset({"operator", "analyst"}),
 }
 
 

@@ -84,8 +84,13 @@ def archive(settings: Any, doc: dict[str, Any]) -> ArchivedReport:
 def generate(settings: Any, type_: str | None = None, period: str | None = None,
              region: str | None = None, chain: str | None = None) -> tuple[dict[str, Any],
                                                                           ArchivedReport]:
-    """Build a report from the current data and archive it (replacing the same report)."""
+    """Import the platform's deals, build a report from the current data and archive it
+    (replacing the same report)."""
+    from api.reports.transfer_sync import sync_platform_deals
+
+    synced = sync_platform_deals(settings)
     doc = build(load_inputs(settings), type_, period, region, chain)
+    doc["platform"]["sync"] = synced.message
     return doc, archive(settings, doc)
 
 

@@ -32,6 +32,7 @@ ENDPOINTS = [
     ("admin", "GET", "/v1/admin/keys", {}),
     ("audit:read", "GET", "/v1/audit", {}),
     ("metrics:read", "GET", "/metrics", {}),
+    ("reports", "GET", "/v1/reports", {}),
 ]
 
 
