@@ -83,6 +83,8 @@ def demo_data(
     demands: int = typer.Option(5000, "--demands", min=0, help="Number of demands."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same files)."),
     out: Path = typer.Option(Path("demo-data"), "--out", help="Output directory."),
+    transfers: int = typer.Option(0, "--transfers", min=0,
+                                  help="Transfer events over those patents (0: none)."),
 ) -> None:
     """Generate realistic demo patents, SME demands and qrels.tsv (deterministic per seed)."""
     import time
@@ -90,7 +92,7 @@ def demo_data(
     from indexing.training.demo_data import generate
 
     t0 = time.perf_counter()
-    files = generate(out, n_patents=patents, n_demands=demands, seed=seed)
+    files = generate(out, n_patents=patents, n_demands=demands, seed=seed, n_transfers=transfers)
     typer.echo(f"wrote {patents} patents, {demands} demands (+{files.n_repeated_demands} rows "
                f"exported twice) and {files.n_qrels} judgements to {out} "
                f"in {time.perf_counter() - t0:.1f} s")
@@ -98,7 +100,11 @@ def demo_data(
                "demands (they show up in the rejects report)")
     for p in (*files.patent_files, *files.demand_files, files.qrels):
         typer.echo(f"  {p}")
+    for p in files.transfer_files:
+        typer.echo(f"  {p}")
     typer.echo(f"next: patmatch ingest patents {' '.join(str(p) for p in files.patent_files)}")
+    if files.transfer_files:
+        typer.echo(f"then: patmatch ingest transfers {' '.join(str(p) for p in files.transfer_files)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -44,12 +44,27 @@ def _parser():  # noqa: ANN202 - jionlp's function
     return jionlp.parse_location
 
 
-@functools.lru_cache(maxsize=262_144)
+# the administrative head of an address (江苏省 常州市 武进区 | 滆湖中路21号): only the head
+# decides the region, so addresses that differ in street and number share one parse
+_UNIT = re.compile(r"[^路街道号弄巷楼\d\s,，]{1,12}?(?:自治州|自治县|自治区|特别行政区|地区|省|市|区|县|旗|盟)")
+
+
 def resolve_region(address: str | None) -> Region:
     """The region of an address; ``UNRESOLVED`` when nothing in it names a division."""
     if not address or not address.strip():
         return UNRESOLVED
     text = _POSTCODE.sub("", address.strip())[:200]
+    pos = 0
+    for _ in range(3):
+        m = _UNIT.match(text, pos)
+        if m is None:
+            break
+        pos = m.end()
+    return _resolve(text[:pos] or text)
+
+
+@functools.lru_cache(maxsize=262_144)
+def _resolve(text: str) -> Region:
     if not text:
         return UNRESOLVED
     try:

@@ -65,6 +65,8 @@ class DemoFiles:
     n_repeated_demands: int
     n_qrels: int
     seed: int
+    transfer_files: tuple[Path, ...] = ()
+    n_transfers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -265,8 +267,9 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
 
 
 def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
-             seed: int = 0) -> DemoFiles:
-    """Write patents (CSV UTF-8, XLSX, CSV GBK), demands (XLSX, CSV) and qrels.tsv."""
+             seed: int = 0, n_transfers: int = 0) -> DemoFiles:
+    """Write patents (CSV UTF-8, XLSX, CSV GBK), demands (XLSX, CSV) and qrels.tsv; with
+    ``n_transfers``, transfer histories of those patents too (``demo_data.transfers``)."""
     if n_patents < 1 or n_demands < 0:
         raise InputError(f"need n_patents >= 1 and n_demands >= 0, got {n_patents}, {n_demands}")
     v = load_vocab()
@@ -331,10 +334,15 @@ def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
     qpath = out / "qrels.tsv"
     _atomic_bytes(qpath, ("demand_id\tpatent_id\tgrade\n" + "".join(
         f"{a}\t{b}\t{g}\n" for a, b, g in qrels)).encode("utf-8"))
+    tfiles: tuple[Path, ...] = ()
+    if n_transfers:
+        from indexing.training.demo_data.transfers import write_transfers
+
+        tfiles = write_transfers(out, patents, n_transfers, seed=seed).files
     return DemoFiles(out_dir=out, patent_files=files[0], demand_files=files[1], qrels=qpath,
                      n_patents=n_patents, n_demands=n_demands,
                      n_bad_patents=_count_bad(patents), n_bad_demands=n_bad_d, n_repeated_demands=len(repeats),
-                     n_qrels=len(qrels), seed=seed)
+                     n_qrels=len(qrels), seed=seed, transfer_files=tfiles, n_transfers=n_transfers)
 
 
 def _count_bad(patents: list[dict[str, Any]]) -> int:
@@ -373,3 +381,8 @@ def _write_all(out: Path, patents: list[dict[str, Any]],
 def _zh_date(iso: str) -> str:
     y, m, d = iso.split("-")
     return f"{y}年{int(m)}月{int(d)}日"
+
+
+# shared with the transfer-history writer (demo_data.transfers)
+atomic_bytes = _atomic_bytes
+write_xlsx = _write_xlsx
