@@ -54,7 +54,7 @@ def _out(meta) -> ReportOut:  # noqa: ANN001 - an ArchivedReport
     return ReportOut(**(meta.to_dict() | {"formats": list(meta.formats)}))
 
 
-@router.get("", response_model=ReportList, responses=errors(*AUTH),
+@router.get("", response_model=ReportList, responses=errors(*AUTH, 400),
             summary="Archived transfer reports, newest period first")
 def list_reports(request: Request, audit: Annotated[Auditor, Depends(auditor_for("reports"))],
                  type: Annotated[str | None, Query(max_length=40)] = None) -> ReportList:
@@ -79,7 +79,7 @@ def generate_report(request: Request, body: ReportRequest,
     return _out(meta)
 
 
-@router.get("/{report_id}", response_model=ReportOut, responses=errors(*AUTH, 404),
+@router.get("/{report_id}", response_model=ReportOut, responses=errors(*AUTH, 400, 404),
             summary="One archived report's description")
 def get_report(request: Request, report_id: ReportId,
                audit: Annotated[Auditor, Depends(auditor_for("reports"))]) -> ReportOut:
@@ -91,7 +91,7 @@ def get_report(request: Request, report_id: ReportId,
 
 
 @router.get("/{report_id}/download", response_class=FileResponse,
-            responses=errors(*AUTH, 404) | {200: {"content": {m: {} for m in MEDIA.values()}}},
+            responses=errors(*AUTH, 400, 404) | {200: {"content": {m: {} for m in MEDIA.values()}}},
             summary="Download an archived report as html, xlsx, md, json or png")
 def download_report(request: Request, report_id: ReportId,
                     audit: Annotated[Auditor, Depends(auditor_for("reports"))],
