@@ -18,7 +18,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install_ui(app: FastAPI) -> None:
     from api.ui import routes_auth, routes_demands, routes_fallback, routes_match, routes_ops
-    from api.ui import routes_extras, routes_records
+    from api.ui import routes_extras, routes_records, routes_subs
     from api.ui.session import SessionManager
 
     app.state.ui_sessions = SessionManager.from_settings(app.state.settings)
@@ -29,5 +29,5 @@ def install_ui(app: FastAPI) -> None:
 
     app.add_api_route("/", root, include_in_schema=False)
     for module in (routes_auth, routes_match, routes_demands, routes_records, routes_ops,
-                   routes_extras, routes_fallback):  # the fallback's catch-all comes last
+                   routes_subs, routes_extras, routes_fallback):  # the fallback's catch-all comes last
         app.include_router(module.router)

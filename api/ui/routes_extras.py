@@ -1,6 +1,5 @@
-"""订阅 and 统计报告: pages over the subscriptions/feedback service (issue 16) and the
-archived statistics reports (issue 17). Where a service is not installed yet the page
-says "尚未启用" instead of showing anything made up."""
+"""统计报告: the archived statistics reports with charts (issue 17). Until that service
+is installed the page says "尚未启用" instead of showing anything made up."""
 
 from __future__ import annotations
 
@@ -11,13 +10,6 @@ from api.ui.core import UIRoute, auditor
 from api.ui.render import page
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
-
-
-@router.get("/ui/subscriptions")
-def subscriptions(request: Request) -> Response:
-    auditor(request)
-    return page(request, "disabled.html", nav="subs", title="订阅",
-                what="订阅（创建、暂停、恢复、推送记录）")
 
 
 @router.get("/ui/reports")

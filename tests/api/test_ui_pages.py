@@ -345,3 +345,34 @@ def test_other_centres_cannot_record_outcomes(ui) -> None:
     r = c.post("/ui/demands/D-A-CONF/outcome", data={
         "csrf": token, "patent_id": "P-NEV-2", "status": "contacted"})
     assert r.status_code == 404 and "未找到" in r.text
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+def test_subscriptions_create_pause_resume_and_scoping(ui) -> None:
+    c = ui("centre_a")
+    token = csrf_of(c, "/ui/subscriptions")
+    assert c.post("/ui/subscriptions/new", data={"text": "电机散热"}).status_code == 403
+    r = c.post("/ui/subscriptions/new", data={"csrf": token, "top_n": "5"})
+    assert r.status_code == 400 and "二选一" in r.text
+    r = c.post("/ui/subscriptions/new", data={"csrf": token, "text": "电机散热", "top_n": "x"})
+    assert r.status_code == 400 and "每次推送条数" in r.text
+    r = c.post("/ui/subscriptions/new", data={"csrf": token, "channel": "email",
+                                              "address": "not-an-address", "text": "电机散热"})
+    assert r.status_code == 400 and "收件邮箱" in r.text
+    r = c.post("/ui/subscriptions/new", data={
+        "csrf": token, "name": "电机散热订阅", "text": "电机控制器散热", "chain": "nev",
+        "top_n": "5", "schedule": "weekly", "channel": "file"}, follow_redirects=False)
+    assert r.status_code == 303, r.text[-500:]
+    path = r.headers["location"].split("?")[0]
+    page = c.get(r.headers["location"]).text
+    assert "订阅已创建" in page and "每周" in page and "尚无推送" in page
+    assert "电机散热订阅" in c.get("/ui/subscriptions").text
+    assert c.post(path + "/pause", data={"csrf": token}, follow_redirects=False).status_code == 303
+    assert "已暂停" in c.get(path).text
+    c.post(path + "/resume", data={"csrf": token})
+    assert "生效中" in c.get(path).text
+    other = ui("centre_b")
+    assert other.get(path).status_code == 404
+    assert "电机散热订阅" not in other.get("/ui/subscriptions").text
+    r = other.post(path + "/pause", data={"csrf": csrf_of(other)})
+    assert r.status_code == 404
