@@ -15,6 +15,8 @@ from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from patmatch.errors import AuthenticationError
+
 from api.audit import AuditLog
 from api.security import KeyStore, Principal
 from api.services.contracts import ServingEngine
@@ -48,7 +50,15 @@ async def get_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal:
     key = api_key or (bearer.credentials if bearer else None)
-    principal = request.app.state.keys.verify(key)
+    throttle = request.app.state.auth_throttle
+    address = request.client.host if request.client else "unknown"
+    throttle.check(address)
+    try:
+        principal = request.app.state.keys.verify(key)
+    except AuthenticationError:
+        throttle.failed(address)
+        raise
+    throttle.succeeded(address)
     request.state.principal = principal
     return principal
 

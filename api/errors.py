@@ -22,6 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patmatch import errors as E
 
+from api.throttle import TooManyAuthFailuresError
+
 log = logging.getLogger("patmatch.api")
 
 STATUS_OF: dict[type[E.PatmatchError], int] = {
@@ -71,6 +73,7 @@ class PayloadTooLargeError(E.InputError):
 
 
 STATUS_OF[PayloadTooLargeError] = 413
+STATUS_OF[TooManyAuthFailuresError] = 429
 
 
 def status_for(exc: E.PatmatchError) -> int:
@@ -103,6 +106,8 @@ def _jsonable(value: Any) -> Any:
 async def _patmatch_handler(request: Request, exc: E.PatmatchError) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    if status == 429 and "retry_after" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after"])}
     if status >= 500:
         log.warning("%s %s -> %s %s", request.method, request.url.path, status, exc.message)
     return error_response(status, exc.code, exc.message, _jsonable(exc.details), headers)
@@ -163,4 +168,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 # Documented in the OpenAPI document for every route (see schemas.ErrorOut).
-ERROR_STATUSES: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 500, 503)
+ERROR_STATUSES: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)

@@ -31,6 +31,7 @@ from api.reload import BundleWatcher, check_now
 from api.routers import (admin, chains, demands, feedback, health, jobs, match, patents,
                          reports, subscriptions)
 from api.security import KeyStore
+from api.throttle import AuthThrottle
 from api.ui import install_ui
 from api.services.contracts import ServingEngine
 
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
     app.state.engine = engine
     app.state.db = db
     app.state.keys = KeyStore(db)
+    app.state.auth_throttle = AuthThrottle()
     app.state.audit = AuditLog(db)
     app.state.metrics = metrics
     app.state.jobs = JobManager(db, engine, settings.jobs_dir, metrics)

@@ -14,6 +14,7 @@ _DESCRIPTIONS = {
     409: "conflict (id taken, quality gate refused, rebuild running)",
     413: "request body over the size limit",
     422: "request does not match the schema",
+    429: "too many failed API key checks from this address (see Retry-After)",
     500: "internal error (an incident id is logged)",
     503: "no index bundle loaded yet",
 }
@@ -24,5 +25,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorOut, "description": _DESCRIPTIONS[s]} for s in statuses}
 
 
-AUTH = (401, 403, 413, 422, 500)
+AUTH = (401, 403, 413, 422, 429, 500)
 READ = (*AUTH, 404, 503)

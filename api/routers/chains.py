@@ -27,7 +27,7 @@ def list_chains(engine: EngineDep, audit: Annotated[Auditor, Depends(auditor_for
                  patents=c.patents, demands=c.demands) for c in page])
 
 
-@router.get("/{chain}/pairs", response_model=PairListOut, responses=errors(*READ),
+@router.get("/{chain}/pairs", response_model=PairListOut, responses=errors(*READ, 400),
             summary="The chain's best (demand, patent) pairs, deduplicated and ranked")
 def chain_pairs(chain: Annotated[str, Path(max_length=100, examples=["battery_storage"])],
                 engine: EngineDep, audit: Annotated[Auditor, Depends(auditor_for("match"))],

@@ -71,7 +71,7 @@ def delete_demand(demand_id: DemandId, engine: EngineDep,
     return Response(status_code=204)
 
 
-@router.get("/{demand_id}/matches", response_model=MatchListOut, responses=errors(*READ),
+@router.get("/{demand_id}/matches", response_model=MatchListOut, responses=errors(*READ, 400),
             summary="Patents matching this demand, explained")
 def demand_matches(demand_id: DemandId, engine: EngineDep, request: Request,
                    audit: Annotated[Auditor, Depends(auditor_for("match"))],

@@ -28,7 +28,7 @@ def get_patent(patent_id: PatentId, engine: EngineDep,
     return out.model_copy(update={"labels": current_labels(engine, rec)})
 
 
-@router.get("/{patent_id}/demands", response_model=MatchListOut, responses=errors(*READ),
+@router.get("/{patent_id}/demands", response_model=MatchListOut, responses=errors(*READ, 400),
             summary="Demands this patent could serve (only demands this key may see)")
 def patent_demands(patent_id: PatentId, engine: EngineDep,
                    audit: Annotated[Auditor, Depends(auditor_for("match"))],
