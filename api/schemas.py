@@ -236,6 +236,17 @@ class PairOut(BaseModel):
     semantic_score: float | None = None
     matched_terms: list[str] = Field(default_factory=list)
     reason: str = ""
+    grade: str | None = None
+    trl: int | None = None
+    license_mode: str | None = None
+    license_fee_wan: float | None = None
+    license_fee_period: str | None = None
+    license_payment: str | None = None
+    yearly_fee_wan: float | None = None
+    applicant: str | None = None
+    applicant_type: str | None = None
+    applicant_type_zh: str | None = None
+    region: str | None = None
 
 
 class PairListOut(BaseModel):

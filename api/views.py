@@ -118,7 +118,8 @@ def pair_out(pr: Any, rank: int) -> PairOut:
                    lexical_score=_opt_float(g("lexical_score")),
                    semantic_score=_opt_float(g("semantic_score")),
                    matched_terms=[str(t) for t in (g("matched_terms") or ())],
-                   reason=str(g("reason") or ""))
+                   reason=str(g("reason") or ""),
+                   **{k: v for k, v in (g("facts") or {}).items() if k in _FACT_FIELDS})
 
 
 def demand_visible(engine: ServingEngine, p: Principal) -> Callable[[str], bool]:

@@ -60,15 +60,29 @@ def chain_pairs(ranker: Any, chain: str, *, limit: int = 50, offset: int = 0,
     if df is None:
         return PairList(chain, 0, offset, limit, (), getattr(ranker.bundle, "build_id", None))
     page = df.slice(offset, limit)
+    facts = _facts_by_id(ranker, page["patent_id"].to_list())
     items = tuple(
         Pair(rank=r["rank"], demand_id=r["demand_id"], patent_id=r["patent_id"], score=r["score"],
              lexical_score=r["lexical_score"], semantic_score=r["semantic_score"],
              lexical_rank=r["lexical_rank"], semantic_rank=r["semantic_rank"],
              demand_title=r["demand_title"] or "", patent_title=r["patent_title"] or "",
              matched_terms=tuple(t for t in (r["matched_terms"] or "").split("、") if t),
-             reason=r["reason"])
+             reason=r["reason"], facts=facts.get(r["patent_id"], {}))
         for r in page.iter_rows(named=True))
     return PairList(chain, df.height, offset, limit, items, getattr(ranker.bundle, "build_id", None))
+
+
+def _facts_by_id(ranker: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The page's patents' grade, TRL, licence terms, applicant ... (record_facts.py)."""
+    import polars as pl
+
+    from matcher.record_facts import side_facts
+
+    side = getattr(ranker.bundle, "patents", None)
+    if side is None or not ids:
+        return {}
+    df = side_facts(side).filter(pl.col("id").is_in(ids))
+    return {r.pop("id"): r for r in df.iter_rows(named=True)}
 
 
 def export_pairs(ranker: Any, chain: str, out: Path, **kwargs: Any) -> int:
@@ -79,6 +93,11 @@ def export_pairs(ranker: Any, chain: str, out: Path, **kwargs: Any) -> int:
     full = chain_pairs(ranker, chain, limit=10**9, **kwargs)
     df = full.to_polars()
     suffix = out.suffix.lower()
+    if suffix in (".csv", ".xlsx"):  # for people: Chinese headers for the patent's facts
+        from matcher.record_facts import FACT_HEADERS_ZH
+
+        df = df.drop("applicant_type").rename(
+            {k: v for k, v in FACT_HEADERS_ZH.items() if k != "applicant_type"})
     if suffix == ".parquet":
         _atomic_bytes(out, lambda p: df.write_parquet(p))
     elif suffix == ".csv":

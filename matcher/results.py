@@ -105,6 +105,7 @@ class Pair:
     patent_title: str = ""
     matched_terms: tuple[str, ...] = ()
     reason: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)  # the patent's (record_facts.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -135,9 +136,13 @@ class PairList:
     def to_polars(self):  # noqa: ANN201
         import polars as pl
 
+        from matcher.record_facts import FACT_COLUMNS
+
         rows = [p.to_dict() for p in self.items]
         for r in rows:
             r["matched_terms"] = "、".join(r["matched_terms"])
+            facts = r.pop("facts") or {}
+            r.update({k: facts.get(k) for k in FACT_COLUMNS})
         return pl.DataFrame(rows, schema=_pair_schema()) if rows else pl.DataFrame(schema=_pair_schema())
 
 
@@ -147,7 +152,11 @@ def _pair_schema() -> dict[str, Any]:
     return {"rank": pl.Int64, "demand_id": pl.Utf8, "patent_id": pl.Utf8, "score": pl.Float64,
             "lexical_score": pl.Float64, "semantic_score": pl.Float64,
             "lexical_rank": pl.Int64, "semantic_rank": pl.Int64, "demand_title": pl.Utf8,
-            "patent_title": pl.Utf8, "matched_terms": pl.Utf8, "reason": pl.Utf8}
+            "patent_title": pl.Utf8, "matched_terms": pl.Utf8, "reason": pl.Utf8,
+            "grade": pl.Utf8, "trl": pl.Int32, "license_mode": pl.Utf8, "license_fee_wan": pl.Float64,
+            "license_fee_period": pl.Utf8, "license_payment": pl.Utf8, "yearly_fee_wan": pl.Float64,
+            "applicant": pl.Utf8, "applicant_type": pl.Utf8, "applicant_type_zh": pl.Utf8,
+            "region": pl.Utf8}
 
 
 def __getattr__(name: str) -> Any:  # polars only when a schema is asked for

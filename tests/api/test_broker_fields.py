@@ -109,3 +109,13 @@ def test_garbage_filters_are_422(client, flt):
     c, h, _ = client
     r = c.post("/v1/match", json={"text": "电池", "filters": flt}, headers=h)
     assert r.status_code == 422, r.text
+
+
+def test_chain_pairs_carry_patent_facts(client):
+    c, h, _ = client
+    r = c.get("/v1/chains/新能源汽车及汽车核心零部件/pairs", headers=h)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items and all(it["grade"] in ("A", "B", "C") for it in items)
+    nev1 = [it for it in items if it["patent_id"] == "P-NEV-1"]
+    assert nev1 and nev1[0]["license_mode"] == "开放许可" and nev1[0]["applicant_type_zh"] == "高校"
