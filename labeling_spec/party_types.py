@@ -1,6 +1,6 @@
 """Party types (主体类型) of patent holders and transfer parties, inferred from names.
 
-The rule (标引规范 §9, ``README.md``): the first name of a party list is classified, first
+The rule (标引规范 §11, ``README.md``): the first name of a party list is classified, first
 match wins —
 
 1. an override in ``spec/party_types.yaml`` (exact name -> type; operators add the holders

@@ -247,7 +247,7 @@ def normalize_choice(value: str | None, aliases: dict[str, str], *, field: str) 
 
 
 # --- applicant type inference ----------------------------------------------------------
-# The rule is part of the labeling standard (labeling_spec/party_types.py, README §9), with
+# The rule is part of the labeling standard (labeling_spec/party_types.py, README §11), with
 # an override file operators edit; transfer parties use the same rule.
 from labeling_spec.party_types import SOE_PATTERNS, infer_party_type  # noqa: E402,F401
 

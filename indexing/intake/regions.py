@@ -46,7 +46,7 @@ def _parser():  # noqa: ANN202 - jionlp's function
 
 # the administrative head of an address (江苏省 常州市 武进区 | 滆湖中路21号): only the head
 # decides the region, so addresses that differ in street and number share one parse
-_UNIT = re.compile(r"[^路街道号弄巷楼\d\s,，]{1,12}?(?:自治州|自治县|自治区|特别行政区|地区|省|市|区|县|旗|盟)")
+_UNIT = re.compile(r"[^路街道号弄巷\d\s,，]{1,12}?(?:自治州|自治县|自治区|特别行政区|地区|省|市|区|县|旗|盟)")
 
 
 def resolve_region(address: str | None) -> Region:

@@ -128,3 +128,31 @@ def test_cli_ingest_transfers(tmp_path: Path, settings) -> None:  # noqa: ANN001
     assert res.exit_code == 0 and '"duplicates": 8' in res.output and res.output.lstrip()[0] == "{"
     bad = CliRunner().invoke(app, ["ingest", "transfers", str(tmp_path / "none.csv")])
     assert bad.exit_code != 0 and "file not found" in bad.output
+
+
+def test_address_head_cache_keeps_every_level() -> None:
+    r = resolve_region("江苏省南京市鼓楼区汉口路22号")
+    assert (r.province, r.city, r.district) == ("江苏省", "南京市", "鼓楼区")
+    r = resolve_region("广西壮族自治区南宁市西乡塘区大学东路100号")
+    assert (r.city, r.district) == ("南宁市", "西乡塘区")
+
+
+def test_demo_transfer_histories(tmp_path: Path, repo: TransferRepository) -> None:
+    import datetime as dt
+
+    from indexing.training.demo_data.transfers import write_transfers
+
+    patents = [{"id": f"CN{i:07d}A", "applicant": n, "region": reg} for i, (n, reg) in
+               enumerate([("常州大学", "江苏省常州市"), ("浙江大学", "浙江省杭州市"),
+                          ("中国科学院电工研究所", "北京市")] * 20)]
+    files = write_transfers(tmp_path, patents, 1500, seed=3, today=dt.date(2026, 12, 1))
+    assert [f.suffix for f in files.files] == [".csv", ".xlsx", ".csv"]
+    files.files[0].read_bytes().decode("gbk")  # the notices are GBK, as offices export them
+    rep = ingest_transfers(files.files, repo)
+    assert rep.balanced and rep.rejected >= files.n_bad - 1 and rep.accepted >= 1400
+    df = repo.frame().with_columns(pl.col("effective_date").str.slice(0, 4).alias("y"))
+    per_year = dict(df.group_by("y").len().iter_rows())
+    assert per_year["2025"] > per_year["2021"] * 1.5  # growth over the years
+    assert df.filter(pl.col("source") == "platform").height > 0
+    assert df.filter(pl.col("assignor_province") != pl.col("assignee_province")).height > 100
+    assert df["amount_wan"].max() >= 2000 or df["amount_wan"].max() > 500  # large licences
