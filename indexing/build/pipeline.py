@@ -269,13 +269,15 @@ def build(store: Store, settings: Settings, config: BuildConfig = BuildConfig(),
         encoder = load_encoder(ec, settings)
         encoder_config = ec.to_dict()
     patents = list(store.iter_patents())
-    demands = list(store.iter_demands())
+    # deleted demands too: the build drops them and its report counts them (it said 0)
+    demands = list(store.iter_demands(include_deleted=True))
+    live = [d for d in demands if getattr(d, "status", "active") != "deleted"]
     labels = {"patents": store.load_labels("patents"), "demands": store.load_labels("demands")}
-    if labeler is None and _needs_labels(patents, demands, labels):
+    if labeler is None and _needs_labels(patents, live, labels):
         labeler = _default_labeler(tokenizer)
     if labeler is not None:
         # label what is missing once and keep it in the store: the next build reuses it
-        relabel(store, labeler, patents=patents, demands=demands)
+        relabel(store, labeler, patents=patents, demands=live)
         labels = {s: store.load_labels(s) for s in ("patents", "demands")}
     build_id = new_build_id(settings.staging_dir, settings.bundles_dir)
     build_bundle(patents, demands, out_dir=settings.staging_dir / build_id,
