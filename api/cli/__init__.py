@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import (bench, data, encoder, index, jobs, labels, match, push, report, serve,
-                     transfers)
+from api.cli import (bench, data, db, encoder, index, jobs, labels, match, push, report,
+                     serve, transfers)
 
 app = typer.Typer(
     name="patmatch",
@@ -33,7 +33,7 @@ def version() -> None:
 
 
 for _module in (data, labels, encoder, index, match, serve, report, bench, transfers, push,
-                jobs):
+                jobs, db):
     _module.register(app)
 
 

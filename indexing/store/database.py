@@ -2,18 +2,31 @@
 
 Every table of patmatch is declared on :data:`metadata` (records, labels, transfer events,
 API keys, audit log, jobs, subscriptions, deliveries, feedback), in the ``tables_*`` module
-of the part that owns it; Alembic migrations (``indexing/store/migrations``) create and
-upgrade them on both backends. ``PATMATCH_DATABASE_URL`` selects the backend.
+of the part that owns it; Alembic migrations (``indexing/store/migrations``, driven by
+:mod:`indexing.store.schema`) create and upgrade them on both backends.
+``PATMATCH_DATABASE_URL`` selects the backend.
+
+The interface other modules use (documented in docs/architecture.md, "Store"):
+
+- :func:`open_database` — an engine for a settings object, its schema upgraded;
+- :func:`write_transaction` — a transaction that writes: on SQLite it takes the write lock
+  up front (``BEGIN IMMEDIATE``), so two writers queue instead of failing halfway with
+  "database is locked"; on PostgreSQL an ordinary transaction;
+- :func:`lock_row` / :func:`transition` — a state change that must be atomic: read a row
+  under a row lock, or change it only if it is still in the expected state.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection, Engine, Row
 
     from patmatch.settings import Settings
 
@@ -41,15 +54,87 @@ def create_db_engine(url: str) -> Engine:
     from sqlalchemy import create_engine, event
 
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            from pathlib import Path
+
+            Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: pysqlite's own implicit BEGIN (only before DML, committing
+        # before DDL) is switched off, and we emit BEGIN ourselves, so a transaction is
+        # exactly what SQLAlchemy says it is (SQLAlchemy's documented pysqlite recipe).
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False,
+                                                  "isolation_level": None})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:  # noqa: ANN001
+            mode = conn.get_execution_options().get("sqlite_begin", "")
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def open_database(settings: Settings) -> Engine:
+    """A new engine for ``settings``' database, its schema at the newest revision
+    (upgraded in place when behind, see :func:`indexing.store.schema.ensure_schema`).
+    The caller owns it: ``engine.dispose()`` when done."""
+    from indexing.store.schema import ensure_schema
+
+    engine = create_db_engine(database_url(settings))
+    try:
+        ensure_schema(engine, settings)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write. Commits on success, rolls back on any exception.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the database's one write lock at the start, so a
+    read-then-write inside cannot fail with "database is locked" when another writer
+    committed in between (the busy timeout makes writers queue instead).
+    """
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def lock_row(conn: Connection, table: Table, key: Mapping[str, Any]) -> Row | None:
+    """Read one row by its key and hold it until the transaction ends (``SELECT ... FOR
+    UPDATE`` on PostgreSQL; on SQLite the write lock of :func:`write_transaction` already
+    excludes other writers). Use inside :func:`write_transaction`; None when absent."""
+    from sqlalchemy import and_, select
+
+    stmt = select(table).where(and_(*(table.c[k] == v for k, v in key.items())))
+    if not is_sqlite(conn):
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first()
+
+
+def transition(conn: Connection, table: Table, key: Mapping[str, Any],
+               expected: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Change a row only if it is still in the expected state (a conditional UPDATE):
+    ``UPDATE table SET values WHERE key AND expected``. True when this caller made the
+    change; False when the row is absent or someone else changed it first — the loser of
+    a race sees False and must not act as if it had won. Atomic on both backends."""
+    from sqlalchemy import and_, update
+
+    conds = [table.c[k] == v for k, v in {**key, **expected}.items()]
+    return conn.execute(update(table).where(and_(*conds)).values(**values)).rowcount == 1

@@ -6,8 +6,8 @@ backend can be added behind ``settings.store_url`` without touching them.
 SQLite layout: each record is one row with its id, a keyed content digest (change
 detection for idempotent upserts), a digest of its matchable text (exact-duplicate
 detection across ids) and the record as JSON. Demand contact fields are never in the
-JSON: they sit in ``contact_enc`` as one Fernet token. Schema changes are forward
-migrations recorded in ``schema_version``.
+JSON: they sit in ``contact_enc`` as one Fernet token. The tables are declared in
+``tables_records.py``; schema changes are Alembic migrations (``indexing.store.schema``).
 """
 
 from __future__ import annotations
@@ -127,29 +127,6 @@ class Store(abc.ABC):
         self.close()
 
 
-# version -> statements; append new versions, never edit an applied one
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        """CREATE TABLE patents (
-            id TEXT PRIMARY KEY, content_sha TEXT NOT NULL, text_sha TEXT NOT NULL,
-            data TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
-        "CREATE INDEX patents_text_sha ON patents(text_sha)",
-        """CREATE TABLE demands (
-            id TEXT PRIMARY KEY, content_sha TEXT NOT NULL, text_sha TEXT NOT NULL,
-            data TEXT NOT NULL, contact_enc TEXT, owner TEXT,
-            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deleted')),
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
-        "CREATE INDEX demands_text_sha ON demands(text_sha)",
-        "CREATE INDEX demands_owner ON demands(owner, status)",
-        """CREATE TABLE label_sets (
-            side TEXT PRIMARY KEY CHECK (side IN ('patents', 'demands')),
-            version TEXT NOT NULL, saved_at TEXT NOT NULL)""",
-        """CREATE TABLE labels (
-            side TEXT NOT NULL REFERENCES label_sets(side) ON DELETE CASCADE,
-            record_id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (side, record_id))""",
-    ),
-}
-SCHEMA_VERSION = max(MIGRATIONS)
 _PAGE = 1000
 
 
@@ -182,30 +159,22 @@ class SQLiteStore(Store):
 
     # --- schema --------------------------------------------------------------------------
     def _migrate(self) -> None:
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.execute("CREATE TABLE IF NOT EXISTS schema_version ("
-                          "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-                current = c.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-                if current > SCHEMA_VERSION:
-                    raise ConfigError(
-                        f"store {self.path} has schema version {current}, newer than this "
-                        f"patmatch supports ({SCHEMA_VERSION}); upgrade patmatch")
-                for version in sorted(v for v in MIGRATIONS if v > current):
-                    for stmt in MIGRATIONS[version]:
-                        c.execute(stmt)
-                    c.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                              (version, _now()))
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        """The schema belongs to the Alembic migrations (indexing/store/migrations), which
+        also adopt a store written before them (its ``schema_version`` table)."""
+        from indexing.store.database import create_db_engine
+        from indexing.store.schema import ensure_schema
 
-    def schema_version(self) -> int:
+        engine = create_db_engine(f"sqlite:///{self.path}")
+        try:
+            ensure_schema(engine)
+        finally:
+            engine.dispose()
+
+    def schema_version(self) -> str | None:
+        """The Alembic revision of the database."""
         with self._lock:
-            return self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            row = self._conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
 
     # --- (de)serialisation ------------------------------------------------------------
     def _patent_row(self, rec: PatentRecord) -> tuple[str, str, str, str]:
