@@ -35,12 +35,16 @@ def demand_choices(engine: Any, p: Any) -> list[Any]:
     return [r for r in recs if can_see_demand(p, r, aliases)]
 
 
-def build_match_filters(chain: str, region: str, atype: str, open_only: bool) -> MatchFilters:
+def build_match_filters(chain: str, region: str, atype: str, open_only: bool,
+                        grade: str = "") -> MatchFilters:
     if atype and atype not in APPLICANT_TYPE_ZH:
         raise InputError(f"unknown applicant type {atype!r}", details={"field": "atype"})
+    if grade and grade not in ("A", "B", "C"):
+        raise InputError(f"unknown grade {grade!r}", details={"field": "grade"})
     return MatchFilters(chains=[chain] if chain else [], regions=[region] if region else [],
                         applicant_types=[atype] if atype else [],  # type: ignore[list-item]
-                        open_license_only=open_only)
+                        open_license_only=open_only,
+                        min_grade=grade or None)  # type: ignore[arg-type]
 
 
 @router.get("/ui/match")
@@ -52,6 +56,7 @@ def match_page(
     region: Annotated[str, Query(max_length=100)] = "",
     atype: Annotated[str, Query(max_length=20)] = "",
     open: Annotated[bool, Query()] = False,  # noqa: A002 - the form's field name
+    grade: Annotated[str, Query(max_length=1)] = "",
     page_no: Annotated[int, Query(alias="page", ge=1, le=500)] = 1,
 ) -> Response:
     audit = auditor(request, "match")
@@ -60,11 +65,11 @@ def match_page(
     q, demand = q.strip(), demand.strip()
     chains = [c for c in engine.chains() if p.sees_chain(c.id)]
     ctx: dict[str, Any] = dict(
-        nav="match", q=q, demand=demand, chain=chain, region=region, atype=atype,
+        nav="match", q=q, demand=demand, chain=chain, region=region, atype=atype, grade=grade,
         open_only=open, chains=chains, choices=demand_choices(engine, p), rows=None,
         paging=None, demand_rec=None, build_id=None)
     if demand or q:
-        flt = build_match_filters(chain, region.strip(), atype, open)
+        flt = build_match_filters(chain, region.strip(), atype, open, grade)
         offset = (page_no - 1) * PAGE_SIZE
         if demand:
             rec = visible_demand(engine, p, demand, audit)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.schemas import RECORD_ID_PATTERN
 from api.services import patents as patent_service
 from api.services.chains import known_chain, visible_chains
+from api.services.patents import current_labels
 from api.services.matching import run_chain_pairs, run_patent_match
 from api.ui.core import UIRoute, auditor
 from api.ui.messages import APPLICANT_TYPE_ZH
@@ -21,17 +22,6 @@ PAIRS_SIZE = 20
 REVERSE_SIZE = 10
 
 
-def patent_labels(engine: Any, patent_id: str) -> dict[str, Any] | None:
-    """The patent's current labels when the engine offers them (issue 15), else None."""
-    get = getattr(engine, "patent_labels", None)
-    if get is None:
-        get = getattr(patent_service, "patent_labels", None)
-        if get is None:
-            return None
-        return get(engine, patent_id)
-    return get(patent_id)
-
-
 @router.get("/ui/patents/{patent_id}")
 def patent_detail(request: Request, patent_id: Annotated[str, Path(pattern=RECORD_ID_PATTERN)],
                   page_no: Annotated[int, Query(alias="page", ge=1, le=500)] = 1) -> Response:
@@ -39,7 +29,7 @@ def patent_detail(request: Request, patent_id: Annotated[str, Path(pattern=RECOR
     p, engine = audit.principal, request.app.state.engine
     rec = patent_service.get_patent(engine, patent_id)
     audit("patents.read", target=patent_id, count=1)
-    labels = patent_labels(engine, patent_id)
+    labels = current_labels(engine, rec)
     reverse, paging = None, None
     if p.allowed("match"):
         out = run_patent_match(engine, p, patent_id, limit=REVERSE_SIZE,

@@ -83,9 +83,19 @@ def result_rows(engine: Any, items: list[Any]) -> list[ResultRow]:
                                                  getattr(rec, "applicant_type", None)),
             region=getattr(rec, "region", None),
             open_license=bool(getattr(rec, "open_license", False)),
-            license_fee=getattr(rec, "license_fee", None),
+            license_fee=fee_text(m) or getattr(rec, "license_fee", None),
             grade=_first(m, extra, "grade"), trl=_first(m, extra, "trl"), extra=extra))
     return rows
+
+
+def fee_text(m: Any) -> str | None:
+    """The structured licence fee of a match result (issue 15), e.g. 3 万元/年（按年）."""
+    fee = getattr(m, "license_fee_wan", None)
+    if fee is None:
+        return None
+    period = getattr(m, "license_fee_period", None)
+    payment = getattr(m, "license_payment", None)
+    return f"{fee:g} 万元" + (f"/{period}" if period else "") + (f"（{payment}）" if payment else "")
 
 
 def _first(m: Any, extra: dict[str, Any], name: str) -> Any:

@@ -144,6 +144,16 @@ def test_match_page_highlights_and_links(ui) -> None:
     assert "新能源汽车及汽车核心零部件" in r.text  # chain badge in Chinese
     assert "<meter" in r.text  # lexical / semantic bars
     assert "某研究院（科研院所）" in r.text
+    assert ui("operator").get("/ui/match?q=电池&grade=A").status_code == 200
+    assert ui("operator").get("/ui/match?q=电池&grade=Z").status_code == 400
+
+
+def test_patent_page_shows_labels(ui) -> None:
+    r = ui("centre_a").get("/ui/patents/P-NEV-1")
+    assert r.status_code == 200
+    for words in ("技术问题", "技术手段", "功能效果", "技术成熟度（TRL）", "价值等级", "许可条件"):
+        assert words in r.text
+    assert "尚未启用" not in r.text
 
 
 def test_match_page_garbage_input_in_chinese(ui) -> None:
