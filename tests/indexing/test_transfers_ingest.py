@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -12,16 +14,32 @@ import pytest
 from indexing.intake.transfers import amount, event_type, ingest_transfers, patent_key
 from indexing.intake.regions import resolve_region
 from indexing.store.database import create_db_engine
-from indexing.store.tables_transfers import TransferRepository
+from indexing.store.tables_transfers import TransferRepository, transfer_events
 from labeling_spec.party_types import infer_party_type
 from tests.transfer_sample import GOOD, HEADER, write_sample
 
 
-@pytest.fixture()
-def repo(tmp_path: Path) -> TransferRepository:
-    r = TransferRepository(create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get("PATMATCH_TEST_DATABASE_URL") else ["sqlite"]
+
+
+@pytest.fixture(params=_backends())
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TransferRepository]:
+    """The repository on SQLite, and on PostgreSQL when the CI provides one."""
+    if request.param == "sqlite":
+        r = TransferRepository(create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+        r.create()
+        yield r
+        return
+    try:
+        engine = request.getfixturevalue("pg_engine")  # the database helper's fixture
+    except pytest.FixtureLookupError:
+        engine = create_db_engine(os.environ["PATMATCH_TEST_DATABASE_URL"])
+    r = TransferRepository(engine)
+    transfer_events.drop(engine, checkfirst=True)
     r.create()
-    return r
+    yield r
+    transfer_events.drop(engine, checkfirst=True)
 
 
 def _rejects(path: Path) -> list[dict[str, str]]:
