@@ -6,7 +6,8 @@ validation, unknown routes, oversized bodies, bugs), is JSON of one shape::
     {"code": "not_found", "message": "demand 'D-1' not found", "details": {}}
 
 Statuses are looked up along the exception's MRO, so a subclass without its own row
-inherits its parent's status.
+inherits its parent's status. Configuration problems (``ConfigError``) are the
+operator's to fix: 500 with the message naming the setting, never a 400.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ STATUS_OF: dict[type[E.PatmatchError], int] = {
     E.EncodingError: 400,
     E.MissingColumnError: 400,
     E.SpecError: 400,
-    E.ConfigError: 400,
+    E.ConfigError: 500,
     E.RecordValidationError: 422,
     E.NotFoundError: 404,
     E.ConflictError: 409,
@@ -167,5 +168,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled_handler)
 
 
-# Documented in the OpenAPI document for every route (see schemas.ErrorOut).
-ERROR_STATUSES: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)
+# What each status means to a client, documented per route in the OpenAPI document
+# (api.routers.errors builds the ``responses`` entries from it).
+STATUS_DESCRIPTIONS: dict[int, str] = {
+    400: "bad input (what was expected and what arrived)",
+    401: "no API key, or an unknown/revoked one",
+    403: "the key's role may not do this",
+    404: "no such record, or one this key may not see",
+    409: "conflict (id taken, quality gate refused, rebuild running)",
+    413: "request body over the size limit",
+    422: "request does not match the schema",
+    429: "too many failed API key checks from this address (see Retry-After)",
+    500: "internal or configuration error (an incident id, or the setting to fix)",
+    503: "no index bundle loaded yet, or a model/package it needs is missing",
+}
+ERROR_STATUSES: tuple[int, ...] = tuple(STATUS_DESCRIPTIONS)

@@ -126,16 +126,10 @@ class LiveEngine(Engine):
         """The served ranker's fusion with the request's overrides (None = unchanged)."""
         if not overrides:
             return None
-        from dataclasses import replace
-
         from matcher.config import FusionConfig
 
         base = getattr(self.snapshot().ranker, "config", None) or FusionConfig()
-        clean = {k: (tuple(v) if isinstance(v, list) else v)
-                 for k, v in overrides.items() if v is not None}
-        if "depth" in clean:  # the fused list holds at most 2 x candidates records
-            clean["candidates"] = max(base.candidates, -(-int(clean["depth"]) // 2))
-        return replace(base, **clean)
+        return base.with_overrides(overrides)
 
     def run_batch(self, input_path: Path, output_path: Path, *, top_k: int,
                   chains: tuple[str, ...], direction: str,

@@ -150,9 +150,8 @@ class MatchFilters(_In):
 class FusionOverride(_In):
     method: Literal["weighted_rrf", "rrf", "linear"] | None = Field(None, examples=["rrf"])
     weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
-                                        None, min_length=2, max_length=2,
-                                        examples=[[1.0, 1.0]],
-                                        description="(lexical, semantic)")
+        None, min_length=2, max_length=2, examples=[[1.0, 1.0]],
+        description="(lexical, semantic), finite and >= 0")
     rrf_k: int | None = Field(None, ge=1, le=1000, examples=[60])
     norm: Literal["minmax", "l2", "zscore"] | None = None
     lexical_bound: float | None = Field(None, ge=0, le=1, allow_inf_nan=False, examples=[0.2],

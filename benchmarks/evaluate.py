@@ -125,7 +125,10 @@ def fuse(lexical: Scored, dense: Scored, method: str, *, depth: int = 100) -> Ra
             w = [float(parts[2]), float(parts[3])] if len(parts) == 4 else None
             fused = fusion.linear([lex, den], norm=norm, weights=w)  # type: ignore[arg-type]
         else:
-            raise ValueError(f"fusion method must be rrf, weighted_rrf:wl:wd or linear:norm; got {method!r}")
+            from patmatch.errors import InputError
+
+            raise InputError("fusion method must be rrf, weighted_rrf:wl:wd or linear:norm; "
+                             f"got {method!r}")
         out[qid] = [str(d) for d, _ in fused[:depth]]
     return out
 

@@ -12,11 +12,11 @@ known-item task within 1 % of the best single retriever.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from patmatch.errors import ConfigError
 from patmatch.config import checked_fields
+from patmatch.errors import ConfigError, InputError
 
 Method = Literal["weighted_rrf", "rrf", "linear"]
 METHODS: tuple[str, ...] = ("weighted_rrf", "rrf", "linear")
@@ -50,14 +50,13 @@ class FusionConfig:
         if self.norm not in NORMS:
             raise ConfigError(f"fusion norm must be one of {NORMS}, got {self.norm!r}")
         w = tuple(float(x) for x in self.weights)
-        # NaN compares False with everything: test finiteness first (NaN weights were a 500)
-        if len(w) != 2 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+        if len(w) != 2 or any(not math.isfinite(x) or x < 0 for x in w) or sum(w) <= 0:
             raise ConfigError(
-                f"fusion weights must be two numbers >= 0 (lexical, semantic) with a positive "
-                f"sum, got {self.weights!r}")
+                f"fusion weights must be two finite numbers >= 0 (lexical, semantic) with a "
+                f"positive sum, got {self.weights!r}")
         object.__setattr__(self, "weights", w)
-        if self.rrf_k < 0:
-            raise ConfigError(f"rrf_k must be >= 0, got {self.rrf_k}")
+        if not math.isfinite(self.rrf_k) or self.rrf_k < 0:
+            raise ConfigError(f"rrf_k must be a finite number >= 0, got {self.rrf_k}")
         if not (0.0 <= float(self.lexical_bound) <= 1.0):
             raise ConfigError(f"lexical_bound must be within [0, 1], got {self.lexical_bound!r}")
         object.__setattr__(self, "lexical_bound", float(self.lexical_bound))
@@ -93,6 +92,27 @@ class FusionConfig:
         if "weights" in d:
             d["weights"] = tuple(d["weights"])
         return cls(**d)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> FusionConfig:
+        """This configuration with a request's overrides applied (None values ignored).
+
+        The overrides are the caller's input, so a bad value is an ``InputError`` (4xx),
+        not the operator's ``ConfigError``. Raising ``depth`` raises ``candidates`` with
+        it: the fused list holds at most 2 x candidates records.
+        """
+        clean = {k: (tuple(v) if isinstance(v, list) else v)
+                 for k, v in overrides.items() if v is not None}
+        unknown = sorted(set(clean) - set(asdict(self)))
+        if unknown:
+            raise InputError(f"unknown fusion override(s) {', '.join(unknown)}",
+                             details={"unknown": unknown})
+        if "depth" in clean:
+            clean["candidates"] = max(self.candidates, -(-int(clean["depth"]) // 2))
+        try:
+            return replace(self, **clean)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise InputError(f"fusion override rejected: {exc}",
+                             details={"fusion": {k: str(v) for k, v in clean.items()}}) from exc
 
 
 DEFAULT_FUSION = FusionConfig()

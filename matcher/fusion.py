@@ -51,6 +51,8 @@ from typing import Literal
 
 import numpy as np
 
+from patmatch.errors import InputError
+
 Norm = Literal["minmax", "l2", "zscore"]
 NORMS: tuple[str, ...] = ("minmax", "l2", "zscore")
 
@@ -60,9 +62,9 @@ def _weights(weights: Sequence[float] | None, n: int) -> list[float]:
         return [1.0] * n
     w = [float(x) for x in weights]
     if len(w) != n:
-        raise ValueError(f"expected {n} weights (one per list), got {len(w)}")
+        raise InputError(f"expected {n} weights (one per list), got {len(w)}")
     if any(x < 0 or not np.isfinite(x) for x in w):
-        raise ValueError(f"weights must be finite and >= 0, got {w}")
+        raise InputError(f"weights must be finite and >= 0, got {w}")
     return w
 
 
@@ -82,7 +84,7 @@ def rrf(ranked_lists: Sequence[Sequence[Hashable]], *, k: float = 60.0,
     this is weighted RRF. A repeated id inside one list counts at its first position.
     """
     if k < 0:
-        raise ValueError(f"rrf constant k must be >= 0, got {k}")
+        raise InputError(f"rrf constant k must be >= 0, got {k}")
     w = _weights(weights, len(ranked_lists))
     scores: dict[Hashable, float] = {}
     best: dict[Hashable, int] = {}
@@ -106,7 +108,7 @@ def normalize(scores: np.ndarray, norm: Norm, bound: np.ndarray | float | None =
     ``s / max(best, bound)`` (see module notes); a bound <= 0 leaves that row plain."""
     s = np.asarray(scores, dtype=np.float64)
     if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        raise InputError(f"norm must be one of {NORMS}, got {norm!r}")
     if s.size == 0:
         return s.copy()
     two_d = s.ndim == 2
@@ -158,7 +160,7 @@ def linear(score_lists: Sequence[Mapping[Hashable, float] | Sequence[tuple[Hasha
         for rid, sc in items:
             if rid not in d:
                 if not np.isfinite(sc):
-                    raise ValueError(f"scores must be finite, got {sc!r} for {rid!r}")
+                    raise InputError(f"scores must be finite, got {sc!r} for {rid!r}")
                 d[rid] = float(sc)
         lists.append(d)
     total: dict[Hashable, float] = {}
@@ -236,7 +238,8 @@ def fuse_arrays(lex_rows: np.ndarray, lex_scores: np.ndarray,
         lc = np.where(lvalid, wl * np.nan_to_num(ln), 0.0)
         dc = np.where(dvalid, wd * np.nan_to_num(dn), 0.0)
     else:
-        raise ValueError(f"fusion method must be 'rrf', 'weighted_rrf' or 'linear', got {method!r}")
+        raise InputError(
+            f"fusion method must be 'rrf', 'weighted_rrf' or 'linear', got {method!r}")
     rows = np.concatenate([lex_rows, dense_rows], axis=1)
     n = rows.shape[1]
     # per candidate: (lex contribution, dense contribution, lex rank, dense rank, raw scores)
@@ -345,7 +348,8 @@ def _fuse_one(lr: np.ndarray, ls: np.ndarray, dr: np.ndarray, ds: np.ndarray, *,
         dfloor = float(_row_floor(dn, 1, norm)[0, 0]) * wd
         lc, dc = wl * np.nan_to_num(ln[0]), wd * np.nan_to_num(dn[0])
     else:
-        raise ValueError(f"fusion method must be 'rrf', 'weighted_rrf' or 'linear', got {method!r}")
+        raise InputError(
+            f"fusion method must be 'rrf', 'weighted_rrf' or 'linear', got {method!r}")
     li, di = np.flatnonzero(lvalid), np.flatnonzero(dvalid)
     lex_at = {int(r): i for r, i in zip(lr[li].tolist(), li.tolist())}
     both_l, both_d, only_d = [], [], []

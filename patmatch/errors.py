@@ -56,10 +56,6 @@ class SpecError(InputError):
     code = "spec.invalid"
 
 
-class ConfigError(InputError):
-    code = "config.invalid"
-
-
 # --- lookups and state ---------------------------------------------------------------
 class NotFoundError(PatmatchError):
     code = "not_found"
@@ -117,6 +113,18 @@ class AuthenticationError(PatmatchError):
 class PermissionDeniedError(PatmatchError):
     code = "auth.forbidden"
     exit_code = 7
+
+
+# --- configuration -------------------------------------------------------------------
+class ConfigError(PatmatchError):
+    """The operator's configuration is wrong (settings, build config, keys, files it names).
+
+    Not the caller's fault: the service answers 500 with the message, the CLI exits 9.
+    A request that overrides a configuration value is checked as input instead.
+    """
+
+    code = "config.invalid"
+    exit_code = 9
 
 
 # --- dependencies / environment ------------------------------------------------------

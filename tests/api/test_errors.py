@@ -143,3 +143,37 @@ def test_openapi_documents_errors_and_examples(client):
     text = str(doc)
     assert "锂电池" in text and "动力电池与新型储能" in text
     assert {"APIKeyHeader", "HTTPBearer"} <= set(doc["components"]["securitySchemes"])
+
+
+def test_configuration_errors_are_the_operators_not_the_callers(client, keys, engine,
+                                                                monkeypatch):
+    assert not issubclass(E.ConfigError, E.InputError)
+    assert status_for(E.ConfigError("x")) == 500
+
+    def broken_taxonomy() -> list:
+        raise E.ConfigError("taxonomy file /etc/patmatch/chains.yaml is not valid YAML")
+
+    monkeypatch.setattr(engine, "chains", broken_taxonomy)
+    b = _shape(client.get("/v1/chains", headers=hdr(keys["operator"])), 500, "config.invalid")
+    assert "chains.yaml" in b["message"]
+
+
+def test_non_finite_fusion_weights_are_refused_not_a_500(client, keys):
+    h = {**hdr(keys["operator"]), "Content-Type": "application/json"}
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        r = client.post("/v1/match", headers=h,
+                        content='{"text": "电池", "fusion": {"weights": [%s, 1.0]}}' % bad)
+        b = _shape(r, 422, "input.validation")
+        assert "fusion" in b["message"] and "weights" in b["message"]
+
+
+def test_cli_exits_with_the_configuration_code(home, tmp_path):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    bad = tmp_path / "build.yaml"
+    bad.write_text("- not\n- a mapping\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["build", "--config", str(bad)])
+    assert r.exit_code == E.ConfigError.exit_code == 9, r.output
+    assert "must be a mapping" in r.output

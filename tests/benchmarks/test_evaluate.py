@@ -12,6 +12,7 @@ from benchmarks.evaluate import (
 )
 from benchmarks.tasks import Task
 from indexing.text.tokenizer import ChineseTokenizer
+from patmatch.errors import InputError
 
 
 def test_bm25_finds_the_written_for_patent(tiny_task: Task) -> None:
@@ -53,7 +54,7 @@ def test_fusion_variants_rank_both_sides() -> None:
     for method in FUSIONS:
         fused = fuse(lex, den, method)["q"]
         assert set(fused) == {"a", "b", "c"} and fused[0] == "a", method
-    with pytest.raises(ValueError, match="fusion method"):
+    with pytest.raises(InputError, match="fusion method"):
         fuse(lex, den, "max")
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from matcher.config import FusionConfig
 from matcher.fusion import fuse_arrays, linear, normalize, rrf
-from patmatch.errors import ConfigError
+from patmatch.errors import ConfigError, InputError
 
 ids = st.lists(st.integers(0, 30), unique=True, max_size=12)
 scored = st.lists(st.tuples(st.integers(0, 30), st.floats(-5, 5, allow_nan=False)),
@@ -122,6 +122,33 @@ def test_fusion_config_validates_and_roundtrips() -> None:
         FusionConfig(weights=(0, 0))
     with pytest.raises(ConfigError):
         FusionConfig.from_dict({"wieghts": [1, 1]})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])
+def test_non_finite_weights_are_refused_from_the_one_hierarchy(bad: float) -> None:
+    # the operator's configuration: a ConfigError, not a ValueError deep in the math
+    with pytest.raises(ConfigError, match="finite"):
+        FusionConfig(weights=(1.0, bad))
+    # a request's override: the caller's input (4xx), naming the rejected value
+    with pytest.raises(InputError, match="fusion override rejected") as info:
+        FusionConfig().with_overrides({"weights": [bad, 1.0]})
+    assert not isinstance(info.value, ConfigError)
+    # the fusion functions themselves
+    with pytest.raises(InputError, match="finite"):
+        rrf([[1, 2], [2, 3]], weights=[1.0, bad])
+    with pytest.raises(InputError, match="finite"):
+        linear([[(1, 0.5)], [(1, 0.2)]], weights=[bad, 1.0])
+    with pytest.raises(InputError, match="rrf constant"):
+        rrf([[1]], k=-1)
+
+
+def test_overrides_keep_the_base_and_raise_candidates_with_depth() -> None:
+    base = FusionConfig(candidates=100, depth=200)
+    cfg = base.with_overrides({"method": "rrf", "depth": 400, "norm": None})
+    assert cfg.method == "rrf" and cfg.depth == 400 and cfg.candidates == 200
+    assert cfg.norm == base.norm
+    with pytest.raises(InputError, match="unknown fusion override"):
+        base.with_overrides({"nope": 1})
 
 
 @settings(max_examples=300, deadline=None)
