@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 import psutil
 
+from patmatch.atomic_io import atomic_rename
 from patmatch.errors import ConflictError, InputError, NotFoundError, PatmatchError
 
 from api.db import ApiDB
@@ -182,7 +183,7 @@ class JobManager:
             if self._status(job_id) == "cancelled":
                 raise JobCancelled(job_id)
             os.chmod(tmp, 0o600)
-            os.replace(tmp, out_path)
+            atomic_rename(tmp, out_path)
             self._finish(job_id, "succeeded", rows=rows)
             ok = True
         except JobCancelled:

@@ -256,7 +256,8 @@ def run_bench(cfg: BenchConfig, *, out_dir: Path, settings: Any, log: Log = prin
               stem: str | None = None) -> tuple[Path, Path]:
     """Run everything; write ``<date>-<host>.{json,md}`` into ``out_dir``."""
     from benchmarks.peers import bm25s_peer, jieba_tokens, naive_peer, rank_bm25_peer
-    from benchmarks.report import atomic_write, machine_info, render_markdown, result_stem
+    from benchmarks.report import machine_info, render_markdown, result_stem
+    from patmatch.atomic_io import atomic_write_text
     from indexing.encoders.encoder import EncoderConfig, load_encoder
     from indexing.text.tokenizer import ChineseTokenizer
 
@@ -308,8 +309,8 @@ def run_bench(cfg: BenchConfig, *, out_dir: Path, settings: Any, log: Log = prin
     stem = stem or result_stem("bench")
     out_dir.mkdir(parents=True, exist_ok=True)
     js, md = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    atomic_write(js, json.dumps(res, ensure_ascii=False, indent=1, default=str))
-    atomic_write(md, render_markdown(res))
+    atomic_write_text(js, json.dumps(res, ensure_ascii=False, indent=1, default=str))
+    atomic_write_text(md, render_markdown(res))
     return js, md
 
 

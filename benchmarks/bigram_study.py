@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +30,7 @@ import numpy as np
 
 from benchmarks.bigram_cost import cost, cost_table  # cost is part of this study's API
 from indexing.text.ngrams import BIGRAM_PREFIX  # noqa: F401  re-exported: the study's prefix is the build's
+from patmatch.atomic_io import atomic_write_text
 
 TASK_NAMES = ("demands_dev", "kppatent_keyphrases", "kppatent_title", "csl_keywords",
               "csl_title", "csl_discipline")
@@ -419,9 +419,7 @@ def main() -> None:
                                  for t, r in payload["tasks"].items()}}
     for path, text in ((jpath, json.dumps(slim, indent=1, ensure_ascii=False)),
                        (mpath, md + ("\n" + notes if notes else ""))):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     print(md)
 
 

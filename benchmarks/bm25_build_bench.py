@@ -68,9 +68,9 @@ def main() -> None:
     text = json.dumps(res, ensure_ascii=False, indent=2)
     print(text)
     if args.out:
-        from benchmarks.report import atomic_write
+        from patmatch.atomic_io import atomic_write_text
 
-        atomic_write(args.out, text + "\n")
+        atomic_write_text(args.out, text + "\n")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from patmatch.atomic_io import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ("demands_dev", "kppatent_keyphrases", "kppatent_title", "csl_keywords", "csl_title")
@@ -142,15 +143,6 @@ def to_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.tasks import load_task
     from indexing.encoders.embed_cache import EmbeddingCache
@@ -194,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         for sys_name, m in results["tasks"][name].items():
             print(f"  {sys_name:40s} ndcg@10={m['ndcg@10']:.3f} R@100={m['recall@100']:.3f} mrr@10={m['mrr@10']:.3f}")
     out = Path(args.out)
-    atomic_write(out.with_suffix(".json"), json.dumps(results, ensure_ascii=False, indent=1))
-    atomic_write(out.with_suffix(".md"), to_markdown(results))
+    atomic_write_text(out.with_suffix(".json"), json.dumps(results, ensure_ascii=False, indent=1))
+    atomic_write_text(out.with_suffix(".md"), to_markdown(results))
     return 0
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.metrics import mean_metrics
-from benchmarks.report import METRICS, atomic_write, machine_info, markdown_table, write_results  # noqa: F401  (re-exported)
+from benchmarks.report import METRICS, machine_info, markdown_table, write_results  # noqa: F401  (re-exported)
 from benchmarks.tasks import Task
 
 Ranked = dict[str, list[str]]

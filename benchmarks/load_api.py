@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from benchmarks.load_client import _level, distinct_queries
+from patmatch.atomic_io import atomic_write_json
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -287,10 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     if args.during_publish and out.name == "load_api.json":
         out = out.with_name("load_api_publish.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_json(out, report)
     print(f"wrote {out}")
     return 0 if all(r["errors"] == 0 for r in results) else 1
 

@@ -6,11 +6,12 @@ import json
 import os
 import platform
 import socket
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from patmatch.atomic_io import atomic_write_text
 
 if TYPE_CHECKING:
     from benchmarks.evaluate import EvalResult
@@ -86,21 +87,10 @@ def write_results(results: Sequence[EvalResult], out_dir: Path, *, stem: str | N
     md.append("")
     md += [markdown_table(r) for r in results]
     paths = (out_dir / f"{stem}.json", out_dir / f"{stem}.md")
-    atomic_write(paths[0], json.dumps(payload, ensure_ascii=False, indent=1))
-    atomic_write(paths[1], "\n".join(md))
+    atomic_write_text(paths[0], json.dumps(payload, ensure_ascii=False, indent=1))
+    atomic_write_text(paths[1], "\n".join(md))
     return paths
 
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 HEADLINE_SYSTEMS = ("bm25", "dense", "rrf", "linear:zscore", "ranker:lexical", "ranker:semantic",

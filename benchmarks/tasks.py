@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing.records import DemandRecord, PatentRecord
+from patmatch.atomic_io import atomic_open
 from patmatch.errors import FileFormatError, InputError
 
 Qrels = dict[str, dict[str, int]]
@@ -189,17 +188,10 @@ def write_queries(queries: Mapping[str, str], path: str | Path) -> Path:
 
 def _write_tsv(path: str | Path, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-            w.writerow(list(header))
-            w.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(list(header))
+        w.writerows(rows)
     return path
 
 

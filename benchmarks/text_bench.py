@@ -25,7 +25,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.encoder_quality import RESULTS, atomic_write
+from benchmarks.encoder_quality import RESULTS
+from patmatch.atomic_io import atomic_write_text
 
 
 def load_texts(shared: Path) -> list[str]:
@@ -175,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
            "encoder": encoder_numbers(texts, args.encoder, args.teacher_sample)}
     print(json.dumps(res, ensure_ascii=False, indent=1))
     out = Path(args.out)
-    atomic_write(out.with_suffix(".json"), json.dumps(res, ensure_ascii=False, indent=1))
-    atomic_write(out.with_suffix(".md"), to_markdown(res))
+    atomic_write_text(out.with_suffix(".json"), json.dumps(res, ensure_ascii=False, indent=1))
+    atomic_write_text(out.with_suffix(".md"), to_markdown(res))
     return 0
 
 

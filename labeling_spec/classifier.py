@@ -11,14 +11,13 @@ again on load, because a tokenizer object is not a stable thing to pickle.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from patmatch.atomic_io import PRIVATE, atomic_path, atomic_write_json
 from patmatch.errors import DependencyError, InputError
 
 Tokenize = Callable[[str], list[str]]
@@ -153,18 +152,14 @@ class ChainClassifier:
         analyzer = self.vectorizer.analyzer
         self.vectorizer.analyzer = "char"  # the tokenizer is injected again on load
         try:
-            fd, tmp = tempfile.mkstemp(dir=d, prefix=".model.")
-            os.close(fd)
-            joblib.dump({"vectorizer": self.vectorizer, "models": self.models}, tmp, compress=3)
-            os.replace(tmp, d / "model.joblib")
+            with atomic_path(d / "model.joblib", mode=PRIVATE) as tmp:
+                joblib.dump({"vectorizer": self.vectorizer, "models": self.models}, tmp,
+                            compress=3)
         finally:
             self.vectorizer.analyzer = analyzer
         meta = {"chains": list(self.chains), "threshold": self.threshold, "tokenizer": self.tokenizer_name,
                 "report": self.report.to_dict() if self.report else None, "format": 1}
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".meta.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(meta, fh, ensure_ascii=False, indent=1)
-        os.replace(tmp, d / "meta.json")
+        atomic_write_json(d / "meta.json", meta, mode=PRIVATE, indent=1)
         return d
 
     @classmethod

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +42,9 @@ from matcher.kernels import (LexicalScorer, lexical_query_matrix, Scratch, block
                              lexical_topk, rank_block, topk_rows)
 from matcher.queries import (Queries, _chains_column, queries_from_records,  # noqa: F401
                              queries_from_side)
+from patmatch.atomic_io import PRIVATE, atomic_write_json
 from patmatch.errors import ConflictError, InputError
+from patmatch.table_io import write_table
 
 OUTPUT_COLUMNS = ("demand_id", "rank", "patent_id", "score", "lexical_score", "semantic_score",
                   "lexical_rank", "semantic_rank", "chain", "matched_terms", "reason")
@@ -73,18 +73,6 @@ class BatchReport:
 
 
 # --- the job ------------------------------------------------------------------------------
-def _atomic_bytes(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fingerprint(spec: dict[str, Any], queries: Queries) -> str:
     h = hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode())
     for qid, text in zip(queries.ids, queries.texts):
@@ -155,8 +143,8 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
             shutil.rmtree(job)
     job.mkdir(parents=True, exist_ok=True)
     if done == 0:
-        _atomic_bytes(state_path, lambda p: p.write_text(json.dumps(
-            {"fingerprint": fp, "spec": spec, "blocks_done": 0, "queries": len(queries.ids)})))
+        atomic_write_json(state_path, {"fingerprint": fp, "spec": spec, "blocks_done": 0,
+                                       "queries": len(queries.ids)}, mode=PRIVATE, indent=None)
     nq = len(queries.ids)
     n_blocks = (nq + bsize - 1) // bsize
     mask = side.mask(filters)
@@ -187,9 +175,10 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
             pending = pool.submit(ctx.rank, *bounds[b + 1]) if b + 1 < n_blocks else None
             frame = ctx.rows(ranked)
             part = job / f"part-{b:06d}.parquet"
-            _atomic_bytes(part, lambda p, f=frame: f.write_parquet(p))
-            _atomic_bytes(state_path, lambda p, k=b + 1: p.write_text(json.dumps(
-                {"fingerprint": fp, "spec": spec, "blocks_done": k, "queries": nq})))
+            write_table(frame, part, mode=PRIVATE)
+            atomic_write_json(state_path, {"fingerprint": fp, "spec": spec,
+                                           "blocks_done": b + 1, "queries": nq},
+                              mode=PRIVATE, indent=None)
             if bar is not None:
                 bar.update(hi - lo)
             if on_block is not None:
@@ -437,16 +426,10 @@ def _assemble(job: Path, n_blocks: int, out: Path, ctx: _Context, patents: Any =
         patent_title=target_title if d2p else df["_query_title"],
     ).drop("_query_title", "_target_row")
     df, facts = _with_facts(df, patents)
-    suffix = out.suffix.lower()
-    if suffix == ".parquet":
-        _atomic_bytes(out, lambda p: df.select(OUTPUT_COLUMNS + facts).write_parquet(p))
-    elif suffix == ".csv":
-        cols = (OUTPUT_COLUMNS[:3] + TITLE_COLUMNS + OUTPUT_COLUMNS[3:])
-        # UTF-8 with BOM: Excel on Chinese Windows opens it without mojibake
-        _atomic_bytes(out, lambda p: p.write_bytes(
-            b"\xef\xbb\xbf" + _for_readers(df, cols, facts).write_csv().encode("utf-8")))
+    # Parquet keeps the machine columns; CSV/XLSX, read by people, carry the titles too
+    if out.suffix.lower() == ".parquet":
+        table = df.select(OUTPUT_COLUMNS + facts)
     else:
-        cols = (OUTPUT_COLUMNS[:3] + TITLE_COLUMNS + OUTPUT_COLUMNS[3:])
-        _atomic_bytes(out, lambda p: _for_readers(df, cols, facts).write_excel(
-            p, worksheet="matches"))
+        table = _for_readers(df, OUTPUT_COLUMNS[:3] + TITLE_COLUMNS + OUTPUT_COLUMNS[3:], facts)
+    write_table(table, out, sheet="matches", mode=PRIVATE)
     return df.height

@@ -87,23 +87,16 @@ def _facts_by_id(ranker: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def export_pairs(ranker: Any, chain: str, out: Path, **kwargs: Any) -> int:
     """Write the whole chain list to ``.parquet``/``.csv``/``.xlsx`` (atomic); rows written."""
-    from matcher.batch import _atomic_bytes
+    from patmatch.atomic_io import PRIVATE
+    from patmatch.table_io import check_table_suffix, write_table
 
     out = Path(out)
-    full = chain_pairs(ranker, chain, limit=10**9, **kwargs)
-    df = full.to_polars()
-    suffix = out.suffix.lower()
+    suffix = check_table_suffix(out)  # refuse a bad name before ranking the whole chain
+    df = chain_pairs(ranker, chain, limit=10**9, **kwargs).to_polars()
     if suffix in (".csv", ".xlsx"):  # for people: Chinese headers for the patent's facts
         from matcher.record_facts import FACT_HEADERS_ZH
 
         df = df.drop("applicant_type").rename(
             {k: v for k, v in FACT_HEADERS_ZH.items() if k != "applicant_type"})
-    if suffix == ".parquet":
-        _atomic_bytes(out, lambda p: df.write_parquet(p))
-    elif suffix == ".csv":
-        _atomic_bytes(out, lambda p: p.write_bytes(b"\xef\xbb\xbf" + df.write_csv().encode()))
-    elif suffix == ".xlsx":
-        _atomic_bytes(out, lambda p: df.write_excel(p, worksheet=chain[:31]))
-    else:
-        raise InputError(f"export must end with .parquet, .csv or .xlsx, got {out.name!r}")
+    write_table(df, out, sheet=chain, mode=PRIVATE)
     return df.height

@@ -62,38 +62,22 @@ def _read_fallback(kind: str, path: Path) -> tuple[list[Any], list[Any]]:
 
 def _write(rows: list[dict[str, Any]], out: Path) -> None:
     import json
-    import os
-    import tempfile
 
     import polars as pl
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
-    os.close(fd)
-    try:
-        suffix = out.suffix.lower()
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            with open(tmp, "w", encoding="utf-8") as fh:
-                for r in rows:
-                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        else:
-            flat = [{k: ("；".join(map(str, v)) if isinstance(v, list) and k != "top3"
-                         else json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
-                     for k, v in r.items()} for r in rows]
-            df = pl.DataFrame(flat, infer_schema_length=None)
-            if suffix == ".xlsx":
-                df.write_excel(tmp)
-            elif suffix == ".parquet":
-                df.write_parquet(tmp)
-            else:
-                df.write_csv(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise analysts sharing the file
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from patmatch.atomic_io import atomic_open
+    from patmatch.table_io import write_table
+
+    # labels hold no personal data: ordinary files that analysts share
+    if out.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        with atomic_open(out) as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return
+    flat = [{k: ("；".join(map(str, v)) if isinstance(v, list) and k != "top3"
+                 else json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
+             for k, v in r.items()} for r in rows]
+    write_table(pl.DataFrame(flat, infer_schema_length=None), out)
 
 
 labels_app = typer.Typer(help="Check label files against the labeling spec.", no_args_is_help=True)
@@ -189,6 +173,10 @@ def register(app: typer.Typer) -> None:
 
         if kind not in _KINDS:
             raise InputError(f"expected --kind to be one of {list(_KINDS)}, got {kind!r}")
+        if out.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
+            from patmatch.table_io import check_table_suffix
+
+            check_table_suffix(out)  # before labelling, not after
         try:
             from indexing.intake.ingest import read_records  # the canonical reader (aliases, encodings, validation)
         except ImportError:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -287,18 +285,9 @@ def write_xlsx(r: dict[str, Any], path: Path) -> None:
                                                 ("centre", r["push"]["funnel"]["by_centre"]))
                                 for n, row in rows.items()] or [{"group": "", "name": ""}]),
     }
-    import xlsxwriter
+    from patmatch.table_io import write_workbook
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
-    os.close(fd)
-    try:
-        with xlsxwriter.Workbook(tmp) as wb:
-            for name, df in sheets.items():
-                df.write_excel(wb, worksheet=name)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_workbook(path, sheets)
 
 
 def archive(settings: Any, r: dict[str, Any]) -> list[Path]:
@@ -306,7 +295,7 @@ def archive(settings: Any, r: dict[str, Any]) -> list[Path]:
     stem = f"report-{r['period']['to']}-{r['generated'].replace(':', '').replace('+0000', 'Z')}"
     out = reports_dir(settings)
     js, md = out / f"{stem}.json", out / f"{stem}.md"
-    from indexing.index.bundle import atomic_write_text
+    from patmatch.atomic_io import atomic_write_text
 
     atomic_write_text(js, json.dumps(r, ensure_ascii=False, indent=2))
     atomic_write_text(md, render_markdown(r))

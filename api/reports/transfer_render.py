@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +162,10 @@ def write_xlsx(doc: dict[str, Any], path: Path) -> Path:
     """One sheet per table, with native Excel charts for trend, types, institutions, chains."""
     import xlsxwriter
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".xlsx")
-    os.close(fd)
-    try:
-        with xlsxwriter.Workbook(tmp) as wb:
+    from patmatch.atomic_io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with xlsxwriter.Workbook(str(tmp)) as wb:
             bold = wb.add_format({"bold": True, "bg_color": "#F4F0EC", "border": 1})
             head = wb.add_format({"bold": True, "font_size": 14})
             ws = wb.add_worksheet("要点")
@@ -188,10 +186,6 @@ def write_xlsx(doc: dict[str, Any], path: Path) -> Path:
                 chart = _xlsx_chart(wb, name, title, header, len(rows))
                 if chart is not None:
                     sh.insert_chart(1, len(header) + 1, chart)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from indexing.build.pipeline import BuildConfig, build, peak_rss_mb, relabel
 from indexing.build.relabel import tty_progress
-from indexing.index.bundle import MANIFEST, Manifest, atomic_write_text, read_pointer
 from indexing.build.publish import file_lock, publish
+from indexing.index.bundle import MANIFEST, Manifest, read_pointer
+from patmatch.atomic_io import atomic_write_text
 from patmatch.errors import LockHeldError, PatmatchError, QualityGateError
 
 if TYPE_CHECKING:

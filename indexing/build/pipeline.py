@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from indexing.build.relabel import relabel
 from indexing.index.dense import DenseConfig
 from indexing.index.sparse import SparseConfig
+from patmatch.atomic_io import atomic_rename
 from patmatch.errors import ConfigError
 from patmatch.config import checked_fields
 
@@ -237,15 +238,12 @@ def build_bundle(patents: Sequence[Any], demands: Sequence[Any], *, out_dir: Pat
                              labels=labels or {}, build_id=build_id or out_dir.name,
                              timer=timer, encoder_config=encoder_config, on_stage=on_stage,
                              token_cache_dir=token_cache_dir)
-        os.replace(work, out_dir)
+        atomic_rename(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
         timer.close()
-    from indexing.index.bundle import fsync_dir
-
-    fsync_dir(out_dir.parent)
     return out_dir
 
 

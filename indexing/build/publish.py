@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexing.build.pipeline import crash_point
-from indexing.index.bundle import (
-    MANIFEST, POINTER, Manifest, atomic_write_text, fsync_dir, read_pointer,
-)
+from indexing.index.bundle import MANIFEST, POINTER, Manifest, read_pointer
+from patmatch.atomic_io import atomic_rename, atomic_write_text
 from patmatch.errors import (
     BundleError, BundleIntegrityError, PatmatchError, LockHeldError, NoBundleError, NotFoundError, QualityGateError,
 )
@@ -179,9 +178,7 @@ def publish(settings: Settings, build_id: str | None = None, *, force: bool = Fa
         if src != dst:  # still in staging: record quality, then move in (same filesystem)
             manifest["quality"] = {**quality, "evaluated": _now()}
             Manifest.write(src, manifest)
-            os.replace(src, dst)
-            fsync_dir(settings.bundles_dir)
-            fsync_dir(settings.staging_dir)
+            atomic_rename(src, dst)
         _make_read_only(dst)
         crash_point("publish")
         history = [h for h in pointer["history"] if h != build_id]

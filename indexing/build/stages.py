@@ -140,13 +140,11 @@ class TokenCache:
     def save(self) -> None:
         if self.path is None:
             return
-        import os
         import pickle
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        tmp.write_bytes(pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, self.path)
+        from patmatch.atomic_io import atomic_write_bytes
+
+        atomic_write_bytes(self.path, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _tokenize_many(tokenizer: Any, texts: list[str]) -> list[list[str]]:

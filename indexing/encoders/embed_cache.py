@@ -13,9 +13,7 @@ are merged by ``compact()`` (called automatically past ``max_shards``).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from patmatch.atomic_io import PRIVATE, atomic_open
 from patmatch.errors import InputError
 
 from indexing.encoders.encoder import TextEncoder
@@ -85,17 +84,9 @@ class EmbeddingCache:
         d = self._dir(ns)
         d.mkdir(parents=True, exist_ok=True)
         name = f"shard-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.npz"
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                key_arr = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32)
-                np.savez(fh, keys=key_arr, vectors=np.ascontiguousarray(vecs, dtype=np.float32))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, d / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        key_arr = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32)
+        with atomic_open(d / name, "wb", mode=PRIVATE) as fh:
+            np.savez(fh, keys=key_arr, vectors=np.ascontiguousarray(vecs, dtype=np.float32))
         self._seen_shards.setdefault(ns, set()).add(name)
         return d / name
 

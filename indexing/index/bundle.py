@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ import numpy as np
 from indexing.index.dense import DenseConfig, DenseIndex
 from indexing.index.filters import Filters, mask_for
 from indexing.index.sparse import SparseIndex
+from patmatch.atomic_io import atomic_write_text
 from patmatch.errors import (
     BundleIntegrityError, BundleMismatchError, ConfigError, NoBundleError,
 )
@@ -59,31 +59,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory + fsync + os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class Manifest:
@@ -388,6 +363,6 @@ def load_current(settings: Settings, **kwargs: Any) -> IndexBundle:
 
 __all__ = [
     "FORMAT_VERSION", "MANIFEST", "POINTER", "SIDES", "IndexBundle", "Manifest", "SideIndex",
-    "atomic_write_text", "current_build_id", "current_bundle_path", "load_current",
+    "current_build_id", "current_bundle_path", "load_current",
     "read_pointer", "sha256_file", "verify_bundle",
 ]

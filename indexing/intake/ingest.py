@@ -19,13 +19,13 @@ import io
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from patmatch.atomic_io import PRIVATE, atomic_write_text
 from patmatch.errors import InputError, RecordValidationError
 
 from indexing.intake import normalize as nz
@@ -445,11 +445,8 @@ def write_rejects(rejects: Iterable[Reject], path: Path, kind: str) -> Path:
     for r in rejects:
         w.writerow([r.kind, r.source, r.row, r.field, mask_pii(r.reason),
                     json.dumps(_masked_raw(r.raw, kind), ensure_ascii=False, default=str)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rejects-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, path)
+    # rejected rows are records (masked): owner-only, like every file holding records
+    atomic_write_text(path, buf.getvalue(), mode=PRIVATE, encoding="utf-8-sig")
     return path
 
 

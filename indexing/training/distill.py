@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from patmatch.atomic_io import atomic_rename
 from patmatch.errors import ConfigError, DependencyError
 from patmatch.config import checked_fields
 
@@ -126,8 +127,8 @@ def save_static_model(path: Path, tokens: Sequence[str], rows: np.ndarray, *, in
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
+            atomic_rename(path, old)
+        atomic_rename(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:

@@ -56,17 +56,11 @@ def domain_dictionary_entries(terms: Iterable[str]) -> list[tuple[str, int]]:
 
 def write_domain_dictionary(terms: Iterable[str], path: Path = DOMAIN_DICT_FILE) -> int:
     """Write the generated domain dictionary atomically; returns the number of entries."""
-    import os
-    import tempfile
+    from patmatch.atomic_io import atomic_write_text
 
     entries = domain_dictionary_entries(terms)
     body = "".join(f"{w} {f}\n" for w, f in entries)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".domain_dict.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(body)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write_text(path, body, mode=0o644)
     return len(entries)
 
 

@@ -23,13 +23,12 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from patmatch.atomic_io import atomic_write_bytes
 from patmatch.errors import DependencyError
 
 TABLES_DIR = Path(__file__).resolve().parents[1] / "tables"
@@ -94,17 +93,8 @@ def _read_tsv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; vendored tables are shared, readable files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_vendored(path: Path, data: bytes) -> None:
+    atomic_write_bytes(path, data, mode=0o644)  # vendored tables are shared, readable files
 
 
 def _gz(text: str) -> bytes:
@@ -135,16 +125,16 @@ def vendor(shared: Path, out_dir: Path = TABLES_DIR) -> dict[str, int]:
     lines = ["code\tlevel\ttitle_zh"] + [
         f"{r['code'].strip()}\t{r['level'].strip()}\t{' '.join(r['title_zh'].split())}" for r in rows
     ]
-    _atomic_write(out_dir / "ipc_zh_titles.tsv.gz", _gz("\n".join(lines) + "\n"))
+    _write_vendored(out_dir / "ipc_zh_titles.tsv.gz", _gz("\n".join(lines) + "\n"))
 
     sei_rows = _read_tsv(sei)
     cols = ["sei_top_code", "sei_top_name", "sei_code", "sei_name", "pdf_page", "rule_idx",
             "ipc_patterns", "ipc_exclusions", "keywords"]
     sei_lines = ["\t".join(cols)] + ["\t".join((r.get(c) or "").strip() for c in cols) for r in sei_rows]
-    _atomic_write(out_dir / "sei_ipc_2021_rules.tsv", ("\n".join(sei_lines) + "\n").encode("utf-8"))
+    _write_vendored(out_dir / "sei_ipc_2021_rules.tsv", ("\n".join(sei_lines) + "\n").encode("utf-8"))
 
     terms = ipc_terms(r["title_zh"] for r in rows)
-    _atomic_write(out_dir / "ipc_terms.txt.gz", _gz("\n".join(terms) + "\n"))
+    _write_vendored(out_dir / "ipc_terms.txt.gz", _gz("\n".join(terms) + "\n"))
 
     sources = {
         "ipc_zh_titles.tsv.gz": {
@@ -162,7 +152,7 @@ def vendor(shared: Path, out_dir: Path = TABLES_DIR) -> dict[str, int]:
         },
         "ipc_terms.txt.gz": {"derived_from": "ipc_zh_titles.tsv.gz", "rows": len(terms)},
     }
-    _atomic_write(out_dir / "SOURCES.json",
+    _write_vendored(out_dir / "SOURCES.json",
                   (json.dumps(sources, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     return {"ipc_titles": len(rows), "sei_rules": len(sei_rows), "ipc_terms": len(terms)}
 

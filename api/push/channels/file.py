@@ -7,10 +7,10 @@ operation centre's own staff, not published.
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from patmatch.atomic_io import PRIVATE, atomic_path
 
 from api.push.channels import DeliveryError, DigestContext, item_payload
 from api.push.channels.render import render_html
@@ -23,17 +23,8 @@ COLUMNS = [("rank", "序号"), ("patent_id", "专利号"), ("title", "名称"), 
 
 
 def _atomic(path: Path, write) -> None:  # noqa: ANN001 - a callable taking the temp path
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(path, mode=PRIVATE) as tmp:
         write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def digest_paths(outbox: Path, sub: Subscription, items: Sequence[Delivery]) -> tuple[Path, Path]:

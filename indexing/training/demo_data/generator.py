@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import random
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 from indexing.training.demo_data.text import (PROCESS_WORDS, REL_DEVICE, REL_MATERIAL, STEP_DATA,
                                      STEP_PROCESS, compose_abstract, fill, num)
 from indexing.training.demo_data.vocab import compose_title, load_vocab
+from patmatch.atomic_io import atomic_path, atomic_write_bytes
 from patmatch.errors import InputError
 
 BAD_SHARE = 0.005
@@ -236,7 +235,7 @@ def _write_csv(path: Path, headers: dict[str, str], rows: list[dict[str, Any]], 
     w.writerow(list(headers.values()))
     for r in rows:
         w.writerow(["" if r.get(k) is None else _cell(r.get(k), ipc_sep) for k in headers])
-    _atomic_bytes(path, buf.getvalue().encode(encoding))
+    atomic_write_bytes(path, buf.getvalue().encode(encoding))
 
 
 def _write_xlsx(path: Path, headers: dict[str, str], rows: list[dict[str, Any]]) -> None:
@@ -244,26 +243,9 @@ def _write_xlsx(path: Path, headers: dict[str, str], rows: list[dict[str, Any]])
 
     data = {h: [None if r.get(k) is None else str(_cell(r.get(k), ",")) for r in rows]
             for k, h in headers.items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".demo-", suffix=".xlsx")
-    os.close(fd)
-    pl.DataFrame(data, schema={h: pl.String for h in headers.values()}).write_excel(
-        tmp, autofit=False)
-    os.chmod(tmp, _umask_mode())
-    os.replace(tmp, path)
-
-
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask  # mkstemp makes 0600; demo files are ordinary files
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".demo-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(tmp, _umask_mode())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # demo files are ordinary files (umask mode)
+        pl.DataFrame(data, schema={h: pl.String for h in headers.values()}).write_excel(
+            tmp, autofit=False)
 
 
 def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
@@ -332,7 +314,7 @@ def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
     repeats = [dict(demands[k]) for k in sorted(rng.sample(good, min(len(good), max(1, n_demands // 1000))))]
     files = _write_all(out, patents, demands + repeats)
     qpath = out / "qrels.tsv"
-    _atomic_bytes(qpath, ("demand_id\tpatent_id\tgrade\n" + "".join(
+    atomic_write_bytes(qpath, ("demand_id\tpatent_id\tgrade\n" + "".join(
         f"{a}\t{b}\t{g}\n" for a, b, g in qrels)).encode("utf-8"))
     tfiles: tuple[Path, ...] = ()
     if n_transfers:
@@ -384,5 +366,4 @@ def _zh_date(iso: str) -> str:
 
 
 # shared with the transfer-history writer (demo_data.transfers)
-atomic_bytes = _atomic_bytes
 write_xlsx = _write_xlsx

@@ -161,7 +161,8 @@ def _encode_csv(rows: list[dict[str, Any]], encoding: str) -> bytes:
 def write_transfers(out: str | Path, patents: Sequence[dict[str, Any]], n_events: int,
                     seed: int = 0, today: _dt.date | None = None) -> TransferFiles:
     """Notices (GBK CSV), pledges (XLSX), platform deals (UTF-8 CSV), Chinese headers."""
-    from indexing.training.demo_data.generator import atomic_bytes, write_xlsx
+    from indexing.training.demo_data.generator import write_xlsx
+    from patmatch.atomic_io import atomic_write_bytes
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,9 +178,9 @@ def write_transfers(out: str | Path, patents: Sequence[dict[str, Any]], n_events
     platform = [r for r in rows if r["source"] == "platform"]
     f1, f2, f3 = (out / "transfers_cnipa_gbk.csv", out / "transfers_pledges.xlsx",
                   out / "transfers_platform.csv")
-    atomic_bytes(f1, _encode_csv(notices, "gbk"))
+    atomic_write_bytes(f1, _encode_csv(notices, "gbk"))
     write_xlsx(f2, HEADERS_ZH, pledges)
-    atomic_bytes(f3, _encode_csv(platform, "utf-8-sig"))
+    atomic_write_bytes(f3, _encode_csv(platform, "utf-8-sig"))
     return TransferFiles((f1, f2, f3), len(rows), n_bad, len(repeats))
 
 
