@@ -115,7 +115,10 @@ def _limit(field_: str, value: str | None) -> str | None:
 
 def _text(row: dict[str, Any], field_: str, stats: dict[str, int], *,
           required: bool = False) -> str | None:
-    s = _s(row.get(field_))
+    raw = row.get(field_)
+    if isinstance(raw, str) and _CONTROL.search(raw):  # removed, and said so in the report
+        stats["control_chars_removed"] = stats.get("control_chars_removed", 0) + 1
+    s = _s(raw)
     if s is not None and nz.has_html(s):
         s = nz.clean_text(nz.strip_html(s))
         stats["html_stripped"] = stats.get("html_stripped", 0) + 1
@@ -139,6 +142,10 @@ def _plain(row: dict[str, Any], field_: str) -> str | None:
 
 
 def _id(row: dict[str, Any]) -> str:
+    raw = row.get("id")
+    if isinstance(raw, str) and _CONTROL.search(raw):  # BAD\0NUL-2 must not become BADNUL-2
+        raise _fail("id", f"id {_CONTROL.sub('?', raw)!r} contains control characters "
+                    "(NUL and the like); fix the source file")
     rid = _plain(row, "id")
     if not rid:
         raise _fail("id", "required field id is missing or empty")

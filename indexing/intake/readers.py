@@ -233,6 +233,28 @@ def _read_excel(path: Path) -> tuple[list[str], list[dict[str, Any]], str | None
     return df.columns, _frame_rows(df), None
 
 
+def _refuse_data_on_other_sheets(path: Path, kind: Kind) -> None:
+    """Only the first sheet is read. A later sheet whose first rows carry this kind's
+    columns would be silently ignored: refuse the workbook and name the sheet (sheets
+    without such columns, e.g. 填表说明, are left alone)."""
+    import polars as pl
+
+    try:
+        sheets = pl.read_excel(path, sheet_id=0, infer_schema_length=0, drop_empty_rows=True,
+                               raise_if_empty=False, has_header=False)
+    except Exception:  # noqa: BLE001 - the first sheet was readable; this is a check only
+        return
+    names = list(sheets)
+    for name in names[1:]:
+        df = sheets[name]
+        head = [v for row in df.head(6).rows() for v in row if v is not None]
+        if df.height >= 2 and _known(kind, head) & {"id", "text", "title", "abstract"}:
+            raise FileFormatError(
+                f"{path.name}: 工作表 “{name}” 也有{'需求' if kind == 'demands' else '专利'}数据，"
+                f"但只读取第一个工作表 “{names[0]}”；请把数据合并到第一个工作表，或每个工作表另存为一个文件",
+                details={"path": str(path), "sheets": names, "ignored_sheet": name})
+
+
 def _read_jsonl(path: Path) -> tuple[list[str], list[dict[str, Any]], str]:
     text, enc = decode_bytes(path.read_bytes(), path)
     stripped = text.lstrip()
@@ -313,6 +335,7 @@ def read_table(path: str | Path, kind: Kind, *, auto_id: bool = False) -> RawTab
         first_row = 2  # row 1 is the header, as a spreadsheet shows it
     elif fmt == "xlsx":
         headers, rows, encoding = _read_excel(path)
+        _refuse_data_on_other_sheets(path, kind)
         first_row = 2
     elif fmt == "jsonl":
         headers, rows, encoding = _read_jsonl(path)
