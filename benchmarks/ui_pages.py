@@ -42,7 +42,8 @@ def page_paths(app: Any, centre_key: str) -> dict[str, str]:
     return {"需求匹配（空）": "/ui/match",
             "需求匹配（文本）": "/ui/match?q=" + quote(QUERY),
             "需求匹配（筛选+第2页）": f"/ui/match?q={quote(QUERY)}&chain={chain}&open=true&page=2",
-            "需求列表": "/ui/demands",
+            "需求列表（本中心）": "/ui/demands",
+            "需求列表（全部可见）": "/ui/demands?scope=all",
             "需求详情": f"/ui/demands/{quote(demand.id)}" if demand else "/ui/demands",
             "新建需求": "/ui/demands/new",
             "专利详情": f"/ui/patents/{quote(hit.record_id)}",
@@ -137,6 +138,10 @@ def screenshots(app: Any, keys: dict[str, str], paths: dict[str, str], out_dir: 
                     for name, path, role, phone in shots:
                         if role == who and (phone or not suffix):
                             pg.goto(base + path)
+                            if name == "demand":  # show its matches and outcome buttons
+                                pg.locator("section[aria-label='匹配的专利'] h2"
+                                           ).scroll_into_view_if_needed()
+                                pg.mouse.wheel(0, 300 if not suffix else 0)
                             pg.screenshot(path=str(out_dir / f"{name}{suffix}.png"))
                 ctx.close()
             browser.close()
