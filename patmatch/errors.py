@@ -26,6 +26,12 @@ class PatmatchError(Exception):
         return {"code": self.code, "message": self.message, "details": self.details}
 
 
+class StorageFullError(PatmatchError):
+    """The disk (or the database's size limit) is full: nothing of the write was kept."""
+
+    code = "storage.full"
+
+
 # --- bad input -----------------------------------------------------------------------
 class InputError(PatmatchError):
     """The caller's input is wrong; nothing was changed."""

@@ -134,6 +134,21 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+def _rollback(conn: sqlite3.Connection, exc: BaseException, path: Path) -> None:
+    """Roll back if a transaction is still open (SQLite ends it by itself on a full disk,
+    and "cannot rollback - no transaction is active" then hid the real cause); a full disk
+    becomes a StorageFullError that says so."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        from patmatch.errors import StorageFullError
+
+        raise StorageFullError(
+            f"磁盘已满（或数据库达到大小上限）：{path} 写入失败，本批数据一条也未保存。"
+            f"请释放磁盘空间后重新导入（SQLite: {exc}）",
+            details={"path": str(path), "sqlite": str(exc)}) from exc
+
+
 class SQLiteStore(Store):
     """One connection shared by all threads behind a lock; WAL lets other processes read
     while one writes, and ``busy_timeout`` makes concurrent writers queue instead of fail.
@@ -233,8 +248,8 @@ class SQLiteStore(Store):
                                       "contact_enc=?, owner=?, updated_at=? WHERE id=?",
                                       (*row[1:], now, rid))
                 c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
+            except BaseException as exc:
+                _rollback(c, exc, self.path)
                 raise
         return UpsertCounts(ins, upd, same, tuple(updated))
 
@@ -357,8 +372,8 @@ class SQLiteStore(Store):
                               ((side, rid, json.dumps(d, ensure_ascii=False))
                                for rid, d in labels.items()))
                 c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
+            except BaseException as exc:
+                _rollback(c, exc, self.path)
                 raise
 
     def load_labels(self, side: str) -> dict[str, dict]:
