@@ -22,8 +22,11 @@ log = logging.getLogger("patmatch.api.live")
 
 
 class LiveEngine(Engine):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, build_config: Any = None) -> None:
         super().__init__(settings)
+        # rebuild and publish over HTTP use this (judged set for the gate included);
+        # None = indexing.build.pipeline.BuildConfig() defaults, as `patmatch build` uses
+        self._build_config = build_config
         self._tokenizers: dict[Any, Any] = {}
         self._encoders: dict[Any, Any] = {}
         self._chains: list[ChainInfo] | None = None
@@ -158,27 +161,27 @@ class LiveEngine(Engine):
     def rebuild(self) -> str:
         from indexing.build.pipeline import BuildConfig, build
 
-        return str(build(self.store, self.settings, BuildConfig()))
+        return str(build(self.store, self.settings, self._build_config or BuildConfig()))
 
     def publish(self, build_id: str | None, *, force: bool) -> str:
         from indexing.build.publish import publish
 
-        # the same judged set as `patmatch publish` uses by default
-        judged = self.settings.home / "judged" / "qrels.tsv"
-        evaluator: Callable[[Path], dict[str, float]] | None = None
-        if judged.is_file():
-            from matcher.evaluate import evaluate_bundle
+        from indexing.build.pipeline import BuildConfig
+        from matcher.evaluate import quality_gate
 
+        # the gate `patmatch publish` runs: the build config's judged set, else the default
+        gate = quality_gate(self.settings, config=self._build_config or BuildConfig(),
+                            warn=log.warning)
+        evaluator: Callable[[Path], dict[str, float]] | None = None
+        if gate is not None:
             def gated(path: Path) -> dict[str, float]:
                 # publishing back a bundle that was gated when first published (a roll
                 # forward after a rollback) reuses its recorded figures: evaluating the
                 # judged set again costs a core for tens of seconds in the serving process
                 recorded = _recorded_quality(Path(path), self.settings.bundles_dir)
-                return recorded if recorded else evaluate_bundle(path, judged)
+                return recorded if recorded else gate(path)
 
             evaluator = gated
-        else:
-            log.warning("judged set %s not found: publishing without the quality gate", judged)
         return str(publish(self.settings, build_id, force=force, evaluator=evaluator))
 
     def rollback(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +127,29 @@ def evaluate_bundle(bundle_path: str | Path, qrels_path: str | Path, *,
     out = metrics(runs, {q: qrels[q] for q in present})
     out["missing_queries"] = float(len(qrels) - len(present))
     return out
+
+
+def judged_set_path(settings: Any, judged: str | Path | None = None,
+                    config: Any = None) -> Path:
+    """The judged set for the gate: ``judged`` if given (must exist), else the build
+    config's ``judged_path``, else ``<home>/judged/qrels.tsv``."""
+    if judged is not None:
+        if not Path(judged).is_file():
+            raise InputError(f"judged set {judged} does not exist; expected a qrels.tsv "
+                             "(demand_id, patent_id, grade)", details={"judged": str(judged)})
+        return Path(judged)
+    if config is not None and getattr(config, "judged_path", None):
+        return Path(config.judged_path)
+    return Path(settings.home) / "judged" / "qrels.tsv"
+
+
+def quality_gate(settings: Any, judged: str | Path | None = None, config: Any = None, *,
+                 warn: Callable[[str], None]) -> Callable[[Path], dict[str, float]] | None:
+    """The one gate factory (CLI publish, nightly, API publish): an evaluator bound to the
+    judged set, or None after ``warn`` when there is no judged set (the gate is skipped)."""
+    path = judged_set_path(settings, judged, config)
+    if not path.is_file():
+        warn(f"judged set {path} not found; quality gate skipped "
+             "(copy demo qrels.tsv there or pass --judged)")
+        return None
+    return lambda bundle_path: evaluate_bundle(bundle_path, path)

@@ -38,25 +38,10 @@ def _load_config(path: Optional[Path], **overrides: Any) -> Any:
 def make_evaluator(settings: Any, judged: Optional[Path], config: Any = None) -> Any:
     """``matcher.evaluate.evaluate_bundle`` bound to the judged set, or None (with a
     warning) when the judged set or the matcher is missing: the gate is then skipped."""
-    path = judged
-    if path is None and config is not None and getattr(config, "judged_path", None):
-        path = Path(config.judged_path)
-    if judged is not None and not judged.is_file():
-        from patmatch.errors import InputError
+    from matcher.evaluate import quality_gate
 
-        raise InputError(f"judged set {judged} does not exist; expected a qrels.tsv "
-                         "(demand_id, patent_id, grade)")
-    path = path or settings.home / "judged" / "qrels.tsv"
-    if not path.is_file():
-        typer.echo(f"warning: judged set {path} not found; quality gate skipped "
-                   "(copy demo qrels.tsv there or pass --judged)", err=True)
-        return None
-    try:
-        from matcher.evaluate import evaluate_bundle
-    except ImportError:
-        typer.echo("warning: matcher.evaluate is not available; quality gate skipped", err=True)
-        return None
-    return lambda bundle_path: evaluate_bundle(bundle_path, path)
+    return quality_gate(settings, judged, config,
+                        warn=lambda message: typer.echo(f"warning: {message}", err=True))
 
 
 def _open_store(settings: Any) -> Any:
