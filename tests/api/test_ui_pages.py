@@ -386,3 +386,23 @@ def test_subscriptions_create_pause_resume_and_scoping(ui) -> None:
     assert "电机散热订阅" not in other.get("/ui/subscriptions").text
     r = other.post(path + "/pause", data={"csrf": csrf_of(other)})
     assert r.status_code == 404
+
+
+# --- statistics reports ---------------------------------------------------------------------
+def test_reports_list_open_with_charts_and_download(ui, settings) -> None:
+    from api.reports.transfer_archive import generate
+
+    _, meta = generate(settings, "annual", "2025")
+    c = ui("analyst")
+    listed = c.get("/ui/reports")
+    assert listed.status_code == 200 and meta.title in listed.text
+    html = c.get(f"/ui/reports/{meta.id}/html")
+    assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+    assert html.headers["content-security-policy"].startswith("sandbox allow-scripts")
+    xlsx = c.get(f"/ui/reports/{meta.id}/xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert c.get(f"/ui/reports/{meta.id}/exe").status_code == 400
+    assert c.get("/ui/reports/transfer-annual-1999/html").status_code == 404
+    centre = ui("centre_a")
+    assert centre.get("/ui/reports").status_code == 403
+    assert 'href="/ui/reports"' not in centre.get("/ui/match").text
