@@ -75,6 +75,7 @@ class PayloadTooLargeError(E.InputError):
 
 STATUS_OF[PayloadTooLargeError] = 413
 STATUS_OF[TooManyAuthFailuresError] = 429
+STATUS_OF[E.BusyError] = 503
 
 
 def status_for(exc: E.PatmatchError) -> int:
@@ -107,7 +108,7 @@ def _jsonable(value: Any) -> Any:
 async def _patmatch_handler(request: Request, exc: E.PatmatchError) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
-    if status == 429 and "retry_after" in exc.details:
+    if status in (429, 503) and "retry_after" in exc.details:
         headers = {"Retry-After": str(exc.details["retry_after"])}
     if status >= 500:
         log.warning("%s %s -> %s %s", request.method, request.url.path, status, exc.message)

@@ -32,6 +32,12 @@ class StorageFullError(PatmatchError):
     code = "storage.full"
 
 
+class BusyError(PatmatchError):
+    """The request waited its whole time budget for a ranking slot; retry shortly."""
+
+    code = "service.busy"
+
+
 # --- bad input -----------------------------------------------------------------------
 class InputError(PatmatchError):
     """The caller's input is wrong; nothing was changed."""

@@ -7,9 +7,11 @@ paging, so pages stay full and a hidden demand is never counted or shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from patmatch.errors import NotFoundError
+from patmatch.errors import BusyError, NotFoundError
 
 from api.schemas import MatchFilters, MatchListOut, PairListOut
 from api.security import Principal, scope_chains
@@ -32,6 +34,26 @@ def build_filters(engine: ServingEngine, p: Principal, f: MatchFilters | None,
            if getattr(f, k) is not None})
 
 
+# The server-side time budget of a request: ranking itself is bounded (tokenization is
+# linear, texts are capped at 20,000 characters, lists at the ranked depth), so what can
+# grow without bound is the wait for one of the engine's ranking slots under overload.
+# A request that cannot start ranking within the budget answers 503 + Retry-After
+# instead of holding its connection (and the client) indefinitely.
+REQUEST_BUDGET_SECONDS = 15.0
+
+
+@contextmanager
+def ranking_slot(engine: ServingEngine, budget: float | None = None) -> Iterator[None]:
+    wait = REQUEST_BUDGET_SECONDS if budget is None else budget
+    if not engine.ranking.acquire(timeout=wait):
+        raise BusyError(f"服务繁忙：{wait:.0f} 秒内没有空闲的排序槽位，请稍后重试",
+                        details={"retry_after": 5, "budget_seconds": wait})
+    try:
+        yield
+    finally:
+        engine.ranking.release()
+
+
 def _match_list_out(build_id: str, query: dict, total: int, items: list, limit: int,
                     offset: int, matching: int | None = None) -> MatchListOut:
     return MatchListOut(build_id=build_id, query=query, total=int(total), limit=limit,
@@ -43,7 +65,7 @@ def run_text_match(engine: ServingEngine, p: Principal, text: str, *, filters: M
                    limit: int, offset: int, fusion: dict | None = None) -> MatchListOut:
     snap = engine.snapshot()
     flt, fz = build_filters(engine, p, filters), engine.make_fusion(fusion)
-    with engine.ranking:
+    with ranking_slot(engine):
         res = snap.ranker.match_text(text, filters=flt, limit=limit, offset=offset, fusion=fz)
     return _match_list_out(snap.build_id, {"kind": "text", "text": text[:200]}, res.total,
                            list(res.items), limit, offset, getattr(res, "matching", None))
@@ -63,7 +85,7 @@ def run_demand_match(engine: ServingEngine, p: Principal, rec: Any, *,
     fz = engine.make_fusion(fusion)
 
     def fetch(lim: int, off: int) -> MatchList:
-        with engine.ranking:
+        with ranking_slot(engine):
             try:
                 return snap.ranker.match_demand(rec.id, filters=flt, limit=lim, offset=off,
                                                 fusion=fz)
@@ -95,7 +117,7 @@ def run_patent_match(engine: ServingEngine, p: Principal, patent_id: str, *, lim
     visible = demand_visible(engine, p)
 
     def fetch(depth: int) -> MatchList:
-        with engine.ranking:
+        with ranking_slot(engine):
             return snap.ranker.match_patent(patent_id, filters=flt, limit=depth, offset=0)
 
     total, items = visible_page(
@@ -118,7 +140,7 @@ def run_chain_pairs(engine: ServingEngine, p: Principal, chain: str, *, limit: i
     visible = demand_visible(engine, p)
 
     def fetch(depth: int) -> MatchList:
-        with engine.ranking:
+        with ranking_slot(engine):
             return snap.ranker.chain_pairs(cid, limit=depth, offset=0)
 
     total, items = visible_page(
