@@ -76,6 +76,7 @@ class PayloadTooLargeError(E.InputError):
 STATUS_OF[PayloadTooLargeError] = 413
 STATUS_OF[TooManyAuthFailuresError] = 429
 STATUS_OF[E.BusyError] = 503
+STATUS_OF[E.StorageFullError] = 503  # the server's disk: unavailable until space is freed
 
 
 def status_for(exc: E.PatmatchError) -> int:
