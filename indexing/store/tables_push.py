@@ -179,7 +179,8 @@ for _table in (attempts, feedback_events):
 
 
 def create_push_tables(engine: Engine) -> None:
-    """Create the push tables when missing (before a migration exists for them)."""
+    """Create the push tables when missing: what migration 0002_push runs, and what
+    ``PushStore`` does for a database nobody upgraded (tests, a bare SQLite file)."""
     metadata.create_all(engine, tables=list(PUSH_TABLES))
 
 
