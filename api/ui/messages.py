@@ -114,6 +114,8 @@ def error_zh(exc: BaseException) -> tuple[int, str, str | None]:
         return 409, "操作冲突：当前状态不允许此操作（例如没有可回滚的上一版本）。", None
     if isinstance(exc, E.NoBundleError) or isinstance(exc, E.BundleError):
         return 503, "检索索引尚未发布或暂不可用：请运维人员构建并发布索引后再试。", None
+    if getattr(exc, "code", "") == "auth.throttled":
+        return 429, "失败次数过多，请稍后再试。", None
     if isinstance(exc, E.AuthenticationError):
         return 401, "请先登录。", None
     if isinstance(exc, (RequestValidationError, ValidationError)):

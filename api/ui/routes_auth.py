@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from patmatch.errors import AuthenticationError
 
 from api.security import hash_key
+from api.throttle import TooManyAuthFailuresError
 from api.ui.core import LoginRequired, UIRoute, checked_form, current, sessions
 from api.ui.messages import CsrfError
 from api.ui.render import page
@@ -64,11 +65,20 @@ async def login(request: Request) -> Response:
         return _login_form(request, next_=next_, status=400, error="请输入 API 密钥。")
     if len(key) > 200:
         return _login_form(request, next_=next_, status=400, error="API 密钥格式不正确。")
+    throttle = request.app.state.auth_throttle  # the API's: same limit, same counter
+    address = request.client.host if request.client else "unknown"
+    try:
+        throttle.check(address)
+    except TooManyAuthFailuresError:
+        return _login_form(request, next_=next_, status=429,
+                           error="失败次数过多，请稍后再试。")
     try:
         principal = request.app.state.keys.verify(key)
     except AuthenticationError:
+        throttle.failed(address)
         return _login_form(request, next_=next_, status=401,
                            error="API 密钥无效或已被吊销，请向运维人员确认。")
+    throttle.succeeded(address)
     cookie, _ = mgr.issue(hash_key(key))
     request.app.state.audit.record(principal, method="POST", path="/ui/login",
                                    action="ui.login", target=principal.key_id, query=None,

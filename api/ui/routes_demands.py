@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.deps import sunk_patents
 from api.schemas import RECORD_ID_PATTERN, DemandCreate, DemandUpdate
 from api.security import can_write_demand
 from api.services import demands as demand_service
@@ -143,7 +144,8 @@ def demand_detail(request: Request, demand_id: DemandId,
     rows, paging, build_id = None, None, None
     if p.allowed("match"):
         out = run_demand_match(engine, p, rec, limit=PAGE_SIZE,
-                               offset=(page_no - 1) * PAGE_SIZE)
+                               offset=(page_no - 1) * PAGE_SIZE,
+                               sink=sunk_patents(request, rec.id))
         audit("match.demand", target=demand_id, count=len(out.items))
         rows, paging, build_id = result_rows(engine, list(out.items)), \
             pages(out.total, page_no), out.build_id

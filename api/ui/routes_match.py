@@ -11,6 +11,7 @@ from patmatch.errors import InputError
 
 from api.services.demands import visible_demand
 from api.services.matching import run_demand_match, run_text_match
+from api.deps import sunk_patents
 from api.schemas import MAX_TEXT, MatchFilters
 from api.security import can_see_demand
 from api.ui.core import UIRoute, auditor
@@ -73,7 +74,8 @@ def match_page(
         offset = (page_no - 1) * PAGE_SIZE
         if demand:
             rec = visible_demand(engine, p, demand, audit)
-            out = run_demand_match(engine, p, rec, filters=flt, limit=PAGE_SIZE, offset=offset)
+            out = run_demand_match(engine, p, rec, filters=flt, limit=PAGE_SIZE, offset=offset,
+                                   sink=sunk_patents(request, rec.id))
             audit("match.demand", target=demand, count=len(out.items))
             ctx["demand_rec"] = rec
         else:

@@ -82,6 +82,19 @@ def test_login_refuses_bad_keys_and_missing_tokens_in_chinese(client: TestClient
     assert r.status_code == 403 and "CSRF" in r.text
 
 
+def test_login_failures_are_throttled_like_the_api(client: TestClient,
+                                                   keys: dict[str, str]) -> None:
+    statuses = []
+    for _ in range(25):
+        token = CSRF.search(client.get("/ui/login").text).group(1)
+        statuses.append(client.post("/ui/login", data={"key": "pm_bad_guess",
+                                                       "csrf": token}).status_code)
+    assert statuses[0] == 401 and statuses[-1] == 429
+    token = CSRF.search(client.get("/ui/login").text).group(1)
+    r = client.post("/ui/login", data={"key": keys["operator"], "csrf": token})
+    assert r.status_code == 429 and "失败次数过多" in r.text  # even a good key must wait
+
+
 def test_open_redirects_are_refused(client: TestClient, keys: dict[str, str]) -> None:
     for target in ("https://evil.example/", "//evil.example/ui/", "/v1/admin/keys"):
         token = CSRF.search(client.get("/ui/login").text).group(1)
