@@ -65,9 +65,9 @@ class BenchConfig:
 
 
 def _pct(lat: list[float]) -> dict[str, float | None]:
-    from benchmarks.peers import _percentiles
+    from benchmarks.peers import percentiles
 
-    return _percentiles(lat)
+    return percentiles(lat)
 
 
 def gemm_rate(d: int, n: int = 20_000, q: int = 1024, repeats: int = 3) -> float:

@@ -24,11 +24,11 @@ def cost(task: Any, n_queries: int = 500, configs: Sequence[str] = COST_CONFIGS)
     top-200, one query at a time as ``match_text``) and one batch of all queries."""
     import tempfile
 
-    from benchmarks.bigram_study import DEPTH, LEXICAL, SOURCES, _field_texts, source_fields, tokenizers
+    from benchmarks.bigram_study import DEPTH, LEXICAL, SOURCES, field_texts, source_fields, tokenizers
     from indexing.index.sparse import SparseIndex
     from matcher.kernels import LexicalScorer, lexical_topk
 
-    texts, toks = _field_texts(task.corpus), tokenizers()
+    texts, toks = field_texts(task.corpus), tokenizers()
     prefix = {s: PREFIXES[t.replace("_nocut", "")] for s, (t, _) in SOURCES.items()}
     qtexts = [task.queries[q] for q in sorted(task.queries)[:n_queries]]
     res: dict[str, Any] = {"documents": len(task.corpus), "queries": len(qtexts), "tokenize_s": {},

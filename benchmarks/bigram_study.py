@@ -127,7 +127,7 @@ LEXICAL: dict[str, dict[str, float]] = {
 }
 
 
-def _field_texts(corpus: Sequence[Any]) -> dict[str, list[str]]:
+def field_texts(corpus: Sequence[Any]) -> dict[str, list[str]]:
     return {"title": [r.title or "" for r in corpus], "abstract": [r.abstract or "" for r in corpus],
             "claims": [(r.claims or "")[:CLAIMS_MAX] for r in corpus]}
 
@@ -150,7 +150,7 @@ def score_matrices(corpus: Sequence[Any], queries: Sequence[str], toks: dict[str
     """(Q, N) BM25 score arrays per source."""
     from indexing.index.sparse import SparseIndex
 
-    texts = _field_texts(corpus)
+    texts = field_texts(corpus)
     return {name: SparseIndex.build(*source_fields(name, texts, toks)).batch_scores(
         toks[SOURCES[name][0]].tokenize_many(list(queries))).toarray().astype(np.float32) for name in needed}
 

@@ -1,5 +1,5 @@
 """BM25 index build: bm25s' ``build_index_from_ids`` vs patmatch's vectorised
-``indexing.index.sparse._field_matrix``, which must give the same matrix bit for bit.
+``indexing.index.sparse.field_matrix``, which must give the same matrix bit for bit.
 
 The corpus is synthetic token ids with the shape of the 20k demo build: Zipf-distributed
 terms over a 100k vocabulary, one field per row of ``FIELDS`` (mean tokens per document
@@ -37,7 +37,7 @@ def main() -> None:
     import bm25s
     import scipy.sparse as sp
 
-    from indexing.index.sparse import SparseConfig, _field_matrix
+    from indexing.index.sparse import SparseConfig, field_matrix
 
     cfg = SparseConfig()
     res: dict[str, object] = {"docs": args.docs, "vocab": VOCAB, "fields": {}}
@@ -53,7 +53,7 @@ def main() -> None:
                              shape=(args.docs, VOCAB), dtype=np.float32)
         t0 = time.perf_counter()
         rows = np.repeat(np.arange(args.docs), [len(d) for d in docs])
-        got = _field_matrix(rows, np.concatenate(docs), args.docs, VOCAB, cfg)
+        got = field_matrix(rows, np.concatenate(docs), args.docs, VOCAB, cfg)
         t_new = time.perf_counter() - t0
         want.sort_indices()
         got.sort_indices()

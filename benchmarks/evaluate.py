@@ -185,7 +185,7 @@ def ranker_systems(task: Task, tokenizer: Any, encoder: Any, *, out_dir: Path,
         return {}
     # keep_invalid: the judged documents must all be rankable, whatever their status
     path = build_bundle(list(task.corpus), list(task.demands), out_dir=out_dir,
-                        tokenizer=tokenizer, encoder=encoder, labeler=_labeler(tokenizer),
+                        tokenizer=tokenizer, encoder=encoder, labeler=default_labeler(tokenizer),
                         config=BuildConfig(keep_invalid=True))
     bundle = IndexBundle.load(path)
     ranker = HybridRanker(bundle, tokenizer, encoder)
@@ -270,7 +270,7 @@ def evaluate(task: Task, systems: Mapping[str, System], *,
     return result
 
 
-def _labeler(tokenizer: Any) -> Any:
+def default_labeler(tokenizer: Any) -> Any:
     try:
         from labeling_spec import Labeler
 

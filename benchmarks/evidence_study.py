@@ -44,7 +44,7 @@ def candidates() -> list[tuple[str, Any]]:
 
 def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
           log: Any = print) -> dict[str, Any]:
-    from benchmarks.evaluate import _labeler
+    from benchmarks.evaluate import default_labeler
     from benchmarks.tasks import TASKS, load_task
     from indexing.build.pipeline import BuildConfig, build_bundle
     from indexing.encoders.encoder import EncoderConfig, load_encoder
@@ -64,7 +64,7 @@ def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
         task = load_task(name)
         with tempfile.TemporaryDirectory() as tmp:
             path = build_bundle(list(task.corpus), list(task.demands), out_dir=Path(tmp) / "bundle",
-                                tokenizer=tok, encoder=enc, labeler=_labeler(tok),
+                                tokenizer=tok, encoder=enc, labeler=default_labeler(tok),
                                 config=BuildConfig(keep_invalid=True))
             ranker = HybridRanker(IndexBundle.load(path), tok, enc)
             qids = [q for q in task.queries if q in task.qrels]

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from benchmarks.load_client import _level, distinct_queries
+from benchmarks.load_client import run_level, distinct_queries
 from patmatch.atomic_io import atomic_write_json
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -165,12 +165,12 @@ async def _run(base: str, key: str, levels: list[int], n: int, top_k: int,
         return out
 
     for c in levels:
-        await _level(base, key, min(c, 10), warm, take(warm), top_k, client)  # warm-up
+        await run_level(base, key, min(c, 10), warm, take(warm), top_k, client)  # warm-up
         stop = asyncio.Event()
         swapper = (asyncio.create_task(_swapper(base, key, stop, 40, pause, swap_home))
                    if during_publish else None)
         cpu0 = _server_cpu(proc)
-        res = await _level(base, key, c, n, take(n), top_k, client)
+        res = await run_level(base, key, c, n, take(n), top_k, client)
         res.update(_cpu_delta(cpu0, _server_cpu(proc), n))
         res["load_avg_1m"] = round(os.getloadavg()[0], 2)
         stop.set()

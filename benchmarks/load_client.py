@@ -2,7 +2,7 @@
 client (see benchmarks/load_api.py, which runs it per concurrency level).
 
 A request's client CPU is CPU the server does not get on a 2-core box: the raw client
-costs ~0.1-0.2 ms per request, httpx ~1.3-1.5 ms (both measured by ``_level`` as
+costs ~0.1-0.2 ms per request, httpx ~1.3-1.5 ms (both measured by ``run_level`` as
 ``client_cpu_ms_per_req``).
 """
 
@@ -144,7 +144,7 @@ def _build_of(data: bytes) -> str:
     return data[i + 12: j].decode("ascii", "replace")
 
 
-async def _level(base: str, key: str, concurrency: int, n: int, queries: list[str],
+async def run_level(base: str, key: str, concurrency: int, n: int, queries: list[str],
                  top_k: int, client: str = "raw") -> dict[str, Any]:
     """``n`` requests by ``concurrency`` workers over keep-alive connections; query
     ``i`` is ``queries[i]`` (distinct texts: give at least ``n``)."""

@@ -97,7 +97,7 @@ def naive_inputs(patents: list[Any], demands: list[Any], labels: dict[str, dict[
     """The naive script's texts. ``same_work``: the fields ``patmatch build`` indexes
     (BM25 title/abstract/claims/labels, embedded title/abstract/first claim) with its
     weights; otherwise the minimal script: one "title。abstract" text per record."""
-    from indexing.build.stages import _field_texts
+    from indexing.build.stages import field_texts
     from indexing.build.pipeline import BuildConfig
 
     cfg = BuildConfig()
@@ -106,8 +106,8 @@ def naive_inputs(patents: list[Any], demands: list[Any], labels: dict[str, dict[
                  "demands": {"text": [d.query_text for d in demands]}}
         return sides, {"patents": ["text"], "demands": ["text"]}, \
             {"patents": {"text": 1.0}, "demands": {"text": 1.0}}
-    sides = {"patents": _field_texts("patents", patents, labels["patents"], cfg),
-             "demands": _field_texts("demands", demands, labels["demands"], cfg)}
+    sides = {"patents": field_texts("patents", patents, labels["patents"], cfg),
+             "demands": field_texts("demands", demands, labels["demands"], cfg)}
     return (sides, {"patents": [f for f, w in cfg.patent_fields.items() if w > 0],
                     "demands": [f for f, w in cfg.demand_fields.items() if w > 0]},
             {"patents": dict(cfg.patent_embed), "demands": dict(cfg.demand_embed)})

@@ -74,7 +74,7 @@ def naive_peer(doc_texts: Sequence[str], query_texts: Sequence[str], encoder: An
         _, ids = index.search(qv, min(top_k, len(doc_texts)))
         _rrf(docs[0].tolist(), ids[0].tolist())
         lat.append(time.perf_counter() - s)
-    out.update(_percentiles(lat))
+    out.update(percentiles(lat))
     out["measured_queries"] = len(sample)
     out["all_queries_s"] = float(np.mean(lat)) * len(query_texts) if lat else None
     out["all_queries_extrapolated"] = len(sample) < len(query_texts)
@@ -120,7 +120,7 @@ def rank_bm25_peer(doc_tokens: Sequence[Sequence[str]], query_tokens: Sequence[S
             "all_queries_s": per_query * scale * q, "extrapolated": nd < n or nq < q}
 
 
-def _percentiles(lat: Sequence[float]) -> dict[str, float | None]:
+def percentiles(lat: Sequence[float]) -> dict[str, float | None]:
     if not lat:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
     a = np.asarray(lat) * 1000

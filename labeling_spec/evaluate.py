@@ -123,7 +123,7 @@ def run(shared: Path | None, *, seed: int = 0, limit_negatives: int = 4000,
         save: Path | None = None) -> dict[str, Any]:
     """Train on rule-labelled data and report held-out quality (see module docstring)."""
     from labeling_spec.classifier import evaluate
-    from labeling_spec.labeler import Labeler, _patent_text
+    from labeling_spec.labeler import Labeler, patent_text
 
     lab = Labeler.load()
     titles = title_records(limit_negatives=limit_negatives, seed=seed, sample=sample)
@@ -134,7 +134,7 @@ def run(shared: Path | None, *, seed: int = 0, limit_negatives: int = 4000,
         held += read_patent_file(patents)
     if held:
         # held-out = real (or demo) patents; IPC titles only ever train
-        extra = [(_patent_text(r), ls) for r, ls in zip(titles, lab.weak_labels(titles), strict=True)]
+        extra = [(patent_text(r), ls) for r, ls in zip(titles, lab.weak_labels(titles), strict=True)]
         data = f"train: {len(titles)} IPC titles + 80% of {len(held)} patents; test: 20% of the patents"
         report = lab.fit_classifier(held, holdout=0.2, seed=seed, extra=extra, data=data)
     else:
@@ -172,7 +172,7 @@ def run(shared: Path | None, *, seed: int = 0, limit_negatives: int = 4000,
         gold = lab.weak_labels(cpc)
         keep = [(r, g) for r, g in zip(cpc, gold, strict=True) if g]
         if keep:
-            rep = evaluate(lab.classifier, [_patent_text(r) for r, _ in keep], [g for _, g in keep],
+            rep = evaluate(lab.classifier, [patent_text(r) for r, _ in keep], [g for _, g in keep],
                            n_train=report.n_train, data=f"CPC sample patents with a chain ({len(keep)} of {len(cpc)})")
             out["cpc_samples"] = rep.to_dict()
     return out

@@ -88,7 +88,7 @@ def license_terms_of(r: Any) -> dict[str, Any]:
             "yearly_fee_wan": fee.yearly_wan, "fee_text": fee.text}
 
 
-def _patent_text(r: Any) -> str:
+def patent_text(r: Any) -> str:
     return f"{getattr(r, 'title', '') or ''}。{getattr(r, 'abstract', '') or ''}"
 
 
@@ -227,7 +227,7 @@ class Labeler:
     def _label_patent(self, r: Any) -> PatentLabels:
         rid = str(getattr(r, "id", ""))
         try:
-            text = _patent_text(r)
+            text = patent_text(r)
             claims = getattr(r, "claims", None) or ""
             ipc = tuple(getattr(r, "ipc", ()) or ())
             if ipc:
@@ -309,7 +309,7 @@ class Labeler:
             if not ipc:
                 out.append(())
                 continue
-            hits = ipc_hits(self.taxonomy, ipc, _patent_text(r))
+            hits = ipc_hits(self.taxonomy, ipc, patent_text(r))
             out.append(tuple(c for c, s in hits.scores.items() if s >= self.config.rule_min_score))
         return out
 
@@ -325,7 +325,7 @@ class Labeler:
         import random
 
         labels = list(labels) if labels is not None else self.weak_labels(records)
-        pairs = [(_patent_text(r) if hasattr(r, "abstract") else str(getattr(r, "text", "")), tuple(ls))
+        pairs = [(patent_text(r) if hasattr(r, "abstract") else str(getattr(r, "text", "")), tuple(ls))
                  for r, ls, ipc in zip(records, labels, (getattr(r, "ipc", ()) for r in records), strict=True)
                  if ipc or ls]
         rng = random.Random(seed)

@@ -40,7 +40,7 @@ from matcher.config import FusionConfig
 from matcher.explain import build_reason, dedupe_terms, informative
 from matcher.kernels import (LexicalScorer, lexical_query_matrix, Scratch, block_size_for, dense_topk,  # noqa: F401
                              lexical_topk, rank_block, topk_rows)
-from matcher.queries import (Queries, _chains_column, queries_from_records,  # noqa: F401
+from matcher.queries import (Queries, chains_column, queries_from_records,  # noqa: F401
                              queries_from_side)
 from patmatch.atomic_io import PRIVATE, atomic_write_json
 from patmatch.errors import ConflictError, InputError
@@ -148,7 +148,7 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
     nq = len(queries.ids)
     n_blocks = (nq + bsize - 1) // bsize
     mask = side.mask(filters)
-    ctx = _Context(side, tokenizer, encoder, queries, mask, fusion, top_k, direction)
+    ctx = BlockRanker(side, tokenizer, encoder, queries, mask, fusion, top_k, direction)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -198,7 +198,7 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
                        extra={"stage_seconds": stages, "block_size": bsize})
 
 
-class _Context:
+class BlockRanker:
     def __init__(self, side: Any, tokenizer: Any, encoder: Any, queries: Queries,
                  mask: np.ndarray | None, fusion: FusionConfig, top_k: int, direction: str) -> None:
         self.side, self.tokenizer, self.encoder, self.q = side, tokenizer, encoder, queries
@@ -216,7 +216,7 @@ class _Context:
         self.shown_cols = np.flatnonzero(self.show_term)
         self.doc_shown = self.doc_matrix[:, self.shown_cols].tocsr()
         self.timings: dict[str, float] = {}
-        self.target_chains = _chains_column(side)
+        self.target_chains = chains_column(side)
         self.target_titles = (side.docs["title"].cast(str).fill_null("").to_list()
                               if "title" in side.docs.columns else [""] * len(side.ids))
         self.target_chain_keys = [tuple(c) for c in self.target_chains]
@@ -413,7 +413,7 @@ def _chain_names_zh() -> dict[str, str]:
         return {}
 
 
-def _assemble(job: Path, n_blocks: int, out: Path, ctx: _Context, patents: Any = None) -> int:
+def _assemble(job: Path, n_blocks: int, out: Path, ctx: BlockRanker, patents: Any = None) -> int:
     import polars as pl
 
     parts = [pl.read_parquet(job / f"part-{b:06d}.parquet") for b in range(n_blocks)]

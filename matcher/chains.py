@@ -22,14 +22,14 @@ from patmatch.errors import InputError
 def _pairs_frame(ranker: Any, chain: str, per_demand: int, per_patent: int) -> Any:
     import polars as pl
 
-    from matcher.batch import _Context, queries_from_side
+    from matcher.batch import BlockRanker, queries_from_side
 
     bundle = ranker.bundle
     queries = queries_from_side(bundle.demands, "demands", Filters(chains=(chain,), valid_only=False))
     if not queries.ids:
         return None
     side = bundle.patents
-    ctx = _Context(side, ranker.tokenizer, ranker.encoder, queries, side.mask(Filters(chains=(chain,))),
+    ctx = BlockRanker(side, ranker.tokenizer, ranker.encoder, queries, side.mask(Filters(chains=(chain,))),
                    ranker.config, per_demand, "demand-to-patent")
     frames = [ctx.block(lo, min(lo + 1024, len(queries.ids)))
               for lo in range(0, len(queries.ids), 1024)]

@@ -23,7 +23,7 @@ class Queries:
     vectors: np.ndarray | None = None
 
 
-def _chains_column(side: Any) -> list[list[str]]:
+def chains_column(side: Any) -> list[list[str]]:
     if "chains" not in side.facets.columns:
         return [[] for _ in side.ids]
     return [list(c) if c is not None else [] for c in side.facets["chains"].to_list()]
@@ -46,7 +46,7 @@ def queries_from_side(side: Any, kind: str, filters: Filters | None = None) -> Q
     mask = side.mask(filters) if filters is not None else None
     rows = np.arange(len(side.ids)) if mask is None else np.flatnonzero(mask)
     docs = side.docs
-    chains = _chains_column(side)
+    chains = chains_column(side)
     texts, titles = [], []
     for r in rows.tolist():
         d = docs.row(r, named=True)

@@ -230,7 +230,7 @@ def register(app: typer.Typer) -> None:
         """Train the text classifier for records without IPC (weak supervision from the IPC rules)."""
         from labeling_spec import Labeler
         from labeling_spec.evaluate import title_records
-        from labeling_spec.labeler import _patent_text, default_classifier_dir
+        from labeling_spec.labeler import patent_text, default_classifier_dir
         from patmatch.errors import InputError
 
         if tokenizer not in ("project", "bigram"):
@@ -250,7 +250,7 @@ def register(app: typer.Typer) -> None:
                 recs, _ = read_records("patents", path)
                 held += recs
         if held:
-            extra = [(_patent_text(r), ls) for r, ls in zip(titles, labeler.weak_labels(titles), strict=True)]
+            extra = [(patent_text(r), ls) for r, ls in zip(titles, labeler.weak_labels(titles), strict=True)]
             report = labeler.fit_classifier(held, holdout=0.2, seed=seed, extra=extra,
                                             data=f"{len(titles)} IPC titles + 80% of {len(held)} patents")
         else:

@@ -86,7 +86,7 @@ def _label_text(lab: Mapping[str, Any]) -> str:
     return "。".join(str(lab[k]) for k in ("problem", "means", "effect") if lab.get(k))
 
 
-def _field_texts(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[str, Any]],
+def field_texts(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[str, Any]],
                  config: BuildConfig) -> dict[str, list[str]]:
     if side == "patents":
         return {
@@ -296,7 +296,7 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
     with enter("label"):
         labs = {s: _label_dicts(s, recs[s], labels.get(s, {}), labeler) for s in SIDES}
     crash_point("label")
-    fields = {s: _field_texts(s, recs[s], labs[s], config) for s in SIDES}
+    fields = {s: field_texts(s, recs[s], labs[s], config) for s in SIDES}
     weights = {"patents": config.patent_fields, "demands": config.demand_fields}
     ngram_fields = {s: {f: w for f, w in weights[s].items() if f.rsplit("_", 1)[-1] in
                         NGRAM_FAMILIES and "_" in f} for s in SIDES}

@@ -54,7 +54,7 @@ class SparseConfig:
         return cls(**dict(d))
 
 
-def _field_matrix(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_vocab: int,
+def field_matrix(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_vocab: int,
                   config: SparseConfig) -> Any:
     """One field's (n_docs, V) BM25 weight matrix, vectorised.
 
@@ -132,7 +132,7 @@ class SparseIndex:
                                   count=len(flat[f]))
                 lens = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
                 rows = np.repeat(np.arange(n_docs, dtype=np.int64), lens)
-                total = total + np.float32(weights[f]) * _field_matrix(
+                total = total + np.float32(weights[f]) * field_matrix(
                     rows, ids, n_docs, n_vocab, config)
         field_weights = {f: float(weights[f]) for f in used}
         if extra is not None:  # columns of their own (prefixed terms): a side-by-side block
@@ -155,7 +155,7 @@ class SparseIndex:
         total = sp.csc_matrix((n_docs, len(vocab)), dtype=np.float32)
         used = {f: v for f, v in fields.items() if float(weights.get(f, 0.0)) > 0.0}
         for f, (rows, ids) in used.items():
-            total = total + np.float32(weights[f]) * _field_matrix(
+            total = total + np.float32(weights[f]) * field_matrix(
                 rows, ids, n_docs, len(vocab), config)
         return cls(total.astype(np.float32), vocab, config,
                    {f: float(weights[f]) for f in used})

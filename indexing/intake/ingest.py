@@ -426,15 +426,15 @@ _PERSONAL_HEADERS: dict[str, Any] = {"contact_name": mask_name, "contact_phone":
 
 
 def _masked_raw(raw: dict[str, Any], kind: str) -> dict[str, Any]:
-    from indexing.intake.readers import _header_key, aliases_for
+    from indexing.intake.readers import header_key, aliases_for
 
     personal = {}
     if kind == "demands":
         al = aliases_for("demands")
-        personal = {_header_key(a): f for f in _PERSONAL_HEADERS for a in al[f]}
+        personal = {header_key(a): f for f in _PERSONAL_HEADERS for a in al[f]}
     out: dict[str, Any] = {}
     for k, v in raw.items():
-        f = personal.get(_header_key(k))
+        f = personal.get(header_key(k))
         if f is not None and v is not None:
             v = _PERSONAL_HEADERS[f](str(v))
         elif isinstance(v, (str, int)) and not isinstance(v, bool):

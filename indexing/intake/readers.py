@@ -26,7 +26,7 @@ SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm
             ".xls": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
             ".parquet": "parquet", ".pq": "parquet"}
 
-# canonical field -> accepted headers (compared after _header_key). Documented in
+# canonical field -> accepted headers (compared after header_key). Documented in
 # docs/ingestion.md; the CNKI scraper names (com, sql, quote, ChDiv_summary ...) are
 # what the public CNKI export tools write.
 PATENT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -111,7 +111,7 @@ URL_ID_HEADERS = ("href", "url", "链接", "公开链接", "详情链接", "link
 _URL_ID = re.compile(r"(?:filename=|/)((?:CN|WO|US|EP|JP|KR)\d{5,}[A-Z]?\d?)", re.IGNORECASE)
 
 
-def _header_key(h: str) -> str:
+def header_key(h: str) -> str:
     return re.sub(r"[\s_\-()（）:：]+", "", to_half_width(str(h)).strip().lower())
 
 
@@ -351,8 +351,8 @@ def read_table(path: str | Path, kind: Kind, *, auto_id: bool = False) -> RawTab
 
 def _known(kind: Kind, names: Iterable[Any]) -> set[str]:
     aliases = aliases_for(kind)
-    lookup = {_header_key(a): f for f, names_ in aliases.items() for a in names_}
-    return {lookup[k] for k in (_header_key(str(n)) for n in names if n is not None) if k in lookup}
+    lookup = {header_key(a): f for f, names_ in aliases.items() for a in names_}
+    return {lookup[k] for k in (header_key(str(n)) for n in names if n is not None) if k in lookup}
 
 
 def _find_header(kind: Kind, headers: list[str], rows: list[dict[str, Any]],
@@ -393,18 +393,18 @@ def _is_blank(row: dict[str, Any]) -> bool:
 def map_columns(path: Path, kind: Kind, headers: Iterable[str], rows: list[dict[str, Any]], *,
                 first_row: int, encoding: str | None, auto_id: bool = False) -> RawTable:
     aliases = aliases_for(kind)
-    lookup = {_header_key(a): f for f, names in aliases.items() for a in names}
+    lookup = {header_key(a): f for f, names in aliases.items() for a in names}
     columns: dict[str, str] = {}
     ignored: list[str] = []
     taken: set[str] = set()
     url_col: str | None = None
     headers = list(headers)
     for h in headers:
-        f = lookup.get(_header_key(h))
+        f = lookup.get(header_key(h))
         if f is not None and f not in taken:
             columns[h] = f
             taken.add(f)
-        elif _header_key(h) in {_header_key(u) for u in URL_ID_HEADERS}:
+        elif header_key(h) in {header_key(u) for u in URL_ID_HEADERS}:
             url_col = h
         else:
             ignored.append(h)
@@ -412,7 +412,7 @@ def map_columns(path: Path, kind: Kind, headers: Iterable[str], rows: list[dict[
     packed_col: str | None = None
     if kind == "patents" and not {"title", "abstract"} & taken:
         for h in ignored:
-            if _header_key(h) in ("text", "content", "全文", "文本"):
+            if header_key(h) in ("text", "content", "全文", "文本"):
                 packed_col = h
                 notes.append(f"title/abstract unpacked from column {h!r}")
                 break

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from indexing.text.tokenizer import _CHARS as _TEXT_CHARS
+from indexing.text.tokenizer import CHAR_TOKEN_PATTERN as _TEXT_CHARS
 
 BIGRAM_PREFIX = "\u00a7"  # §
 CHAR_PREFIX = "\u00b6"  # ¶

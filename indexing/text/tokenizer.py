@@ -133,11 +133,11 @@ def normalize_text(text: str) -> str:
 
 
 # --- token classes -------------------------------------------------------------------
-_CONTENT = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CONTENT_CHAR_PATTERN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HYPHEN = re.compile(r"-+")
 _NOT_HYPHEN = re.compile(r"[^-]+")
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
-_CHARS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[0-9]+(?:\.[0-9]+)?[a-z%℃]*|[a-z]+")
+CHAR_TOKEN_PATTERN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[0-9]+(?:\.[0-9]+)?[a-z%℃]*|[a-z]+")
 # Physical units glued to a preceding number ("3.5" + "℃" -> "3.5℃"); money and time
 # words stay separate because demands say "50万元" and patents never do.
 UNITS = frozenset(
@@ -303,7 +303,7 @@ class ChineseTokenizer:
         if hit != "":
             return hit
         t = token.strip()
-        keep = t if t and _CONTENT.search(t) and t not in self._stopwords else None
+        keep = t if t and CONTENT_CHAR_PATTERN.search(t) and t not in self._stopwords else None
         self._keep[token] = keep
         return keep
 
@@ -333,7 +333,7 @@ class ChineseTokenizer:
     def _terms(self, norm: str) -> list[str]:
         """Index terms of an already normalised text."""
         if self.config.mode == "chars":
-            return [m.group() for m in _CHARS.finditer(norm) if m.group() not in self._stopwords]
+            return [m.group() for m in CHAR_TOKEN_PATTERN.finditer(norm) if m.group() not in self._stopwords]
         raws = self.backend.cut(norm)
         keep = self._bounded_cache()
         if "-" not in norm and UNITS.isdisjoint(raws):
@@ -405,7 +405,7 @@ class ChineseTokenizer:
         if self.config.mode == "chars":
             return [
                 (m.group(), m.start(), m.end())
-                for m in _CHARS.finditer(norm)
+                for m in CHAR_TOKEN_PATTERN.finditer(norm)
                 if m.group() not in self._stopwords
             ]
         self._bounded_cache()

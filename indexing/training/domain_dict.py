@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from indexing.text.tokenizer import _CONTENT, DOMAIN_DICT_FILE, normalize_text
+from indexing.text.tokenizer import CONTENT_CHAR_PATTERN, DOMAIN_DICT_FILE, normalize_text
 
 _BAD_START = tuple("一之其该所并及和与或")
 _BAD_END = tuple("的和与或及由组成中内上下")
@@ -42,7 +42,7 @@ def domain_dictionary_entries(terms: Iterable[str]) -> list[tuple[str, int]]:
             continue
         if term.startswith(_BAD_START) or term.endswith(_BAD_END) or _COUNTED.match(term):
             continue
-        if not _CONTENT.search(term):
+        if not CONTENT_CHAR_PATTERN.search(term):
             continue
         seen.add(term)
         if base.FREQ.get(term):

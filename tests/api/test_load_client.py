@@ -65,9 +65,9 @@ def server(app: Any) -> Iterator[str]:
 @pytest.mark.parametrize("client", ["raw", "httpx"])
 def test_level_counts_answers_and_errors(server: str, keys: dict[str, str], client: str) -> None:
     queries = load_api.distinct_queries(30)
-    res = asyncio.run(load_api._level(server, keys["analyst"], 4, 30, queries, 5, client))
+    res = asyncio.run(load_api.run_level(server, keys["analyst"], 4, 30, queries, 5, client))
     assert res["ok"] == 30 and res["errors"] == 0, res
     assert res["builds_seen"] == {"build-001": 30}
     assert res["p50_ms"] > 0 and res["client_cpu_ms_per_req"] > 0
-    bad = asyncio.run(load_api._level(server, "pm_nope_x", 2, 6, queries, 5, client))
+    bad = asyncio.run(load_api.run_level(server, "pm_nope_x", 2, 6, queries, 5, client))
     assert bad["ok"] == 0 and bad["error_kinds"] == {"401": 6}

@@ -94,12 +94,12 @@ def test_missing_required_column_names_aliases(tmp_path: Path) -> None:
 
 
 def test_aliases_are_unique_per_field() -> None:
-    from indexing.intake.readers import _header_key
+    from indexing.intake.readers import header_key
 
     seen: dict[str, str] = {}
     for f, names in PATENT_ALIASES.items():
         for n in names:
-            assert seen.setdefault(_header_key(n), f) == f, n
+            assert seen.setdefault(header_key(n), f) == f, n
 
 
 def test_unpack_packed_text() -> None:

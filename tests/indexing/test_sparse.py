@@ -98,7 +98,7 @@ def test_empty_corpus() -> None:
 
 @pytest.mark.parametrize("method", ["lucene", "robertson", "atire"])
 def test_vectorised_field_matrix_equals_bm25s_bit_for_bit(method: str) -> None:
-    from indexing.index.sparse import _field_matrix
+    from indexing.index.sparse import field_matrix
 
     rng = np.random.default_rng(7)
     # Zipf-like term ids with repeats inside documents, and some empty documents
@@ -111,6 +111,6 @@ def test_vectorised_field_matrix_equals_bm25s_bit_for_bit(method: str) -> None:
 
     want = sp.csc_matrix((ref["data"], ref["indices"], ref["indptr"]), shape=(300, 400))
     rows = np.repeat(np.arange(300), [len(d) for d in docs])
-    got = _field_matrix(rows, np.concatenate(docs), 300, 400, cfg)
+    got = field_matrix(rows, np.concatenate(docs), 300, 400, cfg)
     assert got.dtype == np.float32 and got.nnz == want.nnz
     assert np.array_equal(got.toarray(), want.toarray())

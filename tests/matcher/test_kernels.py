@@ -72,8 +72,8 @@ def test_pipelined_batch_equals_block_by_block(tiny_bundle: Any, tokenizer: Any,
                                                tiny_encoder: Any, tmp_path: Path,
                                                filters: Filters | None) -> None:
     """run_batch ranks block b + 1 in a thread while explaining block b; the rows must be
-    those of calling the (sequential) ``_Context.block`` on each block in order."""
-    from matcher.batch import _Context
+    those of calling the (sequential) ``BlockRanker.block`` on each block in order."""
+    from matcher.batch import BlockRanker
 
     q = queries_from_side(tiny_bundle.demands, "demands")
     fusion = FusionConfig(candidates=20, depth=30)
@@ -81,7 +81,7 @@ def test_pipelined_batch_equals_block_by_block(tiny_bundle: Any, tokenizer: Any,
     run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=6, fusion=fusion,
               block_size=2, progress=False, filters=filters, pipeline=True)
     side = tiny_bundle.patents
-    ctx = _Context(side, tokenizer, tiny_encoder, q, side.mask(filters or Filters()), fusion,
+    ctx = BlockRanker(side, tokenizer, tiny_encoder, q, side.mask(filters or Filters()), fusion,
                    6, "demand-to-patent")
     ref = pl.concat([ctx.block(lo, min(lo + 2, len(q.ids))) for lo in range(0, len(q.ids), 2)])
     got = pl.read_parquet(out)
