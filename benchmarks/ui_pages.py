@@ -79,7 +79,7 @@ def time_pages(app: Any, keys: dict[str, str], paths: dict[str, str], repeat: in
         _login(c, keys[who])
         clients[who] = c
     for name, path in paths.items():
-        c = clients["operator" if name == "运维" else "centre"]
+        c = clients["operator" if name in ("运维", "统计报告") else "centre"]
         r = c.get(path)
         assert r.status_code == 200, (name, r.status_code, r.text[-300:])
         ms = []

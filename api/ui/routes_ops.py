@@ -54,8 +54,12 @@ def ops(request: Request, done: Annotated[str, Query(max_length=20)] = "",
         served = admin_service.served_index(engine)
     except NoBundleError:
         served = None
+    builds = recent_builds(settings)
+    if served is not None and not served.get("created_at"):  # manifests name it "created"
+        served["created_at"] = next((b.get("created") for b in builds
+                                     if b.get("build_id") == served["build_id"]), None)
     audit("ui.ops", count=1)
-    return page(request, "ops.html", nav="ops", served=served, builds=recent_builds(settings),
+    return page(request, "ops.html", nav="ops", served=served, builds=builds,
                 nightly=nightly_status(settings), NIGHTLY_ZH=NIGHTLY_ZH, STATE_ZH=STATE_ZH,
                 done=ACTION_ZH.get(done), done_build=build)
 
