@@ -8,7 +8,7 @@ of the part that owns it; Alembic migrations (``indexing/store/migrations``, dri
 
 The interface other modules use (documented in docs/architecture.md, "Store"):
 
-- :func:`open_database` — an engine for a settings object, its schema upgraded;
+- :func:`indexing.store.schema.open_database` — an engine for a settings object, its schema upgraded;
 - :func:`write_transaction` — a transaction that writes: on SQLite it takes the write lock
   up front (``BEGIN IMMEDIATE``), so two writers queue instead of failing halfway with
   "database is locked"; on PostgreSQL an ordinary transaction;
@@ -80,21 +80,6 @@ def create_db_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
-def open_database(settings: Settings) -> Engine:
-    """A new engine for ``settings``' database, its schema at the newest revision
-    (upgraded in place when behind, see :func:`indexing.store.schema.ensure_schema`).
-    The caller owns it: ``engine.dispose()`` when done."""
-    from indexing.store.schema import ensure_schema
-
-    engine = create_db_engine(database_url(settings))
-    try:
-        ensure_schema(engine, settings)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
 
 
 def is_sqlite(engine_or_conn: Engine | Connection) -> bool:

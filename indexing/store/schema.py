@@ -124,3 +124,18 @@ def _known_revisions() -> frozenset[str]:
     from alembic.script import ScriptDirectory
 
     return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
+def open_database(settings: Settings) -> Engine:
+    """A new engine for ``settings``' database, its schema at the newest revision
+    (upgraded in place when behind, see :func:`ensure_schema`).
+    The caller owns it: ``engine.dispose()`` when done."""
+    from indexing.store.database import create_db_engine, database_url
+
+    engine = create_db_engine(database_url(settings))
+    try:
+        ensure_schema(engine, settings)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine

@@ -161,8 +161,10 @@ def _encode_csv(rows: list[dict[str, Any]], encoding: str) -> bytes:
 def write_transfers(out: str | Path, patents: Sequence[dict[str, Any]], n_events: int,
                     seed: int = 0, today: _dt.date | None = None) -> TransferFiles:
     """Notices (GBK CSV), pledges (XLSX), platform deals (UTF-8 CSV), Chinese headers."""
-    from indexing.training.demo_data.generator import write_xlsx
+    import polars as pl
+
     from patmatch.atomic_io import atomic_write_bytes
+    from patmatch.table_io import write_table
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +181,9 @@ def write_transfers(out: str | Path, patents: Sequence[dict[str, Any]], n_events
     f1, f2, f3 = (out / "transfers_cnipa_gbk.csv", out / "transfers_pledges.xlsx",
                   out / "transfers_platform.csv")
     atomic_write_bytes(f1, _encode_csv(notices, "gbk"))
-    write_xlsx(f2, HEADERS_ZH, pledges)
+    write_table(pl.DataFrame({h: [None if r.get(k) is None else str(r.get(k)) for r in pledges]
+                              for k, h in HEADERS_ZH.items()},
+                             schema={h: pl.String for h in HEADERS_ZH.values()}), f2)
     atomic_write_bytes(f3, _encode_csv(platform, "utf-8-sig"))
     return TransferFiles((f1, f2, f3), len(rows), n_bad, len(repeats))
 
