@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from indexing.store import tables_push as T
+from indexing.store.database import write_transaction
 from patmatch.errors import ConflictError, NotFoundError
 
 from api.push.feedback import Outcome, check_outcome, check_transition, same_outcome
@@ -112,7 +113,7 @@ class PushStore:
                "channel_type": spec.channel["type"],
                "channel": json.dumps(spec.channel, ensure_ascii=False), "secret": secret,
                "status": "active", "created_at": t, "updated_at": t}
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(insert(T.subscriptions).values(**row))
         return self.get_subscription(sid)  # type: ignore[return-value]
 
@@ -154,7 +155,7 @@ class PushStore:
                 values[k] = v
         values["updated_at"] = iso(now_utc())
         s = T.subscriptions
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             res = conn.execute(update(s).where(s.c.id == sid, s.c.status != "deleted")
                                .values(**values))
             if "channel" in changes and changes["channel"]["type"] == "webhook":
@@ -168,7 +169,7 @@ class PushStore:
 
     def mark_run(self, sid: str, build_id: str | None, when: _dt.datetime) -> None:
         s = T.subscriptions
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(update(s).where(s.c.id == sid)
                          .values(last_run_at=iso(when), last_build=build_id))
 
@@ -198,7 +199,7 @@ class PushStore:
         many were new."""
         t = iso(now or now_utc())
         n = 0
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for it in items:
                 row = {"subscription_id": sub.id, "owner_centre": sub.owner_centre,
                        "demand_id": sub.demand_id, "patent_id": it.patent_id,
@@ -222,7 +223,7 @@ class PushStore:
         if subscription_ids is not None:
             ids_q = ids_q.where(d.c.subscription_id.in_(list(subscription_ids)))
         ids_q = ids_q.order_by(d.c.id).limit(limit)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             ids = list(conn.execute(ids_q).scalars())
             if not ids:
                 return []
@@ -238,7 +239,7 @@ class PushStore:
         d = T.deliveries
         if not ids:
             return
-        with self.engine.begin() as conn:  # one digest: two statements, not three per item
+        with write_transaction(self.engine) as conn:  # one digest: two statements, not three per item
             conn.execute(update(d).where(d.c.id.in_(list(ids))).values(
                 status="sent", attempts=d.c.attempts + 1, sent_at=t, updated_at=t,
                 last_error=None, claimed_by=None))
@@ -254,7 +255,7 @@ class PushStore:
         t = iso(now)
         d = T.deliveries
         status = "failed"
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for did in ids:
                 n = conn.execute(select(d.c.attempts).where(d.c.id == did)).scalar_one() + 1
                 status = "dead" if n >= max_attempts else "failed"
@@ -270,7 +271,7 @@ class PushStore:
     def requeue_dead(self, subscription_id: str) -> int:
         """Give dead deliveries of a subscription another round (after fixing its endpoint)."""
         d = T.deliveries
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return conn.execute(update(d).where(d.c.subscription_id == subscription_id,
                                                 d.c.status == "dead")
                                 .values(status="failed", attempts=0,
@@ -303,7 +304,7 @@ class PushStore:
         for _ in range(8):
             t = iso(now or now_utc())
             try:
-                with self.engine.begin() as conn:
+                with write_transaction(self.engine) as conn:
                     cur = conn.execute(select(f).where(f.c.subject == subject,
                                                        f.c.patent_id == patent_id)
                                        ).mappings().first()

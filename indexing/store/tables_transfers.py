@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (Boolean, Column, Float, Index, Integer, String, Table, Text, bindparam,
                         func, select)
 
-from indexing.store.database import metadata
+from indexing.store.database import metadata, write_transaction
 
 if TYPE_CHECKING:
     import polars as pl
@@ -135,7 +135,7 @@ class TransferRepository:
         inserted = updated = unchanged = 0
         now = _now()
         t = transfer_events
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             for i in range(0, len(batch), self.CHUNK * 20):
                 part = batch[i:i + self.CHUNK * 20]
                 ids = [e.id for e in part]
