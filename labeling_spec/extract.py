@@ -89,7 +89,7 @@ _TAIL = re.compile(r"(?:等|的)*(?:优点|特点|优势)$")
 
 
 def _first(text: str, patterns: tuple[re.Pattern[str], ...], max_chars: int,
-           taken: list[Span]) -> Span | None:
+           taken: list[Span], *, whole_clauses: bool = False) -> Span | None:
     for rx in patterns:
         for m in rx.finditer(text):
             start, end = m.start("span"), m.end("span")
@@ -105,6 +105,10 @@ def _first(text: str, patterns: tuple[re.Pattern[str], ...], max_chars: int,
                     # cut at the last clause boundary before the other field, so a
                     # phrase is never split ("…性能，解决了传统" -> "…性能")
                     cut = max(text.rfind(c, start, s) for c in "，,；;")
+                    if cut <= start and whole_clauses:
+                        # the head alone is a fragment ("在炉壳外表面" + 实现…): try the next match
+                        start = -1
+                        break
                     end = cut if cut > start else s
             if start < 0:
                 continue
@@ -114,13 +118,14 @@ def _first(text: str, patterns: tuple[re.Pattern[str], ...], max_chars: int,
     return None
 
 
-def _spans(text: str, patterns: dict[str, tuple[re.Pattern[str], ...]], max_chars: int) -> dict[str, Span | None]:
+def _spans(text: str, patterns: dict[str, tuple[re.Pattern[str], ...]], max_chars: int,
+           *, whole_clauses: bool = False) -> dict[str, Span | None]:
     # Effect and problem first: their cue phrases are the most reliable; the means must
     # not overlap them (a 通过… clause that ends in 提高… belongs to the effect).
     taken: list[Span] = []
     out: dict[str, Span | None] = {}
     for field in ("problem", "effect", "means"):
-        span = _first(text, patterns[field], max_chars, taken)
+        span = _first(text, patterns[field], max_chars, taken, whole_clauses=whole_clauses)
         out[field] = span
         if span:
             taken.append(span)
@@ -134,7 +139,8 @@ def extract_patent_spans(abstract: str, *, spec: ExtractionSpec | None = None) -
 
 def extract_demand_spans(text: str, *, spec: ExtractionSpec | None = None) -> dict[str, Span | None]:
     spec = spec or load_extraction_spec()
-    return _spans(text or "", spec.demand, spec.max_chars)
+    # a demand's means is a whole clause or nothing: a goal clause (希望…实现…) is the effect
+    return _spans(text or "", spec.demand, spec.max_chars, whole_clauses=True)
 
 
 def _texts(text: str, spans: dict[str, Span | None]) -> tuple[str | None, str | None, str | None]:
