@@ -85,11 +85,11 @@ def encode_corpus(encoder: Any, corpus: Sequence[Any], fields: bool, cache: Any 
 
 def heldout_only(task: Any) -> Any:
     """Keep the known-item queries whose answer was never used to train the default encoder
-    (``indexing.training.distill.is_heldout``): the encoder is fine-tuned on title/keyphrase ->
+    (``indexing.training.corpus.is_heldout``): the encoder is fine-tuned on title/keyphrase ->
     abstract pairs of the other records, which would otherwise flatter it."""
     from dataclasses import replace
 
-    from indexing.training.distill import is_heldout
+    from indexing.training.corpus import is_heldout
 
     keep = {q for q, judged in task.qrels.items() if judged and all(is_heldout(d) for d in judged)}
     return replace(task, queries={q: t for q, t in task.queries.items() if q in keep},
@@ -100,7 +100,7 @@ def evaluate_task(task: Any, encoders: Mapping[str, Any], tokenizers: Mapping[st
                   cache: Any | None = None, fields: bool = True,
                   heldout: bool = True) -> dict[str, dict[str, float]]:
     from benchmarks.metrics import mean_metrics
-    from indexing.training.distill import is_heldout
+    from indexing.training.corpus import is_heldout
 
     if heldout and task.name != "demands_dev" and any(not is_heldout(d) for j in task.qrels.values() for d in j):
         task = heldout_only(task)

@@ -173,7 +173,7 @@ def main() -> None:
         from patmatch.errors import PatmatchError
 
         try:
-            default_model_dir(build_if_missing=False)
+            default_model_dir()
             name = "default"
         except PatmatchError:
             name = "lsa"

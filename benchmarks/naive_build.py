@@ -128,7 +128,8 @@ def main() -> None:
     os.environ["PATMATCH_HOME"] = str(work / "home")
     from indexing.build.pipeline import BuildConfig, build
     from indexing.training.demo_data import generate
-    from indexing.encoders.encoder import EncoderConfig, load_encoder, make_tiny_encoder
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.intake.ingest import ingest_files
     from indexing.store.record_store import open_store
     from indexing.text.tokenizer import ChineseTokenizer
@@ -152,7 +153,7 @@ def main() -> None:
         try:
             from indexing.encoders.encoder import default_model_dir
 
-            model_dir = default_model_dir(settings, build_if_missing=False)
+            model_dir = default_model_dir(settings)
             enc_name = enc_name or "default"
         except Exception:  # noqa: BLE001 - no distilled model installed
             enc_name = "tiny"
@@ -164,7 +165,7 @@ def main() -> None:
     elif enc_name == "default":
         from indexing.encoders.encoder import default_model_dir
 
-        model_dir = default_model_dir(settings, build_if_missing=False)
+        model_dir = default_model_dir(settings)
     else:
         model_dir = Path(enc_name)
     res["encoder"] = {"name": enc_name, "dir": str(model_dir)}

@@ -16,7 +16,7 @@ Task names (``TASKS``):
 ``demands_dev``          70 hand-written enterprise demands over the 3,720 KPPatent-ZH
                          patents, graded 1-3 (the project's main quality set).
 Known-item and discipline queries are restricted to records the default encoder never
-trained on (``indexing.training.distill.is_heldout``: CSL test split, odd-numbered KPPatent test
+trained on (``indexing.training.corpus.is_heldout``: CSL test split, odd-numbered KPPatent test
 patents); the corpora stay whole.
 
 ``kppatent_keyphrases``  human keyphrases of each test-split patent -> that patent.
@@ -213,11 +213,11 @@ def csl_records(shared_dir: Path | str | None, *, blank_titles: bool = False) ->
 
 
 def _heldout(record_id: str) -> bool:
-    """Records the default encoder never trained on (``indexing.training.distill.is_heldout``):
+    """Records the default encoder never trained on (``indexing.training.corpus.is_heldout``):
     known-item queries are restricted to them so the dense side is not scored on its
     training pairs."""
     try:
-        from indexing.training.distill import is_heldout
+        from indexing.training.corpus import is_heldout
     except ImportError:  # no distilled encoder in this install: nothing was trained on
         return True
     return bool(is_heldout(record_id))

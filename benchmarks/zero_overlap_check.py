@@ -31,7 +31,7 @@ def main() -> int:
     a = ap.parse_args()
     from benchmarks.tasks import kppatent_records, zero_overlap_pairs
     from indexing.text.tokenizer import ChineseTokenizer
-    from indexing.training.distill import is_heldout
+    from indexing.training.corpus import is_heldout
     from patmatch.settings import shared_data_dir
 
     docs = {r.id: r for r in kppatent_records(shared_data_dir())}

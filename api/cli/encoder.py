@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         name = encoder or settings.encoder
         if name == "default":
-            typer.echo(f"path: {default_model_dir(settings, build_if_missing=False)}")
+            typer.echo(f"path: {default_model_dir(settings)}")
         enc = load_encoder(EncoderConfig(name=name), settings)
         typer.echo(f"name: {name}\ndimension: {enc.dimension}\nfingerprint: {enc.fingerprint}")
         meta = getattr(enc, "info", None)

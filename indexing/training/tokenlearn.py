@@ -47,7 +47,9 @@ def student_space_targets(teacher: np.ndarray, student: np.ndarray, ridge: float
 def refine(base: Path, out: Path, texts: list[str], teacher_vecs: np.ndarray, *, epochs: int = 2,
            lr: float = 0.005, l2_pull: float = 1e-3, batch: int = 128, seed: int = 0,
            log: Any = print) -> Path:
-    from indexing.training.distill import DistillConfig, build_tokenizer, save_static_model, train_on_corpus
+    from indexing.training.distill import DistillConfig
+    from indexing.training.static_model import build_tokenizer, save_static_model
+    from indexing.training.trainers import train_on_corpus
 
     tokens, rows = load_static(base)
     tok = build_tokenizer(tokens)
@@ -98,8 +100,10 @@ def main() -> None:
 def pairs_after(model_dir: Path, shared: Path, epochs: int) -> Path:
     """Distil step 4 again on the refined table (the measured recipe: the sentence
     targets pull the table towards the teacher, the pairs restore retrieval sharpness)."""
-    from indexing.training.distill import (DistillConfig, build_tokenizer, save_static_model,
-                                           title_abstract_pairs, train_contrastive)
+    from indexing.training.corpus import title_abstract_pairs
+    from indexing.training.distill import DistillConfig
+    from indexing.training.static_model import build_tokenizer, save_static_model
+    from indexing.training.trainers import train_contrastive
 
     tokens, rows = load_static(model_dir)
     table = np.zeros((len(tokens) + 1, rows.shape[1]), np.float32)

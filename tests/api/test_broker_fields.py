@@ -17,7 +17,7 @@ def client(tmp_path_factory):
     pytest.importorskip("matcher.ranker")
     from indexing.build.nightly import run_nightly
     from indexing.build.pipeline import BuildConfig
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.store.record_store import open_store
     from labeling_spec import Labeler
 

@@ -33,7 +33,7 @@ def _bundle(settings: Settings, build_id: str, patents, demands, encoder_dir: Pa
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     pytest.importorskip("matcher.ranker")
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.build.publish import publish
     from indexing.store.record_store import open_store
 
@@ -217,7 +217,7 @@ def test_a_bundle_built_with_another_tokenizer_is_never_served(tmp_path):
     build), loading is refused with a message naming both fingerprints."""
     import json
 
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from patmatch.errors import BundleMismatchError
 
     from api.live import LiveEngine

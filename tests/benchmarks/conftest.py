@@ -40,7 +40,7 @@ def tiny_task() -> Task:
 
 @pytest.fixture()
 def tiny_encoder(tmp_path: Path, tiny_task: Task):
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.text.tokenizer import ChineseTokenizer
 
     tok = ChineseTokenizer()

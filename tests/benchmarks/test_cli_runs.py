@@ -14,7 +14,7 @@ from api.cli import app
 
 @pytest.fixture()
 def encoder_dir(tmp_path: Path) -> Path:
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
 
     path = tmp_path / "tiny-encoder"
     make_tiny_encoder(path, ["电池", "光伏", "机器人", "材料", "隔膜", "涂层", "传感器"], dim=16)

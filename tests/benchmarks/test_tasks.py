@@ -72,7 +72,7 @@ def test_shared_tasks_are_consistent(shared_data: Path, name: str) -> None:
     assert all(d in ids for judged in task.qrels.values() for d in judged)
     for qid, ex in task.exclude.items():
         assert not ex & set(task.qrels[qid])  # the query paper is never its own answer
-    from indexing.training.distill import is_heldout
+    from indexing.training.corpus import is_heldout
 
     # queries come only from records the default encoder never trained on (zero_overlap:
     # the judged patents are held-out ones)

@@ -135,7 +135,7 @@ def test_build_config_round_trip_and_validation() -> None:
 
 def test_real_tokenizer_and_tiny_encoder(tmp_path: Path) -> None:
     """The production tokenizer and a real (tiny) sentence-transformers encoder."""
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.text.tokenizer import ChineseTokenizer
     from labeling_spec import Labeler
 
@@ -195,7 +195,7 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
 
     from typer.testing import CliRunner
 
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.store.record_store import open_store
     from api.cli import app
 
@@ -222,7 +222,7 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
 def test_fast_static_encoder_matches_sentence_transformers(tmp_path: Path) -> None:
     """The build's StaticEmbedding shortcut gives the sentence-transformers vectors."""
     from indexing.encoders.static_encode import FastStaticEncoder, fast_encoder
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
 
     enc = make_tiny_encoder(tmp_path / "tiny", ["锂电池", "正极", "光伏", "组件"], dim=16)
     fast = fast_encoder(enc)

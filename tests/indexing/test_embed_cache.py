@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from indexing.encoders.embed_cache import EmbeddingCache
-from indexing.encoders.encoder import TextEncoder, make_tiny_encoder
+from indexing.encoders.encoder import TextEncoder
+from indexing.training.tiny_encoder import make_tiny_encoder
 from patmatch.errors import InputError
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.training.distill import build_tokenizer, save_static_model
+from indexing.training.static_model import build_tokenizer, save_static_model
 from indexing.encoders.encoder import (
     EncoderConfig,
     SentenceEncoder,
@@ -16,9 +16,9 @@ from indexing.encoders.encoder import (
     encode_long_texts,
     encode_record_fields,
     load_encoder,
-    make_tiny_encoder,
 )
-from patmatch.errors import ConfigError, DependencyError, InputError
+from indexing.training.tiny_encoder import make_tiny_encoder
+from patmatch.errors import ConfigError, InputError
 
 VOCAB = ["锂离子电池", "电池", "正极材料", "光伏组件", "支架", "齿轮", "减速器", "机器人"]
 
@@ -78,13 +78,24 @@ def test_load_encoder_rejects_unknown_names(tmp_path: Path) -> None:
         load_encoder(EncoderConfig(name=str(tmp_path / "empty")))
 
 
-def test_default_resolution_never_downloads(settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """With no home build and no shipped copy, resolution refuses (or builds), never fetches."""
+def test_loading_the_default_encoder_never_trains(settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With no home build and no shipped copy, loading refuses with a ConfigError that names
+    both paths and the build command; it neither trains nor downloads."""
+    import sys
+
     import indexing.encoders.encoder as enc_mod
 
     monkeypatch.setattr(enc_mod, "PACKAGED_MODELS_DIR", tmp_path / "none")
-    with pytest.raises(DependencyError, match="patmatch encoder build"):
-        enc_mod.default_model_dir(settings, build_if_missing=False)
+    monkeypatch.delitem(sys.modules, "indexing.training.distill", raising=False)
+    with pytest.raises(ConfigError, match="patmatch encoder build") as info:
+        load_encoder(EncoderConfig(), settings)
+    message = str(info.value)
+    assert str(settings.models_dir / "default") in message
+    assert str(tmp_path / "none" / "default") in message
+    assert not (settings.models_dir / "default").exists()
+    assert "indexing.training.distill" not in sys.modules  # the recipe was not even imported
+    with pytest.raises(ConfigError, match="patmatch encoder build"):
+        enc_mod.default_model_dir(settings)
 
 
 def test_home_build_wins_over_shipped_copy(settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

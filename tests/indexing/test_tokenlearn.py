@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from indexing.training.corpus import clauses, sentences, training_records, training_texts
-from indexing.training.distill import save_static_model
+from indexing.training.static_model import save_static_model
 from indexing.training.tokenlearn import load_static, refine, student_space_targets
 
 

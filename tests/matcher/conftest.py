@@ -74,7 +74,7 @@ def tokenizer() -> Any:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Any:
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
 
     vocab = sorted(set(itertools.chain.from_iterable(TOPICS.values())) | {"问题", "企业", "方法"})
     return make_tiny_encoder(tmp_path_factory.mktemp("enc") / "tiny", vocab, dim=32, seed=0)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> dict[str, Path]:
     from indexing.build.pipeline import build_bundle
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.records import DemandRecord, PatentRecord
 
     tmp = tmp_path_factory.mktemp("built")

@@ -31,7 +31,7 @@ def test_default_fusion_beats_bm25_on_demands_dev(shared_data: Path) -> None:
     from patmatch.errors import PatmatchError
 
     try:
-        default_model_dir(build_if_missing=False)
+        default_model_dir()
         encoder = "default"
     except PatmatchError:
         encoder = "lsa"

@@ -22,7 +22,7 @@ runner = CliRunner()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("matcher.ranker")
     from indexing.build.publish import publish
-    from indexing.encoders.encoder import make_tiny_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.store.record_store import open_store
 
     home = tmp_path / "home"
