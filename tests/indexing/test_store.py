@@ -1,4 +1,5 @@
-"""SQLite store: schema/migrations, WAL, round trips, encryption at rest, labels, threads."""
+"""The record store on both backends (``db_settings``: SQLite and PostgreSQL): schema,
+round trips, encryption at rest, labels, threads, processes; SQLite specifics (WAL, 0600)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from indexing.records import DemandRecord, PatentRecord
-from indexing.store.record_store import SQLiteStore, Store, open_store
+from indexing.store.record_store import SqlStore, Store, open_store
 from indexing.store.schema import head_revisions
 from patmatch.errors import ConfigError, NotFoundError
 from patmatch.settings import Settings
@@ -30,18 +31,31 @@ def _demand(i: int, **kw) -> DemandRecord:  # noqa: ANN003
 
 
 @pytest.fixture()
-def store(settings: Settings):  # noqa: ANN201
+def store(db_settings: Settings):  # noqa: ANN201
+    s = open_store(db_settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def sqlite_store(settings: Settings):  # noqa: ANN201
     s = open_store(settings)
     yield s
     s.close()
 
 
-def test_schema_wal_foreign_keys(store: Store, settings: Settings) -> None:
-    assert isinstance(store, SQLiteStore) and (store.schema_version(),) == head_revisions()
+def test_schema_at_head(store: SqlStore, db_url: str) -> None:
+    assert isinstance(store, SqlStore) and (store.schema_version(),) == head_revisions()
+    assert store.backend == db_url.split(":", 1)[0].split("+")[0]
+
+
+def test_sqlite_wal_foreign_keys_private_file(sqlite_store: SqlStore, settings: Settings) -> None:
     raw = sqlite3.connect(settings.store_path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.close()
-    assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # noqa: SLF001
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert settings.store_path.stat().st_mode & 0o777 == 0o600
 
 
 def test_patent_roundtrip_and_upsert_counts(store: Store) -> None:
@@ -58,10 +72,25 @@ def test_patent_roundtrip_and_upsert_counts(store: Store) -> None:
     assert store.counts()["patents"] == 3
 
 
-def test_contacts_encrypted_at_rest_and_decrypted_on_read(store: Store, settings: Settings) -> None:
+def test_contacts_encrypted_at_rest_and_decrypted_on_read(store: SqlStore) -> None:
+    from sqlalchemy import select
+
+    from indexing.store.tables_records import demands
+
     d = _demand(1)
     store.upsert_demands([d])
     assert store.get_demand(d.id) == d
+    with store.engine.connect() as conn:  # what a database dump would hold
+        raw = "|".join(str(v) for row in conn.execute(select(demands)) for v in row)
+    for secret in ("13812345678", "zhang@example.com", "张三"):
+        assert secret not in raw
+    assert "冬天电池掉电快1" in raw  # non-personal text is stored in clear
+
+
+def test_sqlite_file_holds_no_clear_contacts(sqlite_store: Store, settings: Settings) -> None:
+    store = sqlite_store
+    d = _demand(1)
+    store.upsert_demands([d])
     raw = settings.store_path.read_bytes() + (settings.store_path.with_name(
         settings.store_path.name + "-wal").read_bytes() if settings.store_path.with_name(
         settings.store_path.name + "-wal").exists() else b"")
@@ -125,22 +154,34 @@ def test_text_duplicate_lookup(store: Store) -> None:
     assert store.find_text_duplicates("patents", {p.id: text_digest(p.text)}) == {}
 
 
-def test_newer_schema_is_refused(settings: Settings) -> None:
-    open_store(settings).close()
-    raw = sqlite3.connect(settings.store_path)
-    raw.execute("UPDATE alembic_version SET version_num = '9999_future'")
-    raw.commit()
-    raw.close()
+def test_newer_schema_is_refused(db_settings: Settings) -> None:
+    from sqlalchemy import text
+
+    from indexing.store.database import write_transaction
+
+    s = open_store(db_settings)
+    with write_transaction(s.engine) as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    s.close()
     with pytest.raises(ConfigError, match="upgrade patmatch"):
-        open_store(settings)
+        open_store(db_settings)
 
 
-def test_unsupported_url_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="sqlite:///"):
-        open_store(Settings(home=tmp_path, store_url="postgresql://x/y"))
+@pytest.mark.parametrize("url", ["mysql://u:secret@h/db", "oracle://x", "not a url", "redis://h"])
+def test_unsupported_url_is_a_clear_error(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="postgresql://") as e:
+        open_store(Settings(home=tmp_path, database_url=url))
+    assert "secret" not in e.value.message
 
 
-def test_threads_and_second_connection(store: Store, settings: Settings) -> None:
+def test_postgresql_url_is_accepted_as_is(tmp_path: Path) -> None:
+    from indexing.store.database import database_url
+
+    s = Settings(home=tmp_path, database_url="postgresql://u:p@127.0.0.1:1/db")
+    assert database_url(s).startswith("postgresql+psycopg://")
+
+
+def test_threads_and_second_connection(store: Store, db_settings: Settings) -> None:
     errors: list[BaseException] = []
 
     def work(k: int) -> None:
@@ -156,7 +197,7 @@ def test_threads_and_second_connection(store: Store, settings: Settings) -> None
     for t in threads:
         t.join()
     assert not errors and store.counts()["patents"] == 300
-    other = open_store(settings)  # another connection (as another process would) sees it
+    other = open_store(db_settings)  # another connection (as another process would) sees it
     other.upsert_patents([_patent(9999)])
     assert other.counts()["patents"] == 301 and store.get_patent(_patent(9999).id) is not None
     other.close()
@@ -177,11 +218,12 @@ def test_interrupt_mid_upsert_rolls_back(store: Store) -> None:
     assert store.upsert_patents([_patent(3)]).inserted == 1  # the connection is still usable
 
 
-def test_two_processes_write_concurrently(settings: Settings) -> None:
+def test_two_processes_write_concurrently(db_settings: Settings, db_url: str) -> None:
     import os
     import subprocess
     import sys
 
+    settings = db_settings
     open_store(settings).close()  # schema and key exist before the race
     script = ("import sys\nfrom indexing.records import PatentRecord\nfrom indexing.store.record_store import open_store\n"
               "s = open_store()\nk = int(sys.argv[1])\n"
@@ -189,7 +231,8 @@ def test_two_processes_write_concurrently(settings: Settings) -> None:
               "    s.upsert_patents(PatentRecord(id=f'P{k}-{b}-{i}', title='t', abstract=f'a{k}{b}{i}')"
               " for i in range(40))\n")
     root = Path(__file__).resolve().parents[2]
-    env = os.environ | {"PATMATCH_HOME": str(settings.home), "PYTHONPATH": str(root)}
+    env = os.environ | {"PATMATCH_HOME": str(settings.home), "PYTHONPATH": str(root),
+                        "PATMATCH_DATABASE_URL": db_url}
     procs = [subprocess.Popen([sys.executable, "-c", script, str(k)], env=env, stderr=subprocess.PIPE,
                               text=True) for k in range(2)]
     for p in procs:

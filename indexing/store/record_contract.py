@@ -1,0 +1,78 @@
+"""What callers of the record store may rely on: the ``Store`` interface and its counts.
+
+Records in, records out, personal data decrypted. One implementation
+(:class:`indexing.store.record_sql.SqlStore`) serves SQLite and PostgreSQL; callers get it
+from :func:`indexing.store.record_store.open_store` and use these methods only.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from indexing.records import DemandRecord, PatentRecord
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    updated_ids: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+class Store(abc.ABC):
+    """The record store interface (patents, demands, label sets)."""
+
+    @abc.abstractmethod
+    def upsert_patents(self, records: Iterable[PatentRecord]) -> UpsertCounts:
+        """Insert new ids, update changed ones, count unchanged ones: one transaction."""
+    @abc.abstractmethod
+    def upsert_demands(self, records: Iterable[DemandRecord]) -> UpsertCounts: ...
+    @abc.abstractmethod
+    def get_patent(self, id: str) -> PatentRecord | None: ...
+    @abc.abstractmethod
+    def get_demand(self, id: str) -> DemandRecord | None: ...
+    @abc.abstractmethod
+    def iter_patents(self) -> Iterator[PatentRecord]:
+        """Every patent in id order, streamed (never the whole table in memory)."""
+    @abc.abstractmethod
+    def iter_demands(self, include_deleted: bool = False) -> Iterator[DemandRecord]: ...
+    @abc.abstractmethod
+    def list_demands(self, owner: str | None = None, limit: int = 50, offset: int = 0, *,
+                     include_deleted: bool = False) -> list[DemandRecord]: ...
+    @abc.abstractmethod
+    def count_demands(self, owner: str | None = None, *, include_deleted: bool = False) -> int: ...
+    @abc.abstractmethod
+    def update_demand(self, record: DemandRecord) -> DemandRecord: ...
+    @abc.abstractmethod
+    def delete_demand(self, id: str) -> bool: ...
+    @abc.abstractmethod
+    def save_labels(self, side: str, labels: dict[str, dict], version: str) -> None: ...
+    @abc.abstractmethod
+    def load_labels(self, side: str) -> dict[str, dict]: ...
+    @abc.abstractmethod
+    def labels_version(self, side: str) -> str | None: ...
+    @abc.abstractmethod
+    def find_text_duplicates(self, kind: str, digests: dict[str, str]) -> dict[str, str]: ...
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]: ...
+    @abc.abstractmethod
+    def record_times(self, side: str) -> dict[str, str]:
+        """Record id -> when it was first ingested (ISO UTC); deleted demands included."""
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Store", "UpsertCounts"]
