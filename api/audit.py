@@ -1,7 +1,7 @@
 """Append-only audit log of data access: who, what record or query, when, result count.
 
-Rows live in ``audit_log`` of the API's SQLite file; triggers there refuse UPDATE and
-DELETE, so the log can only grow. Query texts are kept (operators need to see what was
+Rows live in ``audit_log`` of the one database (``indexing/store/tables_api.py``);
+triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL), so the log can only grow. Query texts are kept (operators need to see what was
 asked) but cut to 500 characters, with personal data masked by the one detector
 (``indexing.privacy.mask_pii``: phones, e-mails, ID and bank-card numbers, names after
 联系人 and the like) before they are stored.
@@ -13,7 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, insert, select
+
 from indexing.privacy import mask_pii
+from indexing.store.tables_api import audit_log
 
 from api.db import ApiDB
 from api.security import Principal, utcnow
@@ -52,30 +55,26 @@ class AuditLog:
         # masked before the cut, so a number split at the cut is still recognised
         q = (mask_pii(query) or "")[:MAX_QUERY_CHARS] if query else None
         try:
-            self.db.execute(
-                "INSERT INTO audit_log(ts, key_id, key_name, role, method, path, action, "
-                "target, query, result_count, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (utcnow(), principal.key_id if principal else None,
-                 principal.name if principal else None, principal.role if principal else None,
-                 method, path, action, target, q, result_count, status))
+            self.db.run(insert(audit_log).values(
+                ts=utcnow(), key_id=principal.key_id if principal else None,
+                key_name=principal.name if principal else None,
+                role=principal.role if principal else None, method=method, path=path,
+                action=action, target=target, query=q, result_count=result_count,
+                status=status))
         except Exception:  # the audit must never turn a served answer into a 500
             log.exception("could not write audit entry for %s %s", method, path)
 
     def read(self, *, limit: int = 100, offset: int = 0, key_id: str | None = None,
              action: str | None = None, since: str | None = None) -> tuple[int, list[AuditEntry]]:
-        where, params = [], []
+        t = audit_log
+        conds = []
         if key_id:
-            where.append("key_id = ?")
-            params.append(key_id)
+            conds.append(t.c.key_id == key_id)
         if action:
-            where.append("action = ?")
-            params.append(action)
+            conds.append(t.c.action == action)
         if since:
-            where.append("ts >= ?")
-            params.append(since)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = self.db.query(f"SELECT COUNT(*) FROM audit_log {clause}", tuple(params))[0][0]
-        rows = self.db.query(
-            f"SELECT * FROM audit_log {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset))
+            conds.append(t.c.ts >= since)
+        total = self.db.scalar(select(func.count()).select_from(t).where(*conds))
+        rows = self.db.rows(select(t).where(*conds).order_by(t.c.seq.desc())
+                            .limit(limit).offset(offset))
         return int(total), [AuditEntry(**dict(r)) for r in rows]

@@ -1,102 +1,65 @@
-"""The API's own SQLite file (``<home>/api.sqlite3``): keys, audit log, batch jobs.
+"""The API's tables (keys, audit log, batch jobs) on the one database.
 
-Kept apart from the records store: access control and audit must not depend on the store
-backend, and the records store never sees API keys. One connection per thread (sqlite3
-connections are not shareable across threads); WAL so readers never block the writer,
-and a busy timeout so several worker processes can share the file.
+They are declared in ``indexing/store/tables_api.py`` and created by migration 0003_api,
+on SQLite or PostgreSQL as ``PATMATCH_DATABASE_URL`` says. Earlier releases kept them in a
+second SQLite file, ``<home>/api.sqlite3``: opening the database moves its rows in once
+(see ``indexing.store.schema``). Every write goes through
+``indexing.store.database.write_transaction`` (BEGIN IMMEDIATE on SQLite), so several
+worker processes, the nightly job and the CLI can write at once without "database is
+locked" halfway through a read-then-write.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from indexing.privacy import private_file
+from indexing.store.database import write_transaction
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql import Executable
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id      TEXT PRIMARY KEY,
-    key_hash    TEXT NOT NULL UNIQUE,
-    name        TEXT NOT NULL,
-    role        TEXT NOT NULL,
-    centre      TEXT,
-    chains      TEXT NOT NULL DEFAULT '[]',
-    created_at  TEXT NOT NULL,
-    revoked_at  TEXT,
-    last_used_at TEXT
-);
-CREATE TABLE IF NOT EXISTS audit_log (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts           TEXT NOT NULL,
-    key_id       TEXT,
-    key_name     TEXT,
-    role         TEXT,
-    method       TEXT NOT NULL,
-    path         TEXT NOT NULL,
-    action       TEXT NOT NULL,
-    target       TEXT,
-    query        TEXT,
-    result_count INTEGER,
-    status       INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_key ON audit_log(key_id, seq);
--- append-only: the log can be read and appended to, never edited or shortened
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id      TEXT PRIMARY KEY,
-    key_id      TEXT,
-    status      TEXT NOT NULL,
-    params      TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    updated_at  TEXT NOT NULL,
-    progress    REAL NOT NULL DEFAULT 0,
-    rows        INTEGER,
-    error       TEXT,
-    result_path TEXT,
-    input_name  TEXT
-);
-"""
+    from patmatch.settings import Settings
 
 
 class ApiDB:
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        private_file(self.path)  # keys, audit and jobs: 0600 (its -wal/-shm follow)
-        self._local = threading.local()
-        self.write_lock = threading.Lock()
-        conn = self.conn()
-        with self.write_lock, conn:
-            conn.executescript(_SCHEMA)
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+    """A handle on the engine the API's repositories (KeyStore, AuditLog, JobManager) share."""
 
-    def conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
-                                check_same_thread=False)
-            c.row_factory = sqlite3.Row
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA busy_timeout=10000")
-            self._local.conn = c
-        return c
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
-        with self.write_lock:
-            return self.conn().execute(sql, params)
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that writes (commits on success, rolls back on an exception)."""
+        with write_transaction(self.engine) as conn:
+            yield conn
 
-    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        return self.conn().execute(sql, params).fetchall()
+    def run(self, stmt: Executable, params: Any = None) -> int:
+        """One write statement in its own transaction; the number of rows it touched."""
+        with self.write() as conn:
+            return conn.execute(stmt, params).rowcount
+
+    def rows(self, stmt: Executable) -> list[Any]:
+        """Rows of a read, as mappings (``row["column"]``)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).mappings().all())
+
+    def scalar(self, stmt: Executable) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).scalar()
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
-def api_db_path(home: Path) -> Path:
-    return Path(home) / "api.sqlite3"
+def open_api_db(settings: Settings) -> ApiDB:
+    """The API's tables on ``settings``' database, its schema upgraded (an old
+    ``api.sqlite3`` in the data home is moved in on the way)."""
+    from indexing.store.schema import open_database
+
+    return ApiDB(open_database(settings))
+
+
+__all__ = ["ApiDB", "open_api_db"]

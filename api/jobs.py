@@ -1,6 +1,6 @@
 """Batch jobs: an uploaded demand file matched by ``matcher.batch`` (via the engine), and
-index rebuilds. One job at a time per worker process (a thread), state in the API's
-SQLite file so any worker can answer ``GET /v1/jobs/{id}``; files under
+index rebuilds. One job at a time per worker process (a thread), state in the ``jobs``
+table of the one database so any worker can answer ``GET /v1/jobs/{id}``; files under
 ``<home>/jobs/<job_id>/``. A job whose process died is reported as failed on restart.
 
 Personal data: the uploaded input is written 0600 in a 0700 folder and deleted when the
@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import psutil
+from sqlalchemy import func, insert, select, update
+
+from indexing.store.database import lock_row
+from indexing.store.tables_api import jobs as jobs_table
 
 from patmatch.atomic_io import atomic_rename
 from patmatch.errors import ConflictError, InputError, NotFoundError, PatmatchError
@@ -53,19 +57,18 @@ def cancel_job(db: ApiDB, job_id: str, by: str) -> str:
     """Mark a queued or running job cancelled; returns its status afterwards.
 
     Raises NotFoundError for an unknown id and ConflictError for a finished job."""
-    with db.write_lock:
-        conn = db.conn()
-        row = conn.execute("SELECT status FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+    with db.write() as conn:
+        row = lock_row(conn, jobs_table, {"job_id": job_id})
         if row is None:
             raise NotFoundError(f"job '{job_id}' not found", details={"job_id": job_id})
-        if row["status"] in FINISHED:
-            if row["status"] == "cancelled":
+        if row.status in FINISHED:
+            if row.status == "cancelled":
                 return "cancelled"
-            raise ConflictError(f"job '{job_id}' has already finished ({row['status']}); "
+            raise ConflictError(f"job '{job_id}' has already finished ({row.status}); "
                                 "nothing to cancel",
-                                details={"job_id": job_id, "status": row["status"]})
-        conn.execute("UPDATE jobs SET status='cancelled', error=?, updated_at=? "
-                     "WHERE job_id=?", (f"cancelled by {by}", utcnow(), job_id))
+                                details={"job_id": job_id, "status": row.status})
+        conn.execute(update(jobs_table).where(jobs_table.c.job_id == job_id)
+                     .values(status="cancelled", error=f"cancelled by {by}", updated_at=utcnow()))
     return "cancelled"
 
 
@@ -122,19 +125,17 @@ class JobManager:
 
     # --- reading ----------------------------------------------------------------------
     def get(self, job_id: str, principal: Principal) -> dict:
-        rows = self.db.query("SELECT * FROM jobs WHERE job_id=?", (job_id,))
+        rows = self.db.rows(select(jobs_table).where(jobs_table.c.job_id == job_id))
         if not rows or not self._may_see(principal, rows[0]):
             raise NotFoundError(f"job '{job_id}' not found", details={"job_id": job_id})
         return self._out(rows[0])
 
     def list(self, principal: Principal, *, limit: int, offset: int) -> tuple[int, list[dict]]:
-        if principal.role == "operator":
-            where, params = "", ()
-        else:
-            where, params = "WHERE key_id=?", (principal.key_id,)
-        total = self.db.query(f"SELECT COUNT(*) FROM jobs {where}", params)[0][0]
-        rows = self.db.query(f"SELECT * FROM jobs {where} ORDER BY created_at DESC, job_id "
-                             f"LIMIT ? OFFSET ?", (*params, limit, offset))
+        t = jobs_table
+        conds = [] if principal.role == "operator" else [t.c.key_id == principal.key_id]
+        total = self.db.scalar(select(func.count()).select_from(t).where(*conds))
+        rows = self.db.rows(select(t).where(*conds).order_by(t.c.created_at.desc(), t.c.job_id)
+                            .limit(limit).offset(offset))
         return int(total), [self._out(r) for r in rows]
 
     def result_path(self, job_id: str, principal: Principal) -> tuple[Path, str]:
@@ -159,8 +160,7 @@ class JobManager:
 
     # --- execution --------------------------------------------------------------------
     def _status(self, job_id: str) -> str | None:
-        rows = self.db.query("SELECT status FROM jobs WHERE job_id=?", (job_id,))
-        return rows[0]["status"] if rows else None
+        return self.db.scalar(select(jobs_table.c.status).where(jobs_table.c.job_id == job_id))
 
     def _run_match(self, job_id: str, input_path: Path, out_path: Path, params: dict) -> None:
         folder = input_path.parent
@@ -171,9 +171,9 @@ class JobManager:
         tmp = out_path.with_name(f".tmp-{out_path.name}")
 
         def progress(fraction: float) -> None:
-            if self._status(job_id) == "cancelled":
+            # refused once the job was cancelled (by any worker): stop at this block
+            if not self._set(job_id, progress=max(0.0, min(1.0, float(fraction)))):
                 raise JobCancelled(job_id)
-            self._set(job_id, progress=max(0.0, min(1.0, float(fraction))))
 
         ok = False
         try:
@@ -184,7 +184,8 @@ class JobManager:
                 raise JobCancelled(job_id)
             os.chmod(tmp, 0o600)
             atomic_rename(tmp, out_path)
-            self._finish(job_id, "succeeded", rows=rows)
+            if not self._finish(job_id, "succeeded", rows=rows):
+                raise JobCancelled(job_id)  # cancelled between the check and the finish
             ok = True
         except JobCancelled:
             log.info("job %s cancelled", job_id)
@@ -203,8 +204,9 @@ class JobManager:
         self._set(job_id, status="running")
         try:
             build_id = self.engine.rebuild()
-            row = self.db.query("SELECT params FROM jobs WHERE job_id=?", (job_id,))[0]
-            params = {**json.loads(row["params"]), "build_id": build_id}
+            stored = self.db.scalar(select(jobs_table.c.params)
+                                    .where(jobs_table.c.job_id == job_id))
+            params = {**json.loads(stored), "build_id": build_id}
             self._set(job_id, params=json.dumps(params, ensure_ascii=False))
             self._finish(job_id, "succeeded")
         except Exception as exc:
@@ -219,28 +221,33 @@ class JobManager:
                 input_name: str | None) -> None:
         now = utcnow()
         params = {**params, "kind": kind, "pid": os.getpid()}
-        self.db.execute(
-            "INSERT INTO jobs(job_id, key_id, status, params, created_at, updated_at, "
-            "input_name) VALUES (?,?,?,?,?,?,?)",
-            (job_id, p.key_id, "queued", json.dumps(params, ensure_ascii=False), now, now,
-             input_name))
+        self.db.run(insert(jobs_table).values(
+            job_id=job_id, key_id=p.key_id, status="queued",
+            params=json.dumps(params, ensure_ascii=False), created_at=now, updated_at=now,
+            input_name=input_name))
 
-    def _set(self, job_id: str, **fields: Any) -> None:
+    def _set(self, job_id: str, **fields: Any) -> bool:
+        """Change a job that has not finished (a conditional UPDATE: a cancel from another
+        worker that lands first is never overwritten); False when it had finished."""
         fields["updated_at"] = utcnow()
-        cols = ", ".join(f"{k}=?" for k in fields)
-        self.db.execute(f"UPDATE jobs SET {cols} WHERE job_id=?", (*fields.values(), job_id))
+        t = jobs_table
+        return self.db.run(update(t).where(t.c.job_id == job_id,
+                                           t.c.status.not_in(FINISHED)).values(**fields)) == 1
 
     def _finish(self, job_id: str, status: str, *, rows: int | None = None,
-                error: str | None = None) -> None:
+                error: str | None = None) -> bool:
         extra = {"progress": 1.0} if status == "succeeded" else {}
-        self._set(job_id, status=status, rows=rows, error=error, **extra)
+        if not self._set(job_id, status=status, rows=rows, error=error, **extra):
+            return False
         self.metrics.jobs.labels(status=status).inc()
         if error:
             log.warning("job %s failed: %s", job_id, error)
+        return True
 
     def _fail_orphans(self) -> None:
-        for r in self.db.query("SELECT job_id, params FROM jobs WHERE status IN "
-                               "('queued','running')"):
+        t = jobs_table
+        for r in self.db.rows(select(t.c.job_id, t.c.params)
+                              .where(t.c.status.in_(("queued", "running")))):
             pid = json.loads(r["params"]).get("pid")
             if pid and pid != os.getpid() and psutil.pid_exists(pid):
                 continue

@@ -1,7 +1,7 @@
 """The FastAPI app factory.
 
-``create_app()`` wires settings, the API's own SQLite file (keys, audit, jobs), metrics and
-the engine; ``lifespan`` loads the published bundle and starts the reload watcher. Tests
+``create_app()`` wires settings, the API's tables on the one database (keys, audit, jobs;
+``api.db``), metrics and the engine; ``lifespan`` loads the published bundle and starts the reload watcher. Tests
 pass ``engine=`` (a fake) and get the same app otherwise. Run with ``patmatch serve`` or
 ``uvicorn --factory api.main:create_app``.
 """
@@ -20,7 +20,7 @@ from patmatch.errors import NoBundleError
 from patmatch.settings import Settings, get_settings
 
 from api.audit import AuditLog
-from api.db import ApiDB, api_db_path
+from api.db import open_api_db
 from api.deps import reject_repeated_scalars
 from api.errors import PayloadTooLargeError, error_body, install_error_handlers
 from api.jobs import JobManager
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
         from api.live import LiveEngine
 
         engine = LiveEngine(settings)
-    db = ApiDB(api_db_path(settings.home))
+    db = open_api_db(settings)
     metrics = Metrics()
     interval = settings.api_reload_poll_seconds if reload_interval is None else reload_interval
 
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None, *, engine: ServingEngine | None
             app.state.jobs.shutdown()
             app.state.push_worker.wait_idle(timeout=30)
             engine.close()
+            db.close()  # its pool only: a later lifespan of the same app reconnects
 
     app = FastAPI(title="patmatch", version="1", description=DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(reject_repeated_scalars)],

@@ -20,15 +20,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from sqlalchemy import insert, select, update
+
+from indexing.store.tables_api import api_keys
 from patmatch.errors import AuthenticationError, InputError, NotFoundError, PermissionDeniedError
 
 from api.db import ApiDB
+
+log = logging.getLogger("patmatch.api.security")
 
 Role = Literal["operator", "analyst", "centre", "broker"]
 ROLES: tuple[str, ...] = ("operator", "analyst", "centre", "broker")
@@ -179,29 +185,28 @@ class KeyStore:
         key_id = secrets.token_hex(4)
         key = f"pm_{key_id}_{secrets.token_urlsafe(32)}"
         info = KeyInfo(key_id, name.strip(), role, centre, tuple(chains), utcnow())
-        self.db.execute(
-            "INSERT INTO api_keys(key_id, key_hash, name, role, centre, chains, created_at) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (key_id, hash_key(key), info.name, role, centre, json.dumps(list(chains)),
-             info.created_at))
+        self.db.run(insert(api_keys).values(
+            key_id=key_id, key_hash=hash_key(key), name=info.name, role=role, centre=centre,
+            chains=json.dumps(list(chains)), created_at=info.created_at))
         return key, info
 
     def list(self, include_revoked: bool = True) -> list[KeyInfo]:
-        rows = self.db.query("SELECT * FROM api_keys ORDER BY created_at, key_id")
+        rows = self.db.rows(select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_id))
         out = [self._info(r) for r in rows]
         return [k for k in out if include_revoked or k.revoked_at is None]
 
     def revoke(self, key_id: str) -> KeyInfo:
-        cur = self.db.execute(
-            "UPDATE api_keys SET revoked_at=? WHERE key_id=? AND revoked_at IS NULL",
-            (utcnow(), key_id))
-        rows = self.db.query("SELECT * FROM api_keys WHERE key_id=?", (key_id,))
-        if not rows:
+        with self.db.write() as conn:
+            # a revoked key keeps its first revocation time: revoking is idempotent
+            conn.execute(update(api_keys).where(api_keys.c.key_id == key_id,
+                                                api_keys.c.revoked_at.is_(None))
+                         .values(revoked_at=utcnow()))
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)
+                               ).mappings().first()
+        if row is None:
             raise NotFoundError(f"no API key with id '{key_id}'", details={"key_id": key_id})
-        if cur.rowcount == 0:
-            pass  # already revoked: revoking is idempotent
         self._cache.clear()
-        return self._info(rows[0])
+        return self._info(row)
 
     def verify(self, key: str | None) -> Principal:
         if not key:
@@ -219,8 +224,8 @@ class KeyStore:
         if hit is not None and now - hit[0] < self.CACHE_SECONDS:
             principal = hit[1]
         else:
-            rows = self.db.query(
-                "SELECT * FROM api_keys WHERE key_hash=? AND revoked_at IS NULL", (digest,))
+            rows = self.db.rows(select(api_keys).where(api_keys.c.key_hash == digest,
+                                                       api_keys.c.revoked_at.is_(None)))
             principal = None
             if rows and hmac.compare_digest(rows[0]["key_hash"], digest):
                 info = self._info(rows[0])
@@ -233,8 +238,11 @@ class KeyStore:
             raise AuthenticationError("the API key is unknown or revoked")
         if now - self._last_used.get(principal.key_id, -1e9) > 60:
             self._last_used[principal.key_id] = now
-            self.db.execute("UPDATE api_keys SET last_used_at=? WHERE key_id=?",
-                            (utcnow(), principal.key_id))
+            try:
+                self.db.run(update(api_keys).where(api_keys.c.key_id == principal.key_id)
+                            .values(last_used_at=utcnow()))
+            except Exception:  # a busy database must not refuse a valid key over a timestamp
+                log.exception("could not record the last use of key %s", principal.key_id)
         return principal
 
     @staticmethod

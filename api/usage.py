@@ -1,6 +1,6 @@
-"""Service statistics from the API's own database for a reporting period: who was served,
-how many match results they viewed, and the access-control facts a security review
-asks for. These are the 服务 and 数据安全 sections of ``patmatch report``.
+"""Service statistics from the API's tables (keys, audit log) for a reporting period: who
+was served, how many match results they viewed, and the access-control facts a security
+review asks for. These are the 服务 and 数据安全 sections of ``patmatch report``.
 
 A *view* is one match result shown to a caller through an audited, successful request: a
 patent listed for a demand (``match.demand``), a supply-demand pair of a chain
@@ -12,44 +12,60 @@ push at all. Pushes are delivered digest items, counted by ``api.push.stats``.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, inspect, select, text
 
 from indexing.store.stats import Period
+from indexing.store.tables_api import AUDIT_TRIGGERS, api_keys, audit_log
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 VIEW_ACTIONS = {"match.demand": "patents listed for a demand",
                 "chains.pairs": "supply-demand pairs of a chain",
                 "jobs.download": "rows of downloaded batch results"}
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    # read-only: a report must never create or change the API database
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-    conn.row_factory = sqlite3.Row
-    return conn
+def _append_only(conn: Connection) -> bool:
+    """Whether the triggers that refuse UPDATE/DELETE on the audit log are in place."""
+    want = set(AUDIT_TRIGGERS.get(conn.dialect.name, ()))
+    if conn.dialect.name == "sqlite":
+        have = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger' "
+                                     "AND tbl_name='audit_log'")).scalars())
+    elif conn.dialect.name == "postgresql":
+        have = set(conn.execute(text(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' "
+            "AND tgrelid = to_regclass('audit_log')")).scalars())
+    else:
+        return False
+    return bool(want) and want <= have
 
 
-def usage_stats(db_path: Path, period: Period) -> dict[str, Any]:
-    """Requests, views, centres served and key/audit facts from ``api.sqlite3``;
-    ``available: False`` (and zeros) when the API has never run in this data home."""
+def usage_stats(engine: Engine, period: Period) -> dict[str, Any]:
+    """Requests, views, centres served and key/audit facts from the API's tables;
+    ``available: False`` (and zeros) when the API has never run on this database (no key,
+    no audit entry). Only reads."""
     empty = {"available": False, "requests": 0, "errors": 0, "by_role": {}, "by_action": {},
              "views": 0, "views_by_action": {}, "demands_served": 0, "centres_served": [],
              "keys": {}, "centres_registered": [], "centre_chains": {}, "audit_entries_total": 0,
              "audit_append_only": False}
-    if not Path(db_path).is_file():
-        return empty
-    with _connect(Path(db_path)) as conn:
+    a = audit_log
+    with engine.connect() as conn:
+        if not {"audit_log", "api_keys"} <= set(inspect(conn).get_table_names()):
+            return empty
+        total = conn.execute(select(func.count()).select_from(a)).scalar()
+        keys = conn.execute(select(api_keys.c.key_id, api_keys.c.role, api_keys.c.centre,
+                                   api_keys.c.chains, api_keys.c.revoked_at)).mappings().all()
+        if not total and not keys:
+            return empty
         rows = conn.execute(
-            "SELECT key_id, role, action, target, result_count, status FROM audit_log "
-            "WHERE substr(ts, 1, 10) BETWEEN ? AND ?",
-            (period.start.isoformat(), period.end.isoformat())).fetchall()
-        keys = conn.execute("SELECT key_id, role, centre, chains, revoked_at FROM api_keys"
-                            ).fetchall()
-        total = conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
-        triggers = {r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_log'")}
+            select(a.c.key_id, a.c.role, a.c.action, a.c.target, a.c.result_count, a.c.status)
+            .where(func.substr(a.c.ts, 1, 10).between(period.start.isoformat(),
+                                                      period.end.isoformat()))
+        ).mappings().all()
+        append_only = _append_only(conn)
     centre_of = {k["key_id"]: k["centre"] or k["key_id"] for k in keys if k["role"] == "centre"}
     ok = [r for r in rows if r["status"] < 400]
     views: Counter = Counter()
@@ -77,7 +93,7 @@ def usage_stats(db_path: Path, period: Period) -> dict[str, Any]:
         "centre_chains": {k["centre"] or k["key_id"]: json.loads(k["chains"] or "[]")
                           for k in keys if k["role"] == "centre" and not k["revoked_at"]},
         "audit_entries_total": int(total),
-        "audit_append_only": {"audit_no_update", "audit_no_delete"} <= triggers,
+        "audit_append_only": append_only,
     }
 
 

@@ -20,7 +20,7 @@ def serve_centres(settings: Any, *, centres: int = 5, demands_per_centre: int = 
     """Create ``centres`` centre keys and fetch matches for their demands via the API."""
     from fastapi.testclient import TestClient
 
-    from api.db import ApiDB, api_db_path
+    from api.db import open_api_db
     from api.main import create_app
     from api.security import KeyStore
     from indexing.index.bundle import load_current
@@ -29,7 +29,7 @@ def serve_centres(settings: Any, *, centres: int = 5, demands_per_centre: int = 
     chains: Counter = Counter()
     for cs in bundle.demands.facets["chains"].to_list():
         chains.update(cs or ())
-    keys = KeyStore(ApiDB(api_db_path(settings.home)))
+    keys = KeyStore(open_api_db(settings))
     served: dict[str, dict[str, int]] = {}
     with TestClient(create_app(settings, reload_interval=0)) as client:
         for i, (chain, _) in enumerate(chains.most_common(centres)):

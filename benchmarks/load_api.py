@@ -246,11 +246,13 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--key is required with --base-url")
         base, key = args.base_url.rstrip("/"), args.key
     elif args.home:
-        from api.db import ApiDB, api_db_path
+        from api.db import open_api_db
         from api.security import KeyStore
+        from patmatch.settings import Settings
 
-        key, _ = KeyStore(ApiDB(api_db_path(args.home))).create("load_api benchmark",
-                                                                 "operator")
+        # the server's database: PATMATCH_DATABASE_URL, else the SQLite file in --home
+        key, _ = KeyStore(open_api_db(Settings(home=args.home))).create("load_api benchmark",
+                                                                        "operator")
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         proc = _spawn(args.home, args.workers, port)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from indexing.records import DemandRecord, PatentRecord
@@ -45,10 +46,10 @@ def _fill_store(settings: Settings) -> None:
 
 def _audit(settings: Settings) -> None:
     from api.audit import AuditLog
-    from api.db import ApiDB, api_db_path
+    from api.db import open_api_db
     from api.security import KeyStore, Principal
 
-    db = ApiDB(api_db_path(settings.home))
+    db = open_api_db(settings)
     keys = KeyStore(db)
     _, a = keys.create("A", "centre", centre="centre-a", chains=["new_energy_vehicle"])
     _, b = keys.create("B", "centre", centre="centre-b", chains=["high_end_equipment"])
@@ -92,22 +93,28 @@ def test_record_stats_per_chain_and_period(settings: Settings) -> None:
     assert before["supply"]["patents"] == 3  # the stock is counted whatever the period
 
 
-def test_usage_counts_views_centres_and_is_read_only(settings: Settings) -> None:
-    from api.db import api_db_path
+def test_usage_counts_views_centres_and_is_read_only(db_settings: Settings) -> None:
+    from indexing.store.database import create_db_engine, database_url
     from api.usage import usage_stats
 
-    missing = usage_stats(api_db_path(settings.home), THIS_YEAR)
-    assert missing["available"] is False and not api_db_path(settings.home).exists()
-    _audit(settings)
-    u = usage_stats(api_db_path(settings.home), THIS_YEAR)
-    assert u["requests"] == 5 and u["errors"] == 1
-    assert u["views"] == 35
-    assert u["views_by_action"] == {"match.demand": 10, "chains.pairs": 20, "jobs.download": 5}
-    assert u["demands_served"] == 1
-    assert u["centres_served"] == ["centre-a"]  # centre-b only failed
-    assert u["centres_registered"] == ["centre-a", "centre-b"]  # centre-c is revoked
-    assert u["audit_append_only"] is True and u["audit_entries_total"] == 5
-    assert usage_stats(api_db_path(settings.home), LAST_YEAR)["views"] == 0
+    engine = create_db_engine(database_url(db_settings))
+    try:
+        assert usage_stats(engine, THIS_YEAR)["available"] is False  # no tables yet
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == []  # and none were made
+        _audit(db_settings)
+        u = usage_stats(engine, THIS_YEAR)
+        assert u["requests"] == 5 and u["errors"] == 1
+        assert u["views"] == 35
+        assert u["views_by_action"] == {"match.demand": 10, "chains.pairs": 20,
+                                        "jobs.download": 5}
+        assert u["demands_served"] == 1
+        assert u["centres_served"] == ["centre-a"]  # centre-b only failed
+        assert u["centres_registered"] == ["centre-a", "centre-b"]  # centre-c is revoked
+        assert u["audit_append_only"] is True and u["audit_entries_total"] == 5
+        assert usage_stats(engine, LAST_YEAR)["views"] == 0
+    finally:
+        engine.dispose()
 
 
 def test_report_targets_archive_and_markdown(settings: Settings) -> None:

@@ -17,10 +17,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _db():
-    from api.db import ApiDB, api_db_path
+    from api.db import open_api_db
     from patmatch.settings import get_settings
 
-    return ApiDB(api_db_path(get_settings().home))
+    return open_api_db(get_settings())
 
 
 @jobs_app.command("cancel")
@@ -31,7 +31,11 @@ def jobs_cancel(job_id: Annotated[str, typer.Argument(help="the job id, e.g. "
     deletes the job's files."""
     from api.jobs import cancel_job
 
-    cancel_job(_db(), job_id, "patmatch jobs cancel")
+    db = _db()
+    try:
+        cancel_job(db, job_id, "patmatch jobs cancel")
+    finally:
+        db.close()
     typer.echo(f"已取消任务 {job_id}（运行中的任务在下一批次处停止并删除其文件）")
 
 
@@ -39,8 +43,16 @@ def jobs_cancel(job_id: Annotated[str, typer.Argument(help="the job id, e.g. "
 @cli_errors
 def jobs_list(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
     """The newest jobs: id, status, progress."""
-    rows = _db().query("SELECT job_id, status, progress, updated_at, error FROM jobs "
-                       "ORDER BY created_at DESC LIMIT ?", (limit,))
+    from sqlalchemy import select
+
+    from indexing.store.tables_api import jobs as t
+
+    db = _db()
+    try:
+        rows = db.rows(select(t.c.job_id, t.c.status, t.c.progress, t.c.updated_at, t.c.error)
+                       .order_by(t.c.created_at.desc()).limit(limit))
+    finally:
+        db.close()
     if not rows:
         typer.echo("没有任务", err=True)
         return

@@ -157,11 +157,11 @@ def _supervisor() -> type:
 
 
 def _store():
-    from api.db import ApiDB, api_db_path
+    from api.db import open_api_db
     from api.security import KeyStore
     from patmatch.settings import get_settings
 
-    return KeyStore(ApiDB(api_db_path(get_settings().home)))
+    return KeyStore(open_api_db(get_settings()))
 
 
 def _check_chains(chains: tuple[str, ...]) -> tuple[str, ...]:

@@ -107,8 +107,8 @@ def _security(settings: Any, store_counts: dict[str, int], usage: dict[str, Any]
 
 def build_report(settings: Any, period: Any, *, today: _dt.date | None = None) -> dict:
     """The report as a JSON-able dict (not yet archived)."""
-    from api.db import api_db_path
     from api.usage import usage_stats
+    from indexing.store.database import create_db_engine, database_url
     from indexing.store.stats import record_stats
     from indexing.store.record_store import open_store
     from labeling_spec.chains import load_taxonomy
@@ -122,7 +122,11 @@ def build_report(settings: Any, period: Any, *, today: _dt.date | None = None) -
         push = _push_sections(settings, period, store)
     finally:
         store.close()
-    usage = usage_stats(api_db_path(settings.home), period)
+    engine = create_db_engine(database_url(settings))
+    try:
+        usage = usage_stats(engine, period)
+    finally:
+        engine.dispose()
     bundle = _bundle_summary(settings)
     served = (bundle["patents"] + bundle["demands"]) if bundle else 0
     delivered = push["delivered"]

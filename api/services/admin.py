@@ -53,7 +53,6 @@ def push_counts(db: Any, settings: Any) -> dict[str, int]:
     """Delivered pushes (all time, last 365 days) and, separately, API result views."""
     import datetime as _dt
 
-    from api.db import api_db_path
     from api.push.stats import push_summary
     from api.usage import usage_stats
     from indexing.store.stats import Period
@@ -61,7 +60,7 @@ def push_counts(db: Any, settings: Any) -> dict[str, int]:
     out = push_summary(db)
     today = _dt.datetime.now(_dt.timezone.utc).date()
     period = Period(today - _dt.timedelta(days=364), today)
-    out["views_last_365_days"] = int(usage_stats(api_db_path(settings.home), period)["views"])
+    out["views_last_365_days"] = int(usage_stats(db, period)["views"])
     return out
 
 

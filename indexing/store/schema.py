@@ -8,7 +8,7 @@ revision is current. A store made by a release before Alembic (tables plus a
 hook for the revision that moves the API's old second file (``<home>/api.sqlite3``) in:
 a migration reads it from ``context.config.attributes``, counts rows in ``["moved"]``
 and sets ``["legacy_consumed"]``; the file is renamed to ``api.sqlite3.moved`` after the
-commit.
+commit (revision 0003_api does this).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 LEGACY_API_DB = "api.sqlite3"
+# An arbitrary constant: every patmatch process upgrading the same PostgreSQL database
+# takes this transaction lock (migrations/env.py, legacy_api.adopt), so one does the work.
+ADVISORY_LOCK_ID = 0x7061746D  # "patm"
 # Alembic keeps its running context in module globals: one upgrade per process at a time
 # (other processes are kept out by the database's own lock, see migrations/env.py).
 _UPGRADE_LOCK = threading.Lock()
@@ -98,24 +101,45 @@ def upgrade(engine: Engine, *, revision: str = "head",
         command.upgrade(cfg, revision)
         moved = dict(cfg.attributes["moved"])
     if legacy is not None and cfg.attributes.get("legacy_consumed"):
-        legacy.rename(legacy.with_name(legacy.name + ".moved"))
-        for suffix in ("-wal", "-shm"):
-            legacy.with_name(legacy.name + suffix).unlink(missing_ok=True)
+        from indexing.store.legacy_api import retire
+
+        retire(legacy)
     return UpgradeResult(before, current_revisions(engine), moved)
 
 
+def legacy_api_path(engine: Engine, settings: Settings | None) -> Path | None:
+    """Where an old ``api.sqlite3`` would be: in the data home; without settings, beside a
+    SQLite database file (the default layout). None when that is the database itself."""
+    db_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    if settings is not None:
+        legacy = Path(settings.home) / LEGACY_API_DB
+    elif db_file and db_file != ":memory:":
+        legacy = Path(db_file).expanduser().resolve().parent / LEGACY_API_DB
+    else:
+        return None
+    if db_file and Path(db_file).expanduser().resolve() == legacy.resolve():
+        return None  # the operator pointed the database at the old file itself
+    return legacy
+
+
 def ensure_schema(engine: Engine, settings: Settings | None = None) -> None:
-    """Upgrade the database when it is behind the code; refuse one that is ahead."""
+    """Upgrade the database when it is behind the code; refuse one that is ahead. An old
+    ``api.sqlite3`` (see :func:`legacy_api_path`) is moved in on the way, or, when the
+    database is already current, by :func:`indexing.store.legacy_api.adopt`."""
     heads = head_revisions()
     current = current_revisions(engine)
+    legacy = legacy_api_path(engine, settings)
     if current == heads:
+        if legacy is not None and legacy.is_file():
+            from indexing.store.legacy_api import adopt
+
+            adopt(engine, legacy)
         return
     if current and not set(current) <= _known_revisions():
         raise ConfigError(
             f"the database is at revision {', '.join(current)}, unknown to this patmatch "
             f"(newest known: {', '.join(heads)}); upgrade patmatch",
             details={"current": list(current), "heads": list(heads)})
-    legacy = Path(settings.home) / LEGACY_API_DB if settings is not None else None
     upgrade(engine, legacy_api_db=legacy)
 
 

@@ -206,9 +206,8 @@ __all__ = ["EVENT_COLUMNS", "TransferCounts", "TransferEvent", "TransferReposito
 
 
 def open_transfers(settings: Any) -> TransferRepository:
-    """The repository on the configured database (``PATMATCH_DATABASE_URL``)."""
-    from indexing.store.database import create_db_engine, database_url
+    """The repository on the configured database (``PATMATCH_DATABASE_URL``), its schema
+    upgraded (migration 0004_transfers creates the table)."""
+    from indexing.store.schema import open_database
 
-    repo = TransferRepository(create_db_engine(database_url(settings)))
-    repo.create()
-    return repo
+    return TransferRepository(open_database(settings))

@@ -103,3 +103,24 @@ def keys(app) -> dict[str, str]:
 
 def hdr(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
+
+
+def stored_bytes(app) -> bytes:
+    """Everything the app's database holds: every row of every table (both backends), and
+    on SQLite the raw file and its write-ahead log too (free pages, old row versions)."""
+    import sqlalchemy as sa
+
+    engine = app.state.db.engine
+    out = []
+    with engine.connect() as conn:
+        for name in sa.inspect(conn).get_table_names():
+            for row in conn.execute(sa.text(f'SELECT * FROM "{name}"')):
+                out.append(repr(tuple(row)))
+    raw = "\n".join(out).encode("utf-8")
+    if engine.dialect.name == "sqlite":
+        from pathlib import Path
+
+        db_file = Path(engine.url.database)
+        for f in db_file.parent.glob(db_file.name + "*"):
+            raw += f.read_bytes()
+    return raw

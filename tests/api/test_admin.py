@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+import sqlalchemy as sa
 
-from api.db import api_db_path
-from tests.api.conftest import hdr
+from tests.api.conftest import hdr, stored_bytes
+
+
+@pytest.fixture()
+def settings(db_settings):
+    """Every test here runs on SQLite and on PostgreSQL: keys and audit live in the database."""
+    return db_settings
 
 
 def test_index_publish_rollback_reload(client, keys, engine):
@@ -96,7 +100,7 @@ def test_keys_over_http(client, keys):
 
 
 def test_only_hashes_are_stored(app, keys, settings):
-    raw = api_db_path(settings.home).read_bytes()
+    raw = stored_bytes(app)
     for k in keys.values():
         assert k.encode() not in raw
         assert k.split("_", 2)[2].encode() not in raw
@@ -119,13 +123,11 @@ def test_audit_log(client, keys, settings):
     assert [(e["target"], e["key_name"], e["status"]) for e in hidden["items"]] == [
         ("D-B-CONF", "centre_a", 404)]
     assert client.get("/v1/audit", headers=hdr(keys["analyst"])).status_code == 403
-    # append-only at the storage level
-    con = sqlite3.connect(api_db_path(settings.home))
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("DELETE FROM audit_log")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("UPDATE audit_log SET role='operator'")
-    con.close()
+    # append-only at the storage level, on both backends
+    db = client.app.state.db.engine
+    for stmt in ("DELETE FROM audit_log", "UPDATE audit_log SET role='operator'"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.begin() as conn:
+            conn.execute(sa.text(stmt))
 
 
 def test_metrics(client, keys):
@@ -154,9 +156,7 @@ def test_audit_never_holds_contact_data(client, keys, settings):
     did = r.json()["id"]
     client.get(f"/v1/demands/{did}", headers=hdr(keys["analyst"]))
     client.get("/v1/demands", headers=hdr(keys["broker"]))
-    raw = api_db_path(settings.home).read_bytes()
-    for db_file in settings.home.glob("api.sqlite3*"):
-        raw += db_file.read_bytes()
+    raw = stored_bytes(client.app)
     for secret in ("13700001234", "li@example.com", "李雷"):
         assert secret.encode() not in raw
     entries = client.get("/v1/audit", headers=hdr(keys["operator"])).json()["items"]

@@ -1,4 +1,5 @@
-"""`patmatch keys create|list|revoke` and `patmatch serve --help` (CLI edge)."""
+"""`patmatch keys create|list|revoke` and `patmatch serve --help` (CLI edge); the keys
+live in the one database (both backends: ``db_settings``)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,19 @@ from typer.testing import CliRunner
 
 from api.cli import app
 
-from api.db import ApiDB, api_db_path
+from api.db import open_api_db
 from api.security import KeyStore
 
 runner = CliRunner()
 
 
-def test_keys_lifecycle(home):
+def test_keys_lifecycle(db_settings):
     r = runner.invoke(app, ["keys", "create", "常州新能源汽车运营中心", "--role", "centre",
                             "--centre", "cz-nev", "--chain", "nev", "--chain", "battery_storage"])
     assert r.exit_code == 0, r.output
     key = r.stdout.strip().splitlines()[0]
     assert key.startswith("pm_")
-    store = KeyStore(ApiDB(api_db_path(home)))
+    store = KeyStore(open_api_db(db_settings))
     p = store.verify(key)
     assert (p.role, p.centre, p.chains) == ("centre", "cz-nev", ("nev", "battery_storage"))
     r = runner.invoke(app, ["keys", "list"])
@@ -30,7 +31,7 @@ def test_keys_lifecycle(home):
     assert p.key_id in runner.invoke(app, ["keys", "list", "--all"]).stdout
 
 
-def test_keys_errors_are_clear(home):
+def test_keys_errors_are_clear(db_settings):
     r = runner.invoke(app, ["keys", "create", "x", "--role", "admin"])
     assert r.exit_code == 2 and "role must be one of" in r.stderr and "Traceback" not in r.output
     r = runner.invoke(app, ["keys", "create", "x", "--role", "centre"])
@@ -41,7 +42,7 @@ def test_keys_errors_are_clear(home):
     r = runner.invoke(app, ["keys", "create", "x", "--role", "centre", "--centre", "c",
                             "--chain", "动力电池与新型储能", "--chain", "nev"])
     assert r.exit_code == 0, r.output  # a Chinese chain name works as the id
-    p = KeyStore(ApiDB(api_db_path(home))).verify(r.stdout.strip().splitlines()[0])
+    p = KeyStore(open_api_db(db_settings)).verify(r.stdout.strip().splitlines()[0])
     assert p.chains == ("battery_storage", "nev")
     r = runner.invoke(app, ["keys", "revoke", "feedbeef"])
     assert r.exit_code == 3 and "no API key" in r.stderr

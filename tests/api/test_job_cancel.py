@@ -6,9 +6,17 @@ import io
 import stat
 import threading
 
+import pytest
+
 from tests.api.conftest import hdr
 
 CSV = "id,text\nQ1,锂离子电池低温续航衰减\nQ2,光伏组件清洗机器人\n".encode()
+
+
+@pytest.fixture()
+def settings(db_settings):
+    """Every test here runs on SQLite and on PostgreSQL: the jobs table is in the database."""
+    return db_settings
 
 
 def _submit(client, key, data=CSV, name="demands.csv"):

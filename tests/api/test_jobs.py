@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from tests.api.conftest import hdr
 
 CSV = "id,text\nQ1,锂离子电池低温续航衰减\nQ2,光伏组件清洗机器人\n".encode()
+
+
+@pytest.fixture()
+def settings(db_settings):
+    """Every test here runs on SQLite and on PostgreSQL: the jobs table is in the database."""
+    return db_settings
 
 
 def _submit(client, key, data=CSV, name="demands.csv", **form):
@@ -76,8 +84,10 @@ def test_orphaned_jobs_fail_on_restart(settings, engine, keys, app):
     jobs = app.state.jobs
     p = app.state.keys.verify(keys["analyst"])
     jobs._insert("job-orphan", "match", p, {"format": "csv"}, "x.csv")
-    jobs.db.execute("UPDATE jobs SET params=? WHERE job_id=?",
-                    ('{"kind": "match", "pid": 999999999, "format": "csv"}', "job-orphan"))
+    from indexing.store.tables_api import jobs as t
+
+    jobs.db.run(t.update().where(t.c.job_id == "job-orphan")
+                .values(params='{"kind": "match", "pid": 999999999, "format": "csv"}'))
     JobManager(jobs.db, engine, settings.jobs_dir, app.state.metrics)
     assert jobs.get("job-orphan", p)["status"] == "failed"
 

@@ -49,3 +49,97 @@ def make_old_store(path: Path, *, patents: int = 3, demands: int = 2) -> None:
         con.execute("INSERT INTO label_sets VALUES ('patents', 'v1', ?)", (T,))
         con.execute("INSERT INTO labels VALUES ('patents', 'CN000000A', '{\"chain\": \"ev\"}')")
     con.close()
+
+
+# ``api/db.py`` _SCHEMA of the releases that kept the API in a second file, verbatim
+# (``<home>/api.sqlite3``: keys, audit log, jobs; main up to 9cd59b9).
+API_V1 = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id      TEXT PRIMARY KEY,
+    key_hash    TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    centre      TEXT,
+    chains      TEXT NOT NULL DEFAULT '[]',
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT,
+    last_used_at TEXT
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts           TEXT NOT NULL,
+    key_id       TEXT,
+    key_name     TEXT,
+    role         TEXT,
+    method       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    target       TEXT,
+    query        TEXT,
+    result_count INTEGER,
+    status       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_key ON audit_log(key_id, seq);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id      TEXT PRIMARY KEY,
+    key_id      TEXT,
+    status      TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    progress    REAL NOT NULL DEFAULT 0,
+    rows        INTEGER,
+    error       TEXT,
+    result_path TEXT,
+    input_name  TEXT
+);
+"""
+
+# the key the old file holds (only its sha256 is stored, as the old KeyStore did)
+OLD_KEY = "pm_0ld0ld01_legacy-secret-of-the-old-api-file-000000000000"
+
+
+def make_old_api_db(path: Path, *, audit_rows: int = 2, wal_tail: int = 0) -> None:
+    """An api.sqlite3 as the old API left it: a centre key (``OLD_KEY``), a revoked key,
+    ``audit_rows`` audit entries (seq 1..n), a finished job. With ``wal_tail``, that many
+    more audit entries are left in the write-ahead log only (the file as a killed server
+    leaves it: ``api.sqlite3`` plus ``api.sqlite3-wal``)."""
+    import hashlib
+    import shutil
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = path.with_name(path.name + ".building")
+    con = sqlite3.connect(work, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.executescript(API_V1)
+    con.execute("INSERT INTO schema_version VALUES (1)")
+    digest = hashlib.sha256(OLD_KEY.encode()).hexdigest()
+    con.execute("INSERT INTO api_keys (key_id, key_hash, name, role, centre, chains, created_at) "
+                "VALUES ('0ld0ld01', ?, '中心A', 'centre', 'cz-nev', '[\"nev\"]', ?)", (digest, T))
+    con.execute("INSERT INTO api_keys (key_id, key_hash, name, role, created_at, revoked_at) "
+                "VALUES ('0ld0ld02', 'h2', '旧分析员', 'analyst', ?, ?)", (T, T))
+    audit = ("INSERT INTO audit_log (ts, key_id, key_name, role, method, path, action, target, "
+             "result_count, status) VALUES (?, '0ld0ld01', '中心A', 'centre', 'GET', "
+             "'/v1/demands/D1/matches', 'match.demand', 'D1', 10, 200)")
+    con.executemany(audit, [(T,)] * audit_rows)
+    con.execute("INSERT INTO jobs (job_id, key_id, status, params, created_at, updated_at, "
+                "progress, rows) VALUES ('job-old', '0ld0ld01', 'succeeded', "
+                "'{\"kind\": \"match\", \"format\": \"csv\"}', ?, ?, 1.0, 7)", (T, T))
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if wal_tail:
+        con.execute("PRAGMA wal_autocheckpoint=0")
+        con.executemany(audit, [(T,)] * wal_tail)
+        # copy while the writer is still open: the tail exists only in the -wal file
+        for suffix in ("", "-wal"):
+            shutil.copyfile(f"{work}{suffix}", f"{path}{suffix}")
+        con.close()
+    else:
+        con.close()
+        shutil.copyfile(work, path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)

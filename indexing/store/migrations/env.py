@@ -8,12 +8,11 @@ from alembic import context
 from sqlalchemy import text
 
 from indexing.store.database import create_db_engine, metadata
-from indexing.store.schema import load_table_modules
+from indexing.store.schema import ADVISORY_LOCK_ID, load_table_modules
 
 load_table_modules()
-# An arbitrary constant: every patmatch process upgrading the same PostgreSQL database
-# takes this lock, so only one runs the migrations and the others then find them applied.
-ADVISORY_LOCK_ID = 0x7061746D  # "patm"
+# ADVISORY_LOCK_ID: every patmatch process upgrading the same PostgreSQL database takes
+# this lock, so only one runs the migrations and the others then find them applied.
 
 
 def _run(connection) -> None:  # noqa: ANN001
