@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
         """Match demands to patents (or patents to demands) into a file, with reasons."""
         from indexing.index.bundle import IndexBundle, current_bundle_path
         from indexing.index.filters import Filters
-        from indexing.intake.ingest import read_records, write_rejects
+        from indexing.intake.ingest import read_records
+        from indexing.intake.rejects import write_rejects
         from matcher.batch import queries_from_records, queries_from_side, run_batch
         from matcher.ranker import runtime_for
         from patmatch.errors import InputError

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from indexing.intake.ingest import validate_demand
+from indexing.intake.validation import validate_demand
 from indexing.records import DemandRecord
 from patmatch.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 

@@ -19,7 +19,8 @@ from typing import Any
 from patmatch.errors import InputError, RecordValidationError
 
 from indexing.intake import normalize as nz
-from indexing.intake.ingest import IngestReport, Reject, write_rejects
+from indexing.intake.ingest import IngestReport
+from indexing.intake.rejects import Reject, write_rejects
 from indexing.intake.readers import read_table
 from indexing.intake.regions import Region, resolve_region
 from indexing.store.tables_transfers import TransferEvent, TransferRepository, event_id

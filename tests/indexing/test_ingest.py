@@ -17,7 +17,8 @@ from hypothesis import settings as settings_
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from indexing.intake.ingest import LIMITS, ingest_files, read_records
+from indexing.intake.ingest import ingest_files, read_records
+from indexing.intake.validation import LIMITS
 from indexing.store.record_store import open_store
 from patmatch.errors import FileFormatError, MissingColumnError
 from patmatch.settings import Settings
@@ -257,7 +258,7 @@ def test_counts_always_add_up(tmp_path: Path, rows: list[tuple[str, ...]]) -> No
 
 
 def test_demand_chain_accepts_ids_and_chinese_names() -> None:
-    from indexing.intake.ingest import normalize_chain
+    from indexing.intake.validation import normalize_chain
 
     stats: dict[str, int] = {}
     assert normalize_chain("pv", stats) == "pv"
