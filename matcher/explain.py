@@ -31,6 +31,10 @@ from matcher.results import Highlight
 _CLAUSE = re.compile(r"[^，,。；;！!？?\n、：:（）()【】\[\]“”\"]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 MAX_PAIR_CHARS = 18
+# a labelled problem/effect clause wins a semantic pair over a plain abstract clause
+# unless that clause is clearly closer (cosine margin): it says what the patent solves
+LABELLED_FIELDS = ("problem", "effect")
+LABELLED_PREFERENCE = 0.08
 
 
 @lru_cache(maxsize=1)
@@ -206,6 +210,12 @@ def record_clauses(doc: Mapping[str, Any], text_fields: Sequence[str]) -> list[s
     return [c for f in text_fields for c in _clauses(str(doc.get(f) or ""), 4)][:12]
 
 
+def labelled_clauses(doc: Mapping[str, Any]) -> list[str]:
+    """Clauses of the record's labelled problem and effect (labeling_spec): the sentences
+    a broker can repeat as "it solves X" / "it achieves Y"."""
+    return [c for k in LABELLED_FIELDS for c in _clauses(str(doc.get(k) or ""), 4)][:6]
+
+
 def _short(text: str) -> str:
     return text if len(text) <= MAX_PAIR_CHARS else text[: MAX_PAIR_CHARS - 1] + "…"
 
@@ -357,9 +367,13 @@ class Explainer:
             qc = list(dict.fromkeys(c for c in map(bp.strip, qc) if len(c) >= 4))
         if not qc:
             return [None] * len(docs)
-        dcs = [record_clauses(d, text_fields) for d in docs]
+        # labelled problem/effect clauses first: on a tie they are the pair shown
+        dcs = [labelled_clauses(d) + record_clauses(d, text_fields) for d in docs]
         if bp:
-            dcs = [list(dict.fromkeys(c for c in map(bp.strip, cs) if len(c) >= 4)) for cs in dcs]
+            dcs = [[c for c in map(bp.strip, cs) if len(c) >= 4] for cs in dcs]
+        dcs = [list(dict.fromkeys(cs)) for cs in dcs]
+        labelled = [{c for c in map(bp.strip, labelled_clauses(d)) if c} if bp
+                    else set(labelled_clauses(d)) for d in docs]
         flat = list(dict.fromkeys(c for cs in dcs for c in cs))
         if not flat:
             return [None] * len(docs)
@@ -369,7 +383,7 @@ class Explainer:
         sims_all = qv @ dv.T  # (len(qc), len(flat)): one product for the page
         in_q: dict[str, np.ndarray] = {}  # term -> which query clauses contain it
         out: list[tuple[str, str] | None] = []
-        for cs, terms in zip(dcs, matched):
+        for cs, terms, lab in zip(dcs, matched, labelled):
             if not cs:
                 out.append(None)
                 continue
@@ -383,6 +397,10 @@ class Explainer:
                 cb = np.array([[t in b for t in terms] for b in cs], dtype=bool)  # (len(cs), T)
                 penal = (qa.astype(np.int32) @ cb.T.astype(np.int32)) > 0
                 sims = np.where(penal, sims - 1.0, sims)
+            if lab:
+                # preferred, but only where its own cosine clears the bar (below)
+                sims = sims + LABELLED_PREFERENCE * np.fromiter((c in lab for c in cs), bool, len(cs))
             i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-            out.append((qc[i], cs[j]) if sims[i, j] > 0.3 else None)
+            ok = sims[i, j] - (LABELLED_PREFERENCE if cs[j] in lab else 0.0) > 0.3
+            out.append((qc[i], cs[j]) if ok else None)
         return out
