@@ -43,6 +43,11 @@ class FusionConfig:
     # lexical_bound x what the query could score) instead of its best hit, so weak
     # lexical evidence is not stretched to 1.0 (0 = plain min-max; see matcher/fusion.py)
     lexical_bound: float = 0.2
+    # a ranking prior from the labels (grade/TRL, matcher/label_prior.py): the fused score
+    # of a patent gets label_weight x prior added; 0 = off (the measured default,
+    # benchmarks/results/label_weight_study.md); a bundle records its own in BuildConfig
+    label_weight: float = 0.0
+    label_prior: str = "grade+trl"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -60,6 +65,8 @@ class FusionConfig:
         if not (0.0 <= float(self.lexical_bound) <= 1.0):
             raise ConfigError(f"lexical_bound must be within [0, 1], got {self.lexical_bound!r}")
         object.__setattr__(self, "lexical_bound", float(self.lexical_bound))
+        check_label_prior(self.label_weight, self.label_prior)
+        object.__setattr__(self, "label_weight", float(self.label_weight))
         if self.candidates < 1 or self.depth < 1:
             raise ConfigError(
                 f"candidates and depth must be >= 1, got {self.candidates} and {self.depth}")
@@ -113,6 +120,20 @@ class FusionConfig:
         except (ConfigError, TypeError, ValueError) as exc:
             raise InputError(f"fusion override rejected: {exc}",
                              details={"fusion": {k: str(v) for k, v in clean.items()}}) from exc
+
+
+def check_label_prior(weight: Any, prior: Any) -> None:
+    """The label-prior fields, validated the same way here and in BuildConfig."""
+    from matcher.label_prior import PRIORS
+
+    try:
+        w = float(weight)
+    except (TypeError, ValueError):
+        w = float("nan")
+    if not (math.isfinite(w) and 0.0 <= w <= 1.0):
+        raise ConfigError(f"label_weight must be a number within [0, 1], got {weight!r}")
+    if prior not in PRIORS:
+        raise ConfigError(f"label_prior must be one of {PRIORS}, got {prior!r}")
 
 
 DEFAULT_FUSION = FusionConfig()

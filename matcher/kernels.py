@@ -16,6 +16,7 @@ import numpy as np
 
 from matcher.config import FusionConfig
 from matcher.fusion import fuse_arrays
+from matcher.label_prior import apply_label_weight
 
 
 def lexical_tokens(tokenizer: Any, text: str) -> list[str]:
@@ -221,9 +222,10 @@ def rank_block(side: Any, tokens: Sequence[Sequence[str]] | None, qvecs: np.ndar
     shape = (qm.shape[0], len(vv))
     lr, ls = lexical_topk(qm, dm, k0, mask, scratch.get("lexical", shape) if scratch else None)
     dr, ds = dense_topk(qvecs, vv, k0, mask, scratch.get("dense", shape) if scratch else None)
-    return qm, fuse_arrays(lr, ls, dr, ds, method=fusion.method, weights=fusion.weights,
-                           rrf_k=fusion.rrf_k, norm=fusion.norm, limit=limit,
-                           lexical_bound=lexical_bounds(side, qm, fusion))
+    fused = fuse_arrays(lr, ls, dr, ds, method=fusion.method, weights=fusion.weights,
+                        rrf_k=fusion.rrf_k, norm=fusion.norm, limit=limit,
+                        lexical_bound=lexical_bounds(side, qm, fusion))
+    return qm, apply_label_weight(fused, side, fusion)
 
 
 def lexical_bounds(side: Any, query_matrix: Any, fusion: FusionConfig) -> np.ndarray | None:

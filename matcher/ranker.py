@@ -25,6 +25,7 @@ from matcher.config import FusionConfig
 from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
 from matcher.kernels import lexical_tokens
+from matcher.label_prior import apply_label_weight
 from matcher.record_facts import facts_of
 from matcher.results import Match, MatchList
 from patmatch.errors import BundleMismatchError, InputError, NotFoundError
@@ -122,13 +123,24 @@ def check_runtime(manifest: dict[str, Any], tokenizer: Any, encoder: Any) -> Non
                 details={what: built})
 
 
+def recorded_fusion(bundle: Any) -> FusionConfig:
+    """The default fusion for a bundle: FusionConfig() with the label prior its build
+    recorded (BuildConfig.label_weight/label_prior in the manifest; absent = off)."""
+    manifest = getattr(bundle, "manifest", None)
+    cfg = (manifest.get("config") or {}) if isinstance(manifest, dict) else {}
+    if not cfg.get("label_weight"):
+        return FusionConfig()
+    return FusionConfig(label_weight=float(cfg["label_weight"]),
+                        label_prior=str(cfg.get("label_prior") or "grade+trl"))
+
+
 class HybridRanker:
     def __init__(self, bundle: Any, tokenizer: Any, encoder: Any,
                  config: FusionConfig | None = None) -> None:
         self.bundle = bundle
         self.tokenizer = tokenizer
         self.encoder = encoder
-        self.config = config or FusionConfig()
+        self.config = config or recorded_fusion(bundle)
         self._df: dict[str, np.ndarray] = {}
         self._cols: dict[str, dict[str, list[Any]]] = {}
         # the same vectors as the encoder's own methods, without its per-call overhead
@@ -258,9 +270,10 @@ class HybridRanker:
             dr, ds = side.search_dense(np.asarray(vector, dtype=np.float32), k0, mask)
         bound = (fusion.lexical_bound * side.sparse.query_bound(tokens)
                  if fusion.bounded and tokens else None)
-        return fuse_arrays(lr[None, :], ls[None, :], dr[None, :], ds[None, :],
-                           method=fusion.method, weights=fusion.weights, rrf_k=fusion.rrf_k,
-                           norm=fusion.norm, limit=fusion.depth, lexical_bound=bound)
+        fused = fuse_arrays(lr[None, :], ls[None, :], dr[None, :], ds[None, :],
+                            method=fusion.method, weights=fusion.weights, rrf_k=fusion.rrf_k,
+                            norm=fusion.norm, limit=fusion.depth, lexical_bound=bound)
+        return apply_label_weight(fused, side, fusion)
 
     def _run(self, side_name: str, direction: str, query_id: str | None, text: str,
              vector: np.ndarray, filters: Filters, limit: int, offset: int,

@@ -71,6 +71,10 @@ def _weights(d: Any, name: str) -> dict[str, float]:
     return out
 
 
+# = matcher.label_prior.PRIORS (indexing may not import matcher; a test keeps them equal)
+LABEL_PRIORS: tuple[str, ...] = ("grade+trl", "grade", "trl")
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     # BM25 field weights: each field is its own BM25 index; scores are summed with these.
@@ -105,6 +109,11 @@ class BuildConfig:
     judged_path: str | None = None  # None = <home>/judged/qrels.tsv
     gate_metric: str = "ndcg@10"
     gate_tolerance: float = 0.01
+    # the ranking prior from grade/TRL this bundle serves by default (matcher/label_prior.py;
+    # recorded in the manifest). 0 = off: the measured rule found no weight that helps on
+    # the shared tasks without losing on one (benchmarks/results/label_weight_study.md)
+    label_weight: float = 0.0
+    label_prior: str = "grade+trl"
 
     def __post_init__(self) -> None:
         for name in ("patent_fields", "demand_fields", "patent_embed", "demand_embed"):
@@ -125,6 +134,10 @@ class BuildConfig:
             raise ConfigError(f"gate_tolerance must be in [0, 1), got {self.gate_tolerance}")
         if not 0 < self.ngram_max_df <= 1:
             raise ConfigError(f"ngram_max_df must be in (0, 1], got {self.ngram_max_df}")
+        if not (isinstance(self.label_weight, int | float) and 0 <= self.label_weight <= 1):
+            raise ConfigError(f"label_weight must be a number within [0, 1], got {self.label_weight!r}")
+        if self.label_prior not in LABEL_PRIORS:
+            raise ConfigError(f"label_prior must be one of {LABEL_PRIORS}, got {self.label_prior!r}")
         if self.batch_size < 1 or self.claims_max_chars < 0:
             raise ConfigError("batch_size must be >= 1 and claims_max_chars >= 0")
 
@@ -138,6 +151,7 @@ class BuildConfig:
             "encoder": self.encoder, "keep_invalid": self.keep_invalid,
             "batch_size": self.batch_size, "judged_path": self.judged_path,
             "gate_metric": self.gate_metric, "gate_tolerance": self.gate_tolerance,
+            "label_weight": float(self.label_weight), "label_prior": self.label_prior,
         }
 
     @classmethod
