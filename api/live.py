@@ -25,7 +25,7 @@ class LiveEngine(Engine):
     def __init__(self, settings: Settings, build_config: Any = None) -> None:
         super().__init__(settings)
         # rebuild and publish over HTTP use this (judged set for the gate included);
-        # None = indexing.build.pipeline.BuildConfig() defaults, as `patmatch build` uses
+        # None = indexing.build.build_config.BuildConfig() defaults, as `patmatch build` uses
         self._build_config = build_config
         self._tokenizers: dict[Any, Any] = {}
         self._encoders: dict[Any, Any] = {}
@@ -159,14 +159,14 @@ class LiveEngine(Engine):
         return int(report.rows)
 
     def rebuild(self) -> str:
-        from indexing.build.pipeline import BuildConfig, build
-
+        from indexing.build.build_config import BuildConfig
+        from indexing.build.pipeline import build
         return str(build(self.store, self.settings, self._build_config or BuildConfig()))
 
     def publish(self, build_id: str | None, *, force: bool) -> str:
         from indexing.build.publish import publish
 
-        from indexing.build.pipeline import BuildConfig
+        from indexing.build.build_config import BuildConfig
         from matcher.evaluate import quality_gate
 
         # the gate `patmatch publish` runs: the build config's judged set, else the default

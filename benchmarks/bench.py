@@ -112,7 +112,8 @@ def _scratch_settings(base: Any, name: str, encoder: str) -> Any:
 def run_size(n_patents: int, n_demands: int, cfg: BenchConfig, base: Any, encoder: Any,
              tokenizer: Any, log: Log, *, full: bool) -> dict[str, Any]:
     """Generate, ingest, build, publish, match and batch at one size."""
-    from indexing.build.pipeline import BuildConfig, build
+    from indexing.build.build_config import BuildConfig
+    from indexing.build.pipeline import build
     from indexing.index.bundle import IndexBundle, current_bundle_path
     from indexing.training.demo_data import generate
     from indexing.intake.ingest import ingest_files

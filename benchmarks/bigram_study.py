@@ -54,7 +54,7 @@ def _production(stopwords: frozenset[str]) -> Any:
 
 
 def bigrams(norm: str, stopwords: Iterable[str] = (), *, cut: bool = True) -> list[str]:
-    """Index terms of an already normalised text (``indexing.text.tokenizer.normalize_text``).
+    """Index terms of an already normalised text (``indexing.text.normalization.normalize_text``).
 
     ``cut`` (the shipped variant): exactly ``indexing.text.ngrams.NgramTerms.bigrams``, which
     blanks out multi-character stopwords first, so 所述电池 gives 电池 and not the junk 述电;
@@ -78,7 +78,8 @@ class BigramTokenizer:
     """``tokenize(text)``: normalise, then :func:`bigrams` with the project stopwords."""
 
     def __init__(self, *, cut: bool = True, prefix: str = "") -> None:
-        from indexing.text.tokenizer import load_stopwords, normalize_text
+        from indexing.text.dictionaries import load_stopwords
+        from indexing.text.normalization import normalize_text
 
         self.stopwords, self.cut, self.prefix, self._norm = load_stopwords(), cut, prefix, normalize_text
 

@@ -176,7 +176,8 @@ def ranker_systems(task: Task, tokenizer: Any, encoder: Any, *, out_dir: Path,
     Returns ``{}`` when the bundle builder or the ranker is not available yet.
     """
     try:
-        from indexing.build.pipeline import BuildConfig, build_bundle
+        from indexing.build.build_config import BuildConfig
+        from indexing.build.pipeline import build_bundle
         from indexing.index.bundle import IndexBundle
         from indexing.index.filters import Filters
         from matcher.config import FusionConfig

@@ -46,7 +46,8 @@ def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
           log: Any = print, cache_dir: Path | None = None) -> dict[str, Any]:
     from benchmarks.evaluate import default_labeler
     from benchmarks.tasks import TASKS, load_task
-    from indexing.build.pipeline import BuildConfig, build_bundle
+    from indexing.build.build_config import BuildConfig
+    from indexing.build.pipeline import build_bundle
     from indexing.encoders.encoder import EncoderConfig, load_encoder
     from indexing.index.bundle import IndexBundle
     from indexing.index.filters import Filters

@@ -98,8 +98,7 @@ def naive_inputs(patents: list[Any], demands: list[Any], labels: dict[str, dict[
     (BM25 title/abstract/claims/labels, embedded title/abstract/first claim) with its
     weights; otherwise the minimal script: one "title。abstract" text per record."""
     from indexing.build.stages import field_texts
-    from indexing.build.pipeline import BuildConfig
-
+    from indexing.build.build_config import BuildConfig
     cfg = BuildConfig()
     if not same_work:
         sides = {"patents": {"text": [f"{p.title}。{p.abstract}" for p in patents]},
@@ -126,7 +125,8 @@ def main() -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="patmatch-buildbench-"))
     os.environ["PATMATCH_HOME"] = str(work / "home")
-    from indexing.build.pipeline import BuildConfig, build
+    from indexing.build.build_config import BuildConfig
+    from indexing.build.pipeline import build
     from indexing.training.demo_data import generate
     from indexing.encoders.encoder import EncoderConfig, load_encoder
     from indexing.training.tiny_encoder import make_tiny_encoder
@@ -172,7 +172,7 @@ def main() -> None:
     cfg = BuildConfig(encoder=str(model_dir))
     # labelling is its own step (nightly relabels before building; the naive script has
     # no labels at all), so it is timed apart from the build
-    from indexing.build.pipeline import relabel
+    from indexing.build.relabel import relabel
     from labeling_spec import Labeler
 
     t0 = time.perf_counter()

@@ -54,7 +54,7 @@ def chain_label(chain_id: str) -> str:
 
 
 def _norm(text: str) -> str:
-    from indexing.text.tokenizer import normalize_text
+    from indexing.text.normalization import normalize_text
 
     return normalize_text(text)
 

@@ -183,7 +183,7 @@ def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str]) -> Any
     import scipy.sparse as sp
 
     from indexing.text.ngrams import PREFIXES, CodedCorpus
-    from indexing.text.tokenizer import normalize_many
+    from indexing.text.normalization import normalize_many
 
     sparse = side.sparse
     norm = normalize_many(list(texts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexing.build.pipeline import BuildConfig
+from indexing.build.build_config import BuildConfig
 from indexing.encoders.encoder import EncoderConfig
 from indexing.index.filters import Filters
 from indexing.text.tokenizer import TokenizerConfig

@@ -12,8 +12,7 @@ from api.cli.common import cli_errors
 
 
 def _load_config(path: Optional[Path], **overrides: Any) -> Any:
-    from indexing.build.pipeline import BuildConfig
-
+    from indexing.build.build_config import BuildConfig
     data: dict[str, Any] = {}
     if path is not None:
         import yaml

@@ -25,7 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexing.build.pipeline import BuildConfig, build, peak_rss_mb, relabel
+from indexing.build.build_config import BuildConfig
+from indexing.build.pipeline import build
+from indexing.build.relabel import relabel
+from indexing.build.stage_timer import peak_rss_mb
 from indexing.build.relabel import tty_progress
 from indexing.build.publish import file_lock, publish
 from indexing.index.bundle import MANIFEST, Manifest, read_pointer

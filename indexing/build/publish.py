@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexing.build.pipeline import crash_point
 from indexing.index.bundle import MANIFEST, POINTER, Manifest, read_pointer
 from patmatch.atomic_io import atomic_rename, atomic_write_text
 from patmatch.errors import (
@@ -180,7 +179,6 @@ def publish(settings: Settings, build_id: str | None = None, *, force: bool = Fa
             Manifest.write(src, manifest)
             atomic_rename(src, dst)
         _make_read_only(dst)
-        crash_point("publish")
         history = [h for h in pointer["history"] if h != build_id]
         if current:
             history.append(current)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from indexing.build.pipeline import NGRAM_FAMILIES, BuildConfig, StageTimer, crash_point, peak_rss_mb
+from indexing.build.build_config import NGRAM_FAMILIES, BuildConfig
+from indexing.build.stage_timer import StageTimer, peak_rss_mb
 from indexing.index.bundle import (
     DOCS_FILE, FACETS_FILE, FORMAT_VERSION, IDS_FILE, SIDES, Manifest,
 )
@@ -174,7 +175,7 @@ def _ngram_index(tokenizer: Any, fields: Mapping[str, list[str]], weights: Mappi
     if ng is None or not wanted or not n_docs:
         return None
     from indexing.text.ngrams import CodedCorpus, coded_fields
-    from indexing.text.tokenizer import normalize_many
+    from indexing.text.normalization import normalize_many
 
     norm = {}
     spec = {}
@@ -292,10 +293,8 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
 
     with enter("load"):
         recs, counts = prepare(patents, demands, config)
-    crash_point("load")
     with enter("label"):
         labs = {s: _label_dicts(s, recs[s], labels.get(s, {}), labeler) for s in SIDES}
-    crash_point("label")
     fields = {s: field_texts(s, recs[s], labs[s], config) for s in SIDES}
     weights = {"patents": config.patent_fields, "demands": config.demand_fields}
     ngram_fields = {s: {f: w for f, w in weights[s].items() if f.rsplit("_", 1)[-1] in
@@ -337,7 +336,6 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
                 facets, docs = side_tables(s, recs[s], labs[s])
                 facets.write_parquet(d / FACETS_FILE)
                 docs.write_parquet(d / DOCS_FILE)
-        crash_point("tokenize")
         with enter("bm25"):
             extra = pending_ngrams.result()
             for s in SIDES:
@@ -345,16 +343,13 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
                 sp.save(work / s)
                 sides_info[s]["vocab_size"] = len(sp.vocab)
                 sides_info[s]["bm25_nnz"] = int(sp.matrix.nnz)
-        crash_point("bm25")
         with enter("encode"):
             vectors = pending.result()
-        crash_point("encode")
     with enter("faiss"):
         for s in SIDES:
             dn = DenseIndex.build(vectors[s], config.dense)
             dn.save(work / s)
             sides_info[s].update(dense_kind=dn.kind, dimension=dn.dimension)
-    crash_point("faiss")
     with enter("manifest"):
         chain_counts = {s: dict(sorted(Counter(
             c for r in recs[s] for c in record_chains(r, labs[s].get(r.id, {}))).items()))
@@ -383,7 +378,6 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
             "files": Manifest.checksums(work),
         }
         Manifest.write(work, manifest)
-    crash_point("manifest")
     if tc is not None:
         tc.save()
     manifest["timings"] = dict(timer.timings)

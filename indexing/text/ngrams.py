@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from indexing.text.tokenizer import CHAR_TOKEN_PATTERN as _TEXT_CHARS
+from indexing.text.normalization import CHAR_TOKEN_PATTERN as _TEXT_CHARS
 
 BIGRAM_PREFIX = "\u00a7"  # §
 CHAR_PREFIX = "\u00b6"  # ¶
@@ -39,7 +39,7 @@ _CHAR = _TEXT_CHARS  # exactly the tokenizer's mode="chars" terms
 
 
 class NgramTerms:
-    """The n-gram families of normalised text (``indexing.text.tokenizer.normalize_text``)."""
+    """The n-gram families of normalised text (``indexing.text.normalization.normalize_text``)."""
 
     def __init__(self, stopwords: Iterable[str], families: Iterable[str] = FAMILIES) -> None:
         self.stopwords = frozenset(stopwords)

@@ -9,31 +9,34 @@ their agreement is measured in ``benchmarks/text_bench.py`` and tested.
 
 ``fingerprint`` hashes everything that changes tokens (code version, config, dictionaries,
 stopwords); every index bundle records it and refuses a tokenizer with another one.
+Normalisation lives in ``normalization``, word lists in ``dictionaries``, the two jieba
+backends in ``segmenters``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from patmatch.errors import ConfigError, DependencyError, FileFormatError
 from patmatch.config import checked_fields
+from patmatch.errors import ConfigError
 
-if TYPE_CHECKING:
-    from indexing.text.ngrams import NgramTerms
+from indexing.text.dictionaries import (DOMAIN_DICT_FILE, STOPWORDS_FILE, file_sha256,
+                                        load_stopwords, read_dictionary)
+from indexing.text.ngrams import NgramTerms
+from indexing.text.normalization import (CHAR_TOKEN_PATTERN, CONTENT_CHAR_PATTERN, normalize_many,
+                                         normalize_text)
+from indexing.text.segmenters import JiebaSegmenter, RJiebaSegmenter
 
 TOKENIZER_VERSION = "1"
-RESOURCES_DIR = Path(__file__).resolve().parent / "resources"
-STOPWORDS_FILE = RESOURCES_DIR / "stopwords.txt"
-DOMAIN_DICT_FILE = RESOURCES_DIR / "domain_dict.txt"
+
 
 Backend = Literal["rjieba", "jieba"]
 Mode = Literal["words", "chars"]
@@ -84,60 +87,10 @@ class TokenizerConfig:
         return cls.from_dict(data)
 
 
-# --- normalisation -------------------------------------------------------------------
-def _build_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for cp in range(0xFF01, 0xFF5F):  # full-width ASCII block -> ASCII
-        table[cp] = chr(cp - 0xFEE0).lower()
-    for cp in range(ord("A"), ord("Z") + 1):
-        table[cp] = chr(cp).lower()
-    for ch in "\u3000\t\n\r\x0b\x0c\u00a0\u2028\u2029\u200b\ufeff":
-        table[ord(ch)] = " "
-    return table
-
-
-_TABLE = _build_table()
-
-
-def normalize_many(texts: Sequence[str]) -> list[str]:
-    """``normalize_text`` of many texts at once, equal text for text (tested).
-
-    ``str.translate`` with a dict costs a Python-level lookup per character (~0.7 s per
-    65k patent fields); polars applies the same one-to-one character map in Rust."""
-    if len(texts) < 256:
-        return [normalize_text(t) for t in texts]
-    import polars as pl
-
-    keys = [chr(k) for k in _TABLE]
-    out = (pl.Series(values=list(texts), dtype=pl.String)
-           .str.replace_many(keys, [_TABLE[ord(k)] for k in keys]).to_list())
-    # lower() last, in Python: Unicode case rules exactly as normalize_text applies them
-    return [t if t.isascii() else _lower_same_length(t) for t in out]
-
-
-def _lower_same_length(out: str) -> str:
-    low = out.lower()
-    if len(low) == len(out):
-        return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in out)
-
-
-def normalize_text(text: str) -> str:
-    """Full-width -> half-width, whitespace -> space, lower case; one char for one char.
-
-    Length-preserving on purpose: token offsets computed on the normalised text are
-    offsets into the original text, which the matcher uses for highlighting.
-    """
-    out = text.translate(_TABLE)
-    return out if out.isascii() else _lower_same_length(out)
-
-
 # --- token classes -------------------------------------------------------------------
-CONTENT_CHAR_PATTERN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HYPHEN = re.compile(r"-+")
 _NOT_HYPHEN = re.compile(r"[^-]+")
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
-CHAR_TOKEN_PATTERN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[0-9]+(?:\.[0-9]+)?[a-z%℃]*|[a-z]+")
 # Physical units glued to a preceding number ("3.5" + "℃" -> "3.5℃"); money and time
 # words stay separate because demands say "50万元" and patents never do.
 UNITS = frozenset(
@@ -145,100 +98,6 @@ UNITS = frozenset(
     "pa kpa mpa gpa s ms min h rpm db kwh mah ah 毫米 厘米 米 千米 纳米 微米 吨 千克 公斤 克 "
     "毫克 升 毫升 伏 千伏 瓦 千瓦 兆瓦 安 毫安 赫兹 帕 兆帕 转 分贝 度".split()
 )
-
-
-def _read_lines(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-
-
-def load_stopwords(path: Path = STOPWORDS_FILE) -> frozenset[str]:
-    return frozenset(normalize_text(w) for w in _read_lines(path))
-
-
-def read_dictionary(path: Path) -> list[tuple[str, int | None]]:
-    """Read a jieba-format dictionary (``word [freq] [tag]`` per line)."""
-    try:
-        lines = _read_lines(path)
-    except FileNotFoundError:
-        raise ConfigError(f"user dictionary not found: expected a file at {path}") from None
-    except UnicodeDecodeError as exc:
-        raise FileFormatError(f"dictionary {path} must be UTF-8: {exc}") from None
-    out: list[tuple[str, int | None]] = []
-    for i, line in enumerate(lines, 1):
-        parts = line.split()
-        freq: int | None = None
-        if len(parts) > 1 and parts[1].isdigit():
-            freq = int(parts[1])
-        elif len(parts) > 1 and not parts[1].isalpha():
-            raise FileFormatError(
-                f"{path}:{i}: expected 'word [freq] [tag]' with an integer freq, got {line!r}"
-            )
-        out.append((parts[0], freq))
-    return out
-
-
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-# --- backends ------------------------------------------------------------------------
-class _JiebaBackend:
-    """Pure-Python jieba with a private ``jieba.Tokenizer`` (the reference implementation)."""
-
-    name = "jieba"
-
-    def __init__(self, hmm: bool, search: bool) -> None:
-        import jieba
-
-        # jieba logs dictionary loading at DEBUG on its own handler; keep stderr quiet.
-        logging.getLogger("jieba").setLevel(logging.WARNING)
-        self._t = jieba.Tokenizer()
-        self._t.initialize()
-        self._hmm = hmm
-        self._search = search
-        self.version = f"jieba-{jieba.__version__}"
-
-    def add_word(self, word: str, freq: int | None) -> None:
-        self._t.add_word(word, freq)
-
-    def cut(self, text: str) -> list[str]:
-        if self._search:
-            return self._t.lcut_for_search(text, HMM=self._hmm)
-        return self._t.lcut(text, HMM=self._hmm)
-
-    def spans(self, text: str) -> list[tuple[str, int, int]]:
-        return list(self._t.tokenize(text, mode="search" if self._search else "default", HMM=self._hmm))
-
-
-class _RJiebaBackend:
-    """jieba-rs through ``rjieba``: same dictionary and algorithm, in Rust."""
-
-    name = "rjieba"
-
-    def __init__(self, hmm: bool, search: bool) -> None:
-        try:
-            import rjieba
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise DependencyError(
-                "tokenizer backend 'rjieba' needs the rjieba package; install it or use "
-                f"TokenizerConfig(backend='jieba') ({exc})"
-            ) from None
-        self._t = rjieba.Jieba()
-        self._hmm = hmm
-        self._search = search
-        self.version = "rjieba-0.2"
-
-    def add_word(self, word: str, freq: int | None) -> None:
-        self._t.add_word(word, freq, None)
-
-    def cut(self, text: str) -> list[str]:
-        if self._search:
-            return self._t.cut_for_search(text, self._hmm)
-        return self._t.cut(text, self._hmm)
-
-    def spans(self, text: str) -> list[tuple[str, int, int]]:
-        return self._t.tokenize(text, "search" if self._search else "default", self._hmm)
 
 
 # --- the tokenizer -------------------------------------------------------------------
@@ -253,18 +112,18 @@ class ChineseTokenizer:
             self._words += read_dictionary(DOMAIN_DICT_FILE)
         if self.config.user_dict:
             self._words += read_dictionary(Path(self.config.user_dict).expanduser())
-        self._backend: _JiebaBackend | _RJiebaBackend | None = None
+        self._backend: JiebaSegmenter | RJiebaSegmenter | None = None
         self._lock = threading.Lock()
         self._keep: dict[str, str | None] = {}
 
     # The dictionary is loaded on first use: constructing a tokenizer (e.g. to read a
     # fingerprint from a manifest) stays cheap.
     @property
-    def backend(self) -> _JiebaBackend | _RJiebaBackend:
+    def backend(self) -> JiebaSegmenter | RJiebaSegmenter:
         if self._backend is None:
             with self._lock:  # API worker threads may race to the first request
                 if self._backend is None:
-                    cls = _RJiebaBackend if self.config.backend == "rjieba" else _JiebaBackend
+                    cls = RJiebaSegmenter if self.config.backend == "rjieba" else JiebaSegmenter
                     b = cls(self.config.hmm, self.config.search)
                     for word, freq in self._words:
                         b.add_word(normalize_text(word), freq)
@@ -278,15 +137,15 @@ class ChineseTokenizer:
             # no n-grams hashes as before they existed: older bundles keep their fingerprint
             "config": {k: v for k, v in self.config.to_dict().items()
                        if k != "user_dict" and not (k == "ngrams" and not v)},
-            "stopwords": _sha256_file(STOPWORDS_FILE) if self.config.stopwords else None,
+            "stopwords": file_sha256(STOPWORDS_FILE) if self.config.stopwords else None,
             "domain_dict": (
-                _sha256_file(DOMAIN_DICT_FILE)
+                file_sha256(DOMAIN_DICT_FILE)
                 if self.config.domain_dict and DOMAIN_DICT_FILE.exists()
                 else None
             ),
             # The user dictionary counts by content, not by path.
             "user_dict": (
-                _sha256_file(Path(self.config.user_dict).expanduser()) if self.config.user_dict else None
+                file_sha256(Path(self.config.user_dict).expanduser()) if self.config.user_dict else None
             ),
         }
         blob = json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()
@@ -366,8 +225,6 @@ class ChineseTokenizer:
         """The n-gram families of the lexical index, or None (chars mode, or disabled)."""
         if self.config.mode != "words" or not self.config.ngrams:
             return None
-        from indexing.text.ngrams import NgramTerms
-
         return NgramTerms(self._stopwords, self.config.ngrams)
 
     def tokenize_lexical(self, text: str) -> list[str]:

@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from indexing.text.tokenizer import CONTENT_CHAR_PATTERN, DOMAIN_DICT_FILE, normalize_text
+from indexing.text.dictionaries import DOMAIN_DICT_FILE
+from indexing.text.normalization import CONTENT_CHAR_PATTERN, normalize_text
 
 _BAD_START = tuple("一之其该所并及和与或")
 _BAD_END = tuple("的和与或及由组成中内上下")

@@ -16,7 +16,7 @@ from tests.api.conftest import DEMANDS, PATENTS, hdr
 def client(tmp_path_factory):
     pytest.importorskip("matcher.ranker")
     from indexing.build.nightly import run_nightly
-    from indexing.build.pipeline import BuildConfig
+    from indexing.build.build_config import BuildConfig
     from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.store.record_store import open_store
     from labeling_spec import Labeler

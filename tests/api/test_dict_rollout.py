@@ -19,7 +19,7 @@ from tests.api.test_reload import _Server, _wait_for
 def test_dictionary_edit_nightly_hot_swap_no_failed_request(tmp_path):
     pytest.importorskip("matcher.ranker")
     from indexing.build.nightly import run_nightly
-    from indexing.build.pipeline import BuildConfig
+    from indexing.build.build_config import BuildConfig
     from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.index.bundle import BUNDLE_USER_DICT
     from indexing.store.record_store import open_store

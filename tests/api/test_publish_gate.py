@@ -12,7 +12,7 @@ import pytest
 
 import indexing.build.publish as publish_module
 import matcher.evaluate as evaluate_module
-from indexing.build.pipeline import BuildConfig
+from indexing.build.build_config import BuildConfig
 from matcher.evaluate import quality_gate
 from patmatch.errors import InputError
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks.bigram_study import BIGRAM_PREFIX, BigramTokenizer, bigrams, choose
-from indexing.text.tokenizer import load_stopwords, normalize_text
+from indexing.text.dictionaries import load_stopwords
+from indexing.text.normalization import normalize_text
 
 
 @pytest.fixture(scope="module")

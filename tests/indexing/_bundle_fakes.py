@@ -159,8 +159,48 @@ def lapse(p: PatentRecord) -> PatentRecord:
     return replace(p, legal_status="失效")
 
 
+CRASH_ENV = "PATMATCH_TEST_CRASH_AT"
+
+
+def arm_crash(stage: str | None) -> None:
+    """SIGKILL this process right after build stage ``stage`` ends, or, for ``"publish"``,
+    after the bundle moved in and before the pointer names it. Done by wrapping the real
+    steps, so production code carries no test hook."""
+    if not stage:
+        return
+    import contextlib
+    import signal
+
+    from indexing.build import publish as publish_module
+    from indexing.build.stage_timer import StageTimer
+
+    def die() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if stage == "publish":
+        write_pointer = publish_module._write_pointer
+
+        def pointer_then_die(*args: object, **kw: object) -> None:
+            die()
+            write_pointer(*args, **kw)
+
+        publish_module._write_pointer = pointer_then_die
+        return
+    timed_stage = StageTimer.stage
+
+    @contextlib.contextmanager
+    def stage_then_die(self: StageTimer, name: str):  # noqa: ANN202
+        with timed_stage(self, name):
+            yield
+        if name == stage:
+            die()
+
+    StageTimer.stage = stage_then_die  # type: ignore[method-assign]
+
+
 def _main(argv: list[str]) -> int:  # subprocess entry point of the crash tests
-    from indexing.build.pipeline import BuildConfig, build
+    from indexing.build.build_config import BuildConfig
+    from indexing.build.pipeline import build
     from indexing.build.nightly import run_nightly
     from indexing.build.publish import publish
     from patmatch.settings import get_settings
@@ -168,6 +208,7 @@ def _main(argv: list[str]) -> int:  # subprocess entry point of the crash tests
     action, n = argv[0], int(argv[1]) if len(argv) > 1 else 200
     seed = int(argv[2]) if len(argv) > 2 else 0
     settings = get_settings()
+    arm_crash(os.environ.get(CRASH_ENV))
     if action == "nightly":  # against the real store in PATMATCH_HOME
         st = run_nightly(settings, tokenizer=FakeTokenizer(), encoder=FakeEncoder(),
                          labeler=FakeLabeler(), wait="--wait" in argv, force_build=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexing.build.pipeline import STAGES, BuildConfig, build, build_bundle, clean_partials
+from indexing.build.build_config import STAGES, BuildConfig
+from indexing.build.pipeline import build, build_bundle, clean_partials
 from indexing.index.bundle import IndexBundle, Manifest
 from indexing.encoders.embed_cache import EmbeddingCache
 from indexing.index.filters import Filters

@@ -139,8 +139,7 @@ def test_current_bundle_path_without_publish(settings) -> None:  # noqa: ANN001
 
 
 def test_hnsw_bundle_round_trip(tmp_path: Path) -> None:
-    from indexing.build.pipeline import BuildConfig
-
+    from indexing.build.build_config import BuildConfig
     pats, dems = make_records(200, 10)
     out = build_bundle(pats, dems, out_dir=tmp_path / "h", tokenizer=FakeTokenizer(),
                        encoder=FakeEncoder(), labeler=FakeLabeler(),

@@ -13,7 +13,9 @@ import pytest
 from indexing.text.ngrams import (BIGRAM_PREFIX, CHAR_PREFIX, CodedCorpus, NgramTerms, coded_fields,
                              is_ngram, strip_prefix)
 from indexing.index.sparse import SparseIndex
-from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig, load_stopwords, normalize_many, normalize_text
+from indexing.text.dictionaries import load_stopwords
+from indexing.text.normalization import normalize_many, normalize_text
+from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 from patmatch.errors import ConfigError
 
 HARD = ["本发明涉及一种锂电池", "所述电池", "饱和的目的", "钢 的 铁", "电池，隔膜。", "锂、钠", "！？。，", "",
@@ -137,8 +139,7 @@ def test_bundles_recorded_before_ngrams_keep_loading() -> None:
 
 @pytest.mark.parametrize("bad", [0, -0.1, 1.5])
 def test_ngram_max_df_out_of_range_is_refused(bad: float) -> None:
-    from indexing.build.pipeline import BuildConfig
-
+    from indexing.build.build_config import BuildConfig
     with pytest.raises(ConfigError, match="ngram_max_df must be in"):
         BuildConfig(ngram_max_df=bad)
     with pytest.raises(ConfigError, match="ngram_max_df must be in"):
@@ -146,7 +147,6 @@ def test_ngram_max_df_out_of_range_is_refused(bad: float) -> None:
 
 
 def test_unknown_ngram_field_in_build_config_is_refused() -> None:
-    from indexing.build.pipeline import BuildConfig
-
+    from indexing.build.build_config import BuildConfig
     with pytest.raises(ConfigError, match="title_trigram"):
         BuildConfig(patent_fields={"title": 1.0, "title_trigram": 1.0})

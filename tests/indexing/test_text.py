@@ -11,14 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexing.training.domain_dict import domain_dictionary_entries
-from indexing.text.tokenizer import (
-    UNITS,
-    ChineseTokenizer,
-    TokenizerConfig,
-    normalize_many,
-    normalize_text,
-    read_dictionary,
-)
+from indexing.text.dictionaries import read_dictionary
+from indexing.text.normalization import normalize_many, normalize_text
+from indexing.text.tokenizer import UNITS, ChineseTokenizer, TokenizerConfig
 from patmatch.errors import ConfigError, FileFormatError
 
 PATENT = "本发明公开了一种锂离子电池正极材料及其制备方法，烧结温度为3.5℃，厚度５ＭＭ。"

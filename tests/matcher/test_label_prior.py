@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexing.build.pipeline import LABEL_PRIORS, BuildConfig
+from indexing.build.build_config import LABEL_PRIORS, BuildConfig
 from matcher.config import FusionConfig
 from matcher.label_prior import NEUTRAL, PRIORS, apply_label_weight, record_prior, side_prior
 from matcher.ranker import HybridRanker, recorded_fusion
