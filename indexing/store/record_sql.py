@@ -19,7 +19,7 @@ from indexing.records import DemandRecord, PatentRecord
 from indexing.store.database import write_transaction
 from indexing.store.record_codec import RecordCodec, dumps, loads
 from indexing.store.record_contract import Store, UpsertCounts
-from indexing.store.record_writes import now_iso, replace_labels, storage_errors, upsert
+from indexing.store.record_writes import in_values, now_iso, replace_labels, storage_errors, upsert
 from indexing.store.tables_records import demands, label_sets, labels, patents
 from patmatch.errors import ConfigError, NotFoundError
 
@@ -157,17 +157,15 @@ class SqlStore(Store):
         table = patents if kind == "patents" else demands
         out: dict[str, str] = {}
         items = list(digests.items())
+        found: dict[str, list[str]] = {}
         with self.engine.connect() as conn:
-            for i in range(0, len(items), 500):
-                chunk = items[i:i + 500]
-                found: dict[str, list[str]] = {}
-                for rid, sha in conn.execute(select(table.c.id, table.c.text_sha).where(
-                        table.c.text_sha.in_({s for _, s in chunk}))):
+            for cond in in_values(conn, table.c.text_sha, sorted({s for _, s in items})):
+                for rid, sha in conn.execute(select(table.c.id, table.c.text_sha).where(cond)):
                     found.setdefault(sha, []).append(rid)
-                for rid, sha in chunk:
-                    others = [o for o in found.get(sha, []) if o != rid]
-                    if others:
-                        out[rid] = min(others)
+        for rid, sha in items:
+            others = [o for o in found.get(sha, []) if o != rid]
+            if others:
+                out[rid] = min(others)
         return out
 
     def load_labels(self, side: str) -> dict[str, dict]:

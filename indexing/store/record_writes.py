@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Text, any_, bindparam, delete, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from indexing.store.database import is_sqlite
 from indexing.store.record_contract import UpsertCounts
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 BATCH = 5000     # rows read from the caller's iterable per round of lookups and writes
-LOOKUP = 900     # ids per IN (...) list: under SQLite's old bound-parameter limit
+LOOKUP = 900     # ids per IN (...) list on SQLite: under its old bound-parameter limit
 
 
 def now_iso() -> str:
@@ -43,11 +44,20 @@ def lock_table_writes(conn: Connection, table: Table) -> None:
                      {"k": f"patmatch.records.{table.name}"})
 
 
+def in_values(conn: Connection, column: Any, values: Sequence[str]) -> Iterator[Any]:
+    """``column IN values`` as few statements as the backend allows: PostgreSQL takes one
+    array parameter (``= ANY(%s)``, one round trip); SQLite lists of ``LOOKUP`` values."""
+    if not is_sqlite(conn):
+        yield column == any_(literal(list(values), ARRAY(Text)))
+        return
+    for i in range(0, len(values), LOOKUP):
+        yield column.in_(values[i:i + LOOKUP])
+
+
 def stored_digests(conn: Connection, table: Table, ids: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for i in range(0, len(ids), LOOKUP):
-        out.update(conn.execute(select(table.c.id, table.c.content_sha)
-                                .where(table.c.id.in_(ids[i:i + LOOKUP]))).all())
+    for cond in in_values(conn, table.c.id, ids):
+        out.update(conn.execute(select(table.c.id, table.c.content_sha).where(cond)).all())
     return out
 
 
@@ -154,5 +164,5 @@ def storage_errors(where: str) -> Iterator[None]:
             details={"path": where, "error": cause}) from exc
 
 
-__all__ = ["BATCH", "bulk_insert", "bulk_update", "lock_table_writes", "now_iso",
+__all__ = ["BATCH", "bulk_insert", "bulk_update", "in_values", "lock_table_writes", "now_iso",
            "replace_labels", "storage_errors", "stored_digests", "upsert"]
