@@ -24,8 +24,12 @@ log = logging.getLogger("patmatch.api.live")
 class LiveEngine(Engine):
     def __init__(self, settings: Settings, build_config: Any = None) -> None:
         super().__init__(settings)
-        # rebuild and publish over HTTP use this (judged set for the gate included);
-        # None = indexing.build.build_config.BuildConfig() defaults, as `patmatch build` uses
+        # rebuild and publish over HTTP use this (judged set for the gate included):
+        # the given one, else PATMATCH_BUILD_CONFIG, as `patmatch build` and `publish` use
+        if build_config is None and settings.build_config is not None:
+            from indexing.build.build_config import BuildConfig
+
+            build_config = BuildConfig.from_file(settings.build_config)
         self._build_config = build_config
         self._tokenizers: dict[Any, Any] = {}
         self._encoders: dict[Any, Any] = {}
@@ -98,18 +102,20 @@ class LiveEngine(Engine):
 
     def _load_snapshot(self, path: Path) -> Snapshot:
         from indexing.index.bundle import IndexBundle
-        from matcher.ranker import HybridRanker, check_runtime
+        from matcher.ranker import HybridRanker
 
         # verify=True: checksums are checked before any request can see the bundle; the
         # tokenizer/encoder are built from the bundle's own recorded configuration
         bundle = IndexBundle.load(path, verify=True)
         tokenizer = self._tokenizer(bundle.tokenizer_config, bundle.tokenizer_fingerprint)
-        encoder = self._encoder(bundle.encoder_config,
-                                (bundle.manifest.get("encoder") or {}).get("fingerprint"))
-        check_runtime(bundle.manifest, tokenizer, encoder)  # a mismatch is never served
+        encoder = self._encoder(bundle.encoder_config, bundle.encoder_fingerprint)
+        # a mismatch is never served
+        bundle.manifest.check_fingerprints(tokenizer=tokenizer.fingerprint,
+                                           encoder=encoder.fingerprint)
+        # ranks with the fusion recorded at build time; a request's overrides apply on top
         ranker = HybridRanker(bundle, tokenizer, encoder)
         return Snapshot(build_id=bundle.build_id, path=Path(path), ranker=ranker, bundle=bundle,
-                        manifest=dict(bundle.manifest))
+                        manifest=bundle.manifest.to_dict())
 
     def chains(self) -> list[ChainInfo]:
         if self._chains is None:
@@ -161,7 +167,10 @@ class LiveEngine(Engine):
     def rebuild(self) -> str:
         from indexing.build.build_config import BuildConfig
         from indexing.build.pipeline import build
-        return str(build(self.store, self.settings, self._build_config or BuildConfig()))
+        from matcher.config import with_recorded_fusion
+
+        config = with_recorded_fusion(self._build_config or BuildConfig())
+        return str(build(self.store, self.settings, config))
 
     def publish(self, build_id: str | None, *, force: bool) -> str:
         from indexing.build.publish import publish
@@ -197,7 +206,7 @@ def _recorded_quality(path: Path, bundles_dir: Path) -> dict[str, float] | None:
     try:
         if path.resolve().parent != Path(bundles_dir).resolve():
             return None  # still staged: never evaluated
-        q = Manifest.read(path).get("quality") or {}
+        q = Manifest.read(path).quality
     except Exception:  # unreadable: evaluate as usual
         return None
     if q.get("gate") not in ("passed", "forced"):

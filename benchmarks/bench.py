@@ -153,9 +153,9 @@ def run_size(n_patents: int, n_demands: int, cfg: BenchConfig, base: Any, encode
         _, r["publish_s"] = timed("publish", lambda: publish(s, bid))
         bundle = IndexBundle.load(current_bundle_path(s))
         man = bundle.manifest
-        r["build_stages_s"] = dict(man.get("timings") or {})
-        r["build_peak_rss_mb"] = man.get("peak_rss_mb")
-        r["bundle_counts"] = {k: man["counts"][k] for k in ("patents", "demands") if k in man.get("counts", {})}
+        r["build_stages_s"] = dict(man.timings)
+        r["build_peak_rss_mb"] = man.peak_rss_mb
+        r["bundle_counts"] = {k: man.counts[k] for k in ("patents", "demands") if k in man.counts}
         r["bundle_mb"] = round(sum(f.stat().st_size for f in bundle.path.rglob("*") if f.is_file()) / 2**20, 1)
         ranker = HybridRanker(bundle, tokenizer, encoder)
         r.update(_latency(ranker, bundle, cfg, log))

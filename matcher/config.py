@@ -12,6 +12,7 @@ known-item task within 1 % of the best single retriever.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -137,3 +138,39 @@ def check_label_prior(weight: Any, prior: Any) -> None:
 
 
 DEFAULT_FUSION = FusionConfig()
+
+
+# --- the fusion a bundle records ------------------------------------------------------
+def with_recorded_fusion(build_config: Any) -> Any:
+    """``build_config`` (an ``indexing.build.build_config.BuildConfig``) with its
+    ``fusion`` filled in full and validated, ready for the manifest: the fields it names
+    over today's ``FusionConfig`` defaults, the build's ``label_weight``/``label_prior``
+    standing in for fields it does not name. Every edge that starts a build calls this,
+    so a bundle keeps ranking the way it was built even after the code's defaults change."""
+    given = {"label_weight": float(getattr(build_config, "label_weight", 0.0) or 0.0),
+             "label_prior": getattr(build_config, "label_prior", None) or "grade+trl",
+             **dict(build_config.fusion or {})}
+    return replace(build_config, fusion=FusionConfig.from_dict(given).to_dict())
+
+
+def recorded_fusion(bundle: Any) -> FusionConfig:
+    """The fusion a bundle is served with unless a request overrides it: the one its
+    manifest recorded at build time (``fusion``). Bundles from before the fusion was
+    recorded get ``FusionConfig()`` with the label prior their build config named."""
+    manifest = getattr(bundle, "manifest", None)
+    if isinstance(manifest, Mapping):  # stand-in bundles of tests: the manifest's JSON form
+        data, config = manifest.get("fusion"), manifest.get("config") or {}
+    else:
+        data, config = getattr(manifest, "fusion", None), getattr(manifest, "config", None) or {}
+    if data is None:
+        if not config.get("label_weight"):
+            return FusionConfig()
+        return FusionConfig(label_weight=float(config["label_weight"]),
+                            label_prior=str(config.get("label_prior") or "grade+trl"))
+    try:
+        return FusionConfig.from_dict(dict(data))
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(
+            f"bundle {getattr(bundle, 'build_id', '?')} recorded a fusion this version "
+            f"cannot use ({exc}); rebuild it with `patmatch build`",
+            details={"fusion": dict(data)}) from exc

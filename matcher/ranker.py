@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from indexing.index.filters import Filters
-from matcher.config import FusionConfig
+from matcher.config import FusionConfig, recorded_fusion
 from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
 from matcher.kernels import lexical_tokens
 from matcher.label_prior import apply_label_weight
 from matcher.record_facts import facts_of
 from matcher.results import Match, MatchList
-from patmatch.errors import BundleMismatchError, InputError, NotFoundError
+from patmatch.errors import InputError, NotFoundError
 
 DIRECTIONS = ("demand-to-patent", "text-to-patent", "patent-to-demand")
 # A term in more than this share of the target side's records explains nothing (技术,
@@ -93,12 +93,11 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
         manifest, root = bundle.manifest, Path(bundle.path)
     else:
         manifest, root = Manifest.read(Path(bundle)), Path(bundle)
-    einfo = manifest.get("encoder") or {}
     if tokenizer is None:
         tcfg = tokenizer_config_dict(manifest, root)
         tokenizer = ChineseTokenizer(TokenizerConfig.recorded(tcfg) if tcfg else None)
     if encoder is None:
-        ecfg = einfo.get("config")
+        ecfg = manifest.encoder.config
         if ecfg:
             cfg = EncoderConfig.from_dict(ecfg)
         else:
@@ -106,32 +105,8 @@ def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
 
             cfg = EncoderConfig(name=(settings or get_settings()).encoder)
         encoder = load_encoder(cfg, settings)
-    check_runtime(manifest, tokenizer, encoder)
+    manifest.check_fingerprints(tokenizer=tokenizer.fingerprint, encoder=encoder.fingerprint)
     return tokenizer, encoder
-
-
-def check_runtime(manifest: dict[str, Any], tokenizer: Any, encoder: Any) -> None:
-    """Refuse a bundle whose recorded tokenizer/encoder fingerprint is not the running
-    one's (a query would be tokenized or embedded unlike the indexed documents)."""
-    tinfo, einfo = manifest.get("tokenizer") or {}, manifest.get("encoder") or {}
-    for what, running, built in (("tokenizer", tokenizer.fingerprint, tinfo.get("fingerprint")),
-                                 ("encoder", encoder.fingerprint, einfo.get("fingerprint"))):
-        if built and running != built:
-            raise BundleMismatchError(
-                f"bundle {manifest.get('build_id')} was built with {what} {built}, the running "
-                f"{what} is {running}; rebuild with `patmatch build` or configure the same {what}",
-                details={what: built})
-
-
-def recorded_fusion(bundle: Any) -> FusionConfig:
-    """The default fusion for a bundle: FusionConfig() with the label prior its build
-    recorded (BuildConfig.label_weight/label_prior in the manifest; absent = off)."""
-    manifest = getattr(bundle, "manifest", None)
-    cfg = (manifest.get("config") or {}) if isinstance(manifest, dict) else {}
-    if not cfg.get("label_weight"):
-        return FusionConfig()
-    return FusionConfig(label_weight=float(cfg["label_weight"]),
-                        label_prior=str(cfg.get("label_prior") or "grade+trl"))
 
 
 class HybridRanker:
@@ -155,7 +130,8 @@ class HybridRanker:
     def from_bundle(cls, bundle: Any, settings: Any = None, config: FusionConfig | None = None,
                     *, tokenizer: Any = None, encoder: Any = None) -> HybridRanker:
         """A ranker over ``bundle`` (an IndexBundle or its path) with the tokenizer and
-        encoder it was built with; refuses a mismatch (BundleMismatchError)."""
+        encoder it was built with; refuses a mismatch (BundleMismatchError). ``config``
+        None = the fusion the bundle recorded at build time (``recorded_fusion``)."""
         tokenizer, encoder = runtime_for(bundle, settings, tokenizer=tokenizer, encoder=encoder)
         if not hasattr(bundle, "patents"):
             from indexing.index.bundle import IndexBundle

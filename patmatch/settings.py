@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Where ../shared/data lives (tests, eval, benchmarks); None = look beside the repo.
     shared_data: Path | None = None
     keep_bundles: int = 5
+    # The YAML/JSON BuildConfig every build uses: `patmatch build`/`nightly` (unless
+    # --config names another) and the server's rebuild and publish (its judged set for the
+    # quality gate included). None = BuildConfig() defaults.
+    build_config: Path | None = None
     # Hex Fernet key file for personal data at rest; None = <home>/keys/pii.key
     pii_key_file: Path | None = None
     # API

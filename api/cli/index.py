@@ -12,26 +12,19 @@ from api.cli.common import cli_errors
 
 
 def _load_config(path: Optional[Path], **overrides: Any) -> Any:
+    """``--config``, else PATMATCH_BUILD_CONFIG, else the defaults; the fusion the bundle
+    will be served with is fixed here, at build time."""
     from indexing.build.build_config import BuildConfig
-    data: dict[str, Any] = {}
-    if path is not None:
-        import yaml
+    from matcher.config import with_recorded_fusion
+    from patmatch.settings import get_settings
 
-        from patmatch.errors import ConfigError
-
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read build config {path}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"build config {path} must be a mapping, got {type(data).__name__}")
-    for k, v in overrides.items():
-        if v is not None:
-            if k == "dense_kind":
-                data["dense"] = {**dict(data.get("dense") or {}), "kind": v}
-            else:
-                data[k] = v
-    return BuildConfig.from_dict(data)
+    path = path or get_settings().build_config
+    base = BuildConfig.from_file(path) if path is not None else BuildConfig()
+    dense_kind = overrides.pop("dense_kind", None)
+    if dense_kind is not None:
+        overrides["dense"] = {**base.dense.to_dict(), "kind": dense_kind}
+    data = {**base.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+    return with_recorded_fusion(BuildConfig.from_dict(data))
 
 
 def make_evaluator(settings: Any, judged: Optional[Path], config: Any = None) -> Any:
@@ -73,8 +66,8 @@ def register(app: typer.Typer) -> None:
             store.close()
         m = Manifest.read(settings.staging_dir / bid)
         summary = {"build_id": bid, "path": str(settings.staging_dir / bid),
-                   "counts": m["counts"], "timings": m["timings"],
-                   "peak_rss_mb": m["peak_rss_mb"]}
+                   "counts": m.counts, "timings": m.timings,
+                   "peak_rss_mb": m.peak_rss_mb}
         if as_json:
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
             return
@@ -97,10 +90,11 @@ def register(app: typer.Typer) -> None:
         from patmatch.settings import get_settings
 
         settings = get_settings()
-        bid = publish(settings, build_id, force=force, evaluator=make_evaluator(settings, judged))
+        bid = publish(settings, build_id, force=force,
+                      evaluator=make_evaluator(settings, judged, _load_config(None)))
         from indexing.index.bundle import Manifest
 
-        q = Manifest.read(settings.bundles_dir / bid).get("quality") or {}
+        q = Manifest.read(settings.bundles_dir / bid).quality
         typer.echo(f"published {bid} (gate: {q.get('gate', '-')}"
                    + (f", ndcg@10 {q['ndcg@10']:.4f}" if "ndcg@10" in q else "") + ")")
         from api.cli.push import push_after_publish
@@ -137,7 +131,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{r['build_id']:<24} {r['state']:<10} {r.get('patents') or '-':>8} "
                        f"{r.get('demands') or '-':>8} "
                        f"{(f'{nd:.4f}' if isinstance(nd, float) else '-'):>8} "
-                       f"{r.get('size_mb', '-'):>8}  {(r.get('created') or '')[:19] or r.get('error', '')}")
+                       f"{r.get('size_mb', '-'):>8}  {(r.get('created_at') or '')[:19] or r.get('error', '')}")
 
     @app.command("verify")
     @cli_errors

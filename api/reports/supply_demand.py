@@ -85,10 +85,9 @@ def _bundle_summary(settings: Any) -> dict[str, Any] | None:
         m = Manifest.read(current_bundle_path(settings))
     except BundleError:
         return None
-    counts = m.get("counts", {})
-    return {"build_id": m.get("build_id"), "created": m.get("created"),
-            "patents": counts.get("patents", 0), "demands": counts.get("demands", 0),
-            "chains": m.get("chains", {})}
+    return {"build_id": m.build_id, "created": m.created_at,
+            "patents": m.counts.get("patents", 0), "demands": m.counts.get("demands", 0),
+            "chains": m.chains}
 
 
 def _security(settings: Any, store_counts: dict[str, int], usage: dict[str, Any]) -> dict:

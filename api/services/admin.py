@@ -24,28 +24,22 @@ class AdminOutcome:
     reload_error: str | None
 
 
-def _manifest_section(manifest: dict[str, Any], *names: str) -> dict[str, Any]:
-    """The first of ``names`` that is a dict in the manifest (older bundles used others)."""
-    for name in names:
-        value = manifest.get(name)
-        if isinstance(value, dict):
-            return value
-    return {}
+def _manifest_section(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    value = manifest.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def served_index(engine: ServingEngine) -> dict[str, Any]:
     """The served bundle: build id, path, counts, fingerprints, quality, last reload error."""
     snap = engine.snapshot()
-    manifest = snap.manifest
-    fingerprints = _manifest_section(manifest, "fingerprints")
-    if not fingerprints:
-        fingerprints = {k: manifest[k] for k in ("tokenizer_fingerprint", "encoder_fingerprint")
-                        if isinstance(manifest.get(k), str)}
+    manifest = snap.manifest  # the JSON form of indexing.index.manifest.BundleManifest
+    fingerprints = {what: _manifest_section(manifest, what).get("fingerprint")
+                    for what in ("tokenizer", "encoder")}
     created = manifest.get("created_at")
     return {"build_id": snap.build_id, "path": str(snap.path), "loaded_at": snap.loaded_at,
             "created_at": str(created) if created else None,
             "counts": _manifest_section(manifest, "counts"), "fingerprints": fingerprints,
-            "quality": _manifest_section(manifest, "quality", "gate"),
+            "quality": _manifest_section(manifest, "quality"),
             "reload_error": engine.last_reload_error}
 
 

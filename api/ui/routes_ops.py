@@ -55,9 +55,6 @@ def ops(request: Request, done: Annotated[str, Query(max_length=20)] = "",
     except NoBundleError:
         served = None
     builds = recent_builds(settings)
-    if served is not None and not served.get("created_at"):  # manifests name it "created"
-        served["created_at"] = next((b.get("created") for b in builds
-                                     if b.get("build_id") == served["build_id"]), None)
     audit("ui.ops", count=1)
     return page(request, "ops.html", nav="ops", served=served, builds=builds,
                 nightly=nightly_status(settings), NIGHTLY_ZH=NIGHTLY_ZH, STATE_ZH=STATE_ZH,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from patmatch.config import checked_fields
@@ -80,6 +81,12 @@ class BuildConfig:
     # the shared tasks without losing on one (benchmarks/results/label_weight_study.md)
     label_weight: float = 0.0
     label_prior: str = "grade+trl"
+    # The fusion the bundle is served with (a FusionConfig as a dict), recorded in the
+    # manifest. The matcher owns FusionConfig: the edges that start a build fill in its
+    # full, validated form (matcher.config.with_recorded_fusion; label_weight/label_prior
+    # above are its defaults for those two fields), so a later change of the code's
+    # defaults never changes how an existing bundle ranks. None = not recorded.
+    fusion: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("patent_fields", "demand_fields", "patent_embed", "demand_embed"):
@@ -96,6 +103,11 @@ class BuildConfig:
         if isinstance(self.dense, Mapping):
             object.__setattr__(self, "dense", DenseConfig.from_dict(self.dense))
         object.__setattr__(self, "tokenizer", dict(self.tokenizer or {}))
+        if self.fusion is not None:
+            if not isinstance(self.fusion, Mapping):
+                raise ConfigError(f"fusion must be a mapping (FusionConfig fields), got "
+                                  f"{type(self.fusion).__name__}")
+            object.__setattr__(self, "fusion", dict(self.fusion))
         if not 0 <= self.gate_tolerance < 1:
             raise ConfigError(f"gate_tolerance must be in [0, 1), got {self.gate_tolerance}")
         if not 0 < self.ngram_max_df <= 1:
@@ -118,8 +130,23 @@ class BuildConfig:
             "batch_size": self.batch_size, "judged_path": self.judged_path,
             "gate_metric": self.gate_metric, "gate_tolerance": self.gate_tolerance,
             "label_weight": float(self.label_weight), "label_prior": self.label_prior,
+            "fusion": dict(self.fusion) if self.fusion is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> BuildConfig:
         return cls(**checked_fields(cls, data, "build config keys"))
+
+    @classmethod
+    def from_file(cls, path: Path | str, **overrides: Any) -> BuildConfig:
+        """A YAML/JSON build config file, with ``overrides`` (None values ignored) on top."""
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read build config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"build config {path} must be a mapping, got {type(data).__name__}")
+        return cls.from_dict({**data, **{k: v for k, v in overrides.items() if v is not None}})

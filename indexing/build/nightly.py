@@ -152,11 +152,11 @@ def _unchanged(settings: Settings, store: Any, config: BuildConfig, tokenizer: A
         return False
     m = Manifest.read(settings.bundles_dir / cur)
     recs, _ = prepare(list(store.iter_patents()), list(store.iter_demands()), config)
-    return (m.get("record_set_hash") == record_set_hash(recs["patents"], recs["demands"])
-            and m.get("config") == json.loads(json.dumps(config.to_dict()))
-            and m.get("tokenizer", {}).get("fingerprint") == getattr(tokenizer, "fingerprint", None)
-            and m.get("encoder", {}).get("fingerprint") == getattr(encoder, "fingerprint", None)
-            and (m.get("labeler") or {}).get("version") == getattr(labeler, "version", None))
+    return (m.record_set_hash == record_set_hash(recs["patents"], recs["demands"])
+            and m.config == json.loads(json.dumps(config.to_dict()))
+            and m.tokenizer.fingerprint == getattr(tokenizer, "fingerprint", None)
+            and m.encoder.fingerprint == getattr(encoder, "fingerprint", None)
+            and (m.labeler or {}).get("version") == getattr(labeler, "version", None))
 
 
 def write_status(settings: Settings, status: NightlyStatus, *, status_file: bool = True) -> None:
@@ -230,9 +230,9 @@ def _run_locked(settings: Settings, st: NightlyStatus, *, evaluator: Any, config
                             labeler=labeler, show_progress=show_progress,
                             encoder_config=encoder_config)
         m = Manifest.read(settings.staging_dir / st.build_id)
-        st.counts = dict(m.get("counts") or {})
+        st.counts = dict(m.counts)
         st.published = publish(settings, st.build_id, evaluator=evaluator)
-        st.quality = dict(Manifest.read(settings.bundles_dir / st.published).get("quality") or {})
+        st.quality = dict(Manifest.read(settings.bundles_dir / st.published).quality)
         st.status, st.exit_code = "ok", EXIT_OK
     except QualityGateError as exc:
         st.status, st.exit_code, st.error = "gate_refused", EXIT_GATE, exc.message

@@ -77,7 +77,7 @@ def _rmtree(root: Path) -> None:
 
 def _created(path: Path) -> str:
     try:
-        return str(Manifest.read(path).get("created") or "")
+        return str(Manifest.read(path).created_at or "")
     except BundleIntegrityError:
         return ""
 
@@ -130,7 +130,7 @@ def gate(candidate: Path, current: Path | None, evaluator: Evaluator | None, *,
         raise QualityGateError(f"evaluator returned no {metric!r}; got {sorted(cand)}")
     if current is None:
         return out
-    base = _metric(Manifest.read(current).get("quality") or {}, metric)
+    base = _metric(Manifest.read(current).quality, metric)
     if base is None:
         base = _metric(_evaluate(evaluator, current), metric)
     out["baseline"] = base
@@ -161,7 +161,7 @@ def publish(settings: Settings, build_id: str | None = None, *, force: bool = Fa
         if cur_path is not None and not (cur_path / MANIFEST).is_file():
             cur_path = None
         manifest = Manifest.read(src)
-        cfg = manifest.get("config") or {}
+        cfg = manifest.config
         metric = str(cfg.get("gate_metric", "ndcg@10"))
         tolerance = float(cfg.get("gate_tolerance", 0.01))
         quality = gate(src, cur_path, evaluator, metric=metric, tolerance=tolerance)
@@ -175,8 +175,8 @@ def publish(settings: Settings, build_id: str | None = None, *, force: bool = Fa
             quality["gate"] = "forced"
         dst = settings.bundles_dir / build_id
         if src != dst:  # still in staging: record quality, then move in (same filesystem)
-            manifest["quality"] = {**quality, "evaluated": _now()}
-            Manifest.write(src, manifest)
+            Manifest.write(src, manifest.model_copy(
+                update={"quality": {**quality, "evaluated": _now()}}))
             atomic_rename(src, dst)
         _make_read_only(dst)
         history = [h for h in pointer["history"] if h != build_id]
@@ -255,15 +255,15 @@ def list_bundles(settings: Settings) -> list[dict[str, Any]]:
                 st = "current"
             elif p.name == prev and state == "published":
                 st = "previous"
-            q = m.get("quality") or {}
-            rows.append({"build_id": p.name, "state": st, "created": m.get("created"),
-                         "patents": m.get("counts", {}).get("patents"),
-                         "demands": m.get("counts", {}).get("demands"),
+            q = m.quality
+            rows.append({"build_id": p.name, "state": st, "created_at": m.created_at,
+                         "patents": m.counts.get("patents"),
+                         "demands": m.counts.get("demands"),
                          "ndcg@10": q.get("ndcg@10"), "gate": q.get("gate"),
                          "size_mb": round(sum(f.stat().st_size for f in p.rglob("*")
                                               if f.is_file()) / 2**20, 2),
                          "path": str(p)})
-    return sorted(rows, key=lambda r: (r.get("created") or "", r["build_id"]), reverse=True)
+    return sorted(rows, key=lambda r: (r.get("created_at") or "", r["build_id"]), reverse=True)
 
 
 def verify(settings: Settings, build_id: str | None = None) -> dict[str, Any]:

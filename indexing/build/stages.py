@@ -357,7 +357,7 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
         manifest = {
             "format_version": FORMAT_VERSION,
             "build_id": build_id,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds"),
+            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds"),
             "counts": {"patents": len(recs["patents"]), "demands": len(recs["demands"]),
                        **counts},
             "chains": chain_counts,
@@ -371,6 +371,7 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
                                                     None)} if labeler else None,
             "libraries": _versions(),
             "config": config.to_dict(),
+            "fusion": dict(config.fusion) if config.fusion is not None else None,
             "sides": sides_info,
             "timings": dict(timer.timings),
             "peak_rss_mb": peak_rss_mb(),

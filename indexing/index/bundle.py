@@ -34,16 +34,14 @@ import numpy as np
 
 from indexing.index.dense import DenseConfig, DenseIndex
 from indexing.index.filters import Filters, mask_for
+from indexing.index.manifest import FORMAT_VERSION, BundleManifest
 from indexing.index.sparse import SparseIndex
 from patmatch.atomic_io import atomic_write_text
-from patmatch.errors import (
-    BundleIntegrityError, BundleMismatchError, ConfigError, NoBundleError,
-)
+from patmatch.errors import BundleIntegrityError, ConfigError, NoBundleError
 
 if TYPE_CHECKING:
     from patmatch.settings import Settings
 
-FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 POINTER = "CURRENT.json"
 SIDES = ("patents", "demands")
@@ -62,7 +60,7 @@ def sha256_file(path: Path) -> str:
 
 
 class Manifest:
-    """Reading, writing and checking ``manifest.json`` (the manifest itself is a dict)."""
+    """Reading, writing and checking ``manifest.json`` (typed: ``BundleManifest``)."""
 
     @staticmethod
     def checksums(root: Path) -> dict[str, str]:
@@ -74,7 +72,7 @@ class Manifest:
         return out
 
     @staticmethod
-    def read(root: Path) -> dict[str, Any]:
+    def read(root: Path) -> BundleManifest:
         path = Path(root) / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -85,27 +83,26 @@ class Manifest:
         except (OSError, ValueError) as exc:
             raise BundleIntegrityError(f"{path} is unreadable or not JSON: {exc}",
                                        details={"path": str(path)}) from exc
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-            got = data.get("format_version") if isinstance(data, dict) else type(data).__name__
-            raise BundleIntegrityError(
-                f"{path}: expected bundle format_version {FORMAT_VERSION}, got {got!r}",
-                details={"path": str(path)})
-        return data
+        return BundleManifest.parse(data, where=str(path))
 
     @staticmethod
-    def write(root: Path, manifest: Mapping[str, Any]) -> None:
+    def write(root: Path, manifest: BundleManifest | Mapping[str, Any]) -> BundleManifest:
+        """Validate and write atomically; a malformed manifest is never written."""
+        typed = (manifest if isinstance(manifest, BundleManifest)
+                 else BundleManifest.parse(manifest, where=str(Path(root) / MANIFEST)))
         atomic_write_text(Path(root) / MANIFEST,
-                          json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=False))
+                          json.dumps(typed.to_dict(), ensure_ascii=False, indent=2, sort_keys=False))
+        return typed
 
     @staticmethod
-    def problems(root: Path, manifest: Mapping[str, Any] | None = None) -> list[str]:
+    def problems(root: Path, manifest: BundleManifest | None = None) -> list[str]:
         """Every integrity problem of a bundle directory (empty list = intact)."""
         root = Path(root)
         try:
             manifest = manifest or Manifest.read(root)
         except BundleIntegrityError as exc:
             return [exc.message]
-        expected: dict[str, str] = manifest.get("files") or {}
+        expected = manifest.files
         if not expected:
             return [f"{root}/{MANIFEST} lists no file checksums"]
         out = []
@@ -228,11 +225,11 @@ class SideIndex:
 BUNDLE_USER_DICT = "tokenizer_user_dict.txt"
 
 
-def tokenizer_config_dict(manifest: Mapping[str, Any], root: Path) -> dict[str, Any] | None:
+def tokenizer_config_dict(manifest: BundleManifest, root: Path) -> dict[str, Any] | None:
     """The recorded tokenizer config, runnable: a user dictionary the build copied into
     the bundle (``user_dict: tokenizer_user_dict.txt``) is resolved against ``root``, so
     the bundle is tokenized with its own dictionary whatever the operator edits later."""
-    cfg = (manifest.get("tokenizer") or {}).get("config")
+    cfg = manifest.tokenizer.config
     if not isinstance(cfg, Mapping):
         return None
     cfg = dict(cfg)
@@ -257,17 +254,17 @@ def _config_obj(module: str, cls_name: str, data: Mapping[str, Any] | None) -> A
 
 
 class IndexBundle:
-    def __init__(self, path: Path, manifest: dict[str, Any], patents: SideIndex,
+    def __init__(self, path: Path, manifest: BundleManifest, patents: SideIndex,
                  demands: SideIndex) -> None:
         self.path = Path(path)
         self.manifest = manifest
-        self.build_id: str = manifest["build_id"]
+        self.build_id: str = manifest.build_id
         self.patents = patents
         self.demands = demands
         self.tokenizer_config = _config_obj(
             "indexing.text.tokenizer", "TokenizerConfig", tokenizer_config_dict(manifest, self.path))
         self.encoder_config = _config_obj(
-            "indexing.encoders.encoder", "EncoderConfig", manifest.get("encoder", {}).get("config"))
+            "indexing.encoders.encoder", "EncoderConfig", manifest.encoder.config)
 
     def side(self, name: str) -> SideIndex:
         if name not in SIDES:
@@ -276,15 +273,15 @@ class IndexBundle:
 
     @property
     def tokenizer_fingerprint(self) -> str | None:
-        return self.manifest.get("tokenizer", {}).get("fingerprint")
+        return self.manifest.tokenizer.fingerprint
 
     @property
     def encoder_fingerprint(self) -> str | None:
-        return self.manifest.get("encoder", {}).get("fingerprint")
+        return self.manifest.encoder.fingerprint
 
     @property
     def quality(self) -> dict[str, Any]:
-        return dict(self.manifest.get("quality") or {})
+        return dict(self.manifest.quality)
 
     def __repr__(self) -> str:
         return (f"IndexBundle({self.build_id!r}, patents={len(self.patents)}, "
@@ -300,27 +297,15 @@ class IndexBundle:
             raise BundleIntegrityError(f"bundle directory {path} does not exist",
                                        details={"path": str(path)})
         manifest = Manifest.read(path)
-        diffs = []
-        for what, running in (("tokenizer", tokenizer_fingerprint),
-                              ("encoder", encoder_fingerprint)):
-            built = manifest.get(what, {}).get("fingerprint")
-            if running is not None and built != running:
-                cfg = manifest.get(what, {}).get("config")
-                diffs.append(f"{what}: bundle built with {built}"
-                             + (f" (config {cfg})" if cfg else "") + f", running {running}")
-        if diffs:
-            raise BundleMismatchError(
-                f"bundle {manifest.get('build_id')} does not match the running configuration: "
-                + "; ".join(diffs) + ". Rebuild with `patmatch build` or run the matching "
-                "tokenizer/encoder.", details={"path": str(path)})
+        manifest.check_fingerprints(tokenizer=tokenizer_fingerprint, encoder=encoder_fingerprint)
         if verify:
             problems = Manifest.problems(path, manifest)
             if problems:
                 raise BundleIntegrityError(
-                    f"bundle {manifest.get('build_id')} failed its checksum check: "
+                    f"bundle {manifest.build_id} failed its checksum check: "
                     + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""),
                     details={"path": str(path), "problems": len(problems)})
-        dense_cfg = DenseConfig.from_dict(manifest.get("config", {}).get("dense", {}))
+        dense_cfg = DenseConfig.from_dict(manifest.config.get("dense", {}))
         sides = [SideIndex.load(s, path / s, dense_cfg) for s in SIDES]
         return cls(path, manifest, *sides)
 
@@ -362,7 +347,8 @@ def load_current(settings: Settings, **kwargs: Any) -> IndexBundle:
 
 
 __all__ = [
-    "FORMAT_VERSION", "MANIFEST", "POINTER", "SIDES", "IndexBundle", "Manifest", "SideIndex",
+    "FORMAT_VERSION", "MANIFEST", "POINTER", "SIDES", "BundleManifest", "IndexBundle",
+    "Manifest", "SideIndex",
     "current_build_id", "current_bundle_path", "load_current",
     "read_pointer", "sha256_file", "verify_bundle",
 ]

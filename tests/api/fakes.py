@@ -193,13 +193,18 @@ class FakeEngine(Engine):
             time.sleep(self.load_delay)
         ranker = FakeRanker(path.name, self.patents, self.patent_chains, self.demands,
                             delay=self.query_delay)
-        manifest = {"build_id": path.name, "created_at": "2026-11-24T00:00:00+00:00",
-                    "counts": {"patents": {"total": len(self.patents),
-                                           "per_chain": {"nev": 3, "battery_storage": 3}},
-                               "demands": {"total": len(self.demands)}},
-                    "fingerprints": {"tokenizer": "fake-tok", "encoder": "fake-enc"}}
+        from indexing.index.manifest import FORMAT_VERSION, BundleManifest
+
+        # the real manifest type, so the fake cannot drift from what a build writes
+        manifest = BundleManifest(
+            format_version=FORMAT_VERSION, build_id=path.name,
+            created_at="2026-11-24T00:00:00+00:00",
+            counts={"patents": {"total": len(self.patents),
+                                "per_chain": {"nev": 3, "battery_storage": 3}},
+                    "demands": {"total": len(self.demands)}},
+            tokenizer={"fingerprint": "fake-tok"}, encoder={"fingerprint": "fake-enc"})
         return Snapshot(build_id=path.name, path=path, ranker=ranker, bundle=None,
-                        manifest=manifest)
+                        manifest=manifest.to_dict())
 
     def chains(self) -> list[ChainInfo]:
         return CHAINS

@@ -32,7 +32,7 @@ def test_lapsed_patents_and_deleted_demands_leave_both_sides(tmp_path: Path) -> 
     pats = [lapse(p) if p.id in gone_p else p for p in pats]
     dems[0] = replace(dems[0], status="deleted")
     b = make(tmp_path, pats, dems)
-    m = b.manifest["counts"]
+    m = b.manifest.counts
     assert m["patents"] == 54 and m["patents_dropped_invalid"] == 6
     assert m["demands"] == 19 and m["demands_dropped_deleted"] == 1
     assert not gone_p & set(b.patents.ids) and dems[0].id not in b.demands.ids
@@ -51,7 +51,7 @@ def test_duplicate_ids_last_wins_and_order_is_stable(tmp_path: Path) -> None:
     pats, dems = make_records(30, 5)
     newer = replace(pats[3], title="新版本 标题")
     b = make(tmp_path, [*pats, newer][::-1], dems)
-    assert b.manifest["counts"]["patents_duplicate_ids"] == 1
+    assert b.manifest.counts["patents_duplicate_ids"] == 1
     assert b.patents.ids == sorted(p.id for p in pats)
     assert b.patents.doc(b.patents.row_of(newer.id))["title"] in {newer.title, pats[3].title}
 
@@ -64,11 +64,11 @@ def test_given_labels_are_used_and_labeler_fills_the_rest(tmp_path: Path) -> Non
     row = b.patents.row_of(pats[0].id)
     assert b.patents.facets["chains"][row].to_list() == ["ai"]
     assert b.patents.facets["trl"][row] == 8 and b.patents.doc(row)["problem"] == "独特问题词"
-    assert b.manifest["labelled"] == {"patents": 20, "demands": 4}
+    assert b.manifest.labelled == {"patents": 20, "demands": 4}
     rows, _ = b.patents.search_lexical(["独特问题词"], 3)  # the labels field is indexed
     assert rows.tolist() == [row]
     unlabelled = make(tmp_path, pats, dems, "u")
-    assert unlabelled.manifest["labelled"] == {"patents": 0, "demands": 0}
+    assert unlabelled.manifest.labelled == {"patents": 0, "demands": 0}
 
 
 def test_stages_reported_in_order(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_embedding_cache_rebuild_encodes_only_changes(tmp_path: Path) -> None:
     same = [i for i in range(2, 200)]
     np.testing.assert_allclose(np.asarray(a.patents.vectors)[same],
                                np.asarray(b.patents.vectors)[same], rtol=1e-6)
-    assert a.manifest["record_set_hash"] != b.manifest["record_set_hash"]
+    assert a.manifest.record_set_hash != b.manifest.record_set_hash
 
 
 def test_output_dir_must_not_exist_and_partials_are_cleaned(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_build_from_store_into_staging(settings) -> None:  # noqa: ANN001
     path = settings.staging_dir / bid
     assert not Manifest.problems(path)
     assert bid != build(store, settings, tokenizer=TOK, encoder=FakeEncoder())
-    assert Manifest.read(path)["counts"]["patents"] == 40
+    assert Manifest.read(path).counts["patents"] == 40
 
 
 def test_build_config_round_trip_and_validation() -> None:
@@ -151,8 +151,8 @@ def test_real_tokenizer_and_tiny_encoder(tmp_path: Path) -> None:
     b = IndexBundle.load(out, tokenizer_fingerprint=tok.fingerprint,
                          encoder_fingerprint=enc.fingerprint)
     assert b.tokenizer_config == tok.config
-    assert b.manifest["encoder"]["config"] == {"name": str(enc.path)}  # reloadable
-    assert b.manifest["chains"]["patents"].get("battery_storage", 0) >= 6
+    assert b.manifest.encoder.config == {"name": str(enc.path)}  # reloadable
+    assert b.manifest.chains["patents"].get("battery_storage", 0) >= 6
     rows, _ = b.patents.search_lexical(tok.tokenize("锂电池正极材料"), 5,
                                        Filters(chains=("battery_storage",)))
     assert len(rows) > 0
@@ -209,8 +209,8 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
     assert res.exit_code == 0, res.output
     out = json.loads(res.output[res.output.index("{"):])
     m = Manifest.read(Path(out["path"]))
-    assert m["counts"]["patents"] == 30 and m["encoder"]["config"] == {"name": str(enc.path)}
-    assert m["labelled"] == {"patents": 30, "demands": 8}  # labelled and kept in the store
+    assert m.counts["patents"] == 30 and m.encoder.config == {"name": str(enc.path)}
+    assert m.labelled == {"patents": 30, "demands": 8}  # labelled and kept in the store
     with open_store(settings) as store:
         assert len(store.load_labels("patents")) == 30
     res = CliRunner().invoke(app, ["publish", out["build_id"]])
@@ -218,6 +218,41 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
     bad = CliRunner().invoke(app, ["build", "--dense-kind", "ivf"])
     # a bad build setting is the operator's configuration: its own exit code, not input's 2
     assert bad.exit_code == ConfigError.exit_code and "auto|flat|hnsw" in bad.output
+    from matcher.config import FusionConfig
+
+    assert m.fusion == FusionConfig().to_dict()  # today's default, recorded in full
+
+
+def test_cli_build_records_the_configured_fusion(settings, tmp_path: Path,  # noqa: ANN001
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATMATCH_BUILD_CONFIG is the build config of `patmatch build` without --config; the
+    fusion it names (over today's defaults) is what the manifest records."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from indexing.store.record_store import open_store
+    from indexing.training.tiny_encoder import make_tiny_encoder
+    from matcher.config import FusionConfig
+    from patmatch.settings import get_settings
+
+    pats, dems = make_records(20, 5)
+    with open_store(settings) as store:
+        store.upsert_patents(pats)
+        store.upsert_demands(dems)
+    enc = make_tiny_encoder(tmp_path / "tiny", ["锂", "电池", "光伏"], dim=8)
+    cfg = tmp_path / "build.yaml"
+    cfg.write_text(f"encoder: {enc.path}\nfusion:\n  weights: [1.0, 0.6]\n", "utf-8")
+    monkeypatch.setenv("PATMATCH_BUILD_CONFIG", str(cfg))
+    get_settings.cache_clear()
+    res = CliRunner().invoke(app, ["build", "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output[res.output.index("{"):])
+    assert Manifest.read(Path(out["path"])).fusion == FusionConfig(weights=(1.0, 0.6)).to_dict()
+    cfg.write_text("fusion:\n  method: borda\n", "utf-8")
+    bad = CliRunner().invoke(app, ["build", "--no-progress"])
+    assert bad.exit_code == ConfigError.exit_code and "fusion method" in bad.output
 
 
 def test_fast_static_encoder_matches_sentence_transformers(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ def test_deleted_demand_count_matches_the_store(settings) -> None:  # noqa: ANN0
         store.delete_demand(d.id)
     bid = build(store, settings, tokenizer=FakeTokenizer(), encoder=FakeEncoder(),
                 labeler=FakeLabeler())
-    counts = Manifest.read(settings.staging_dir / bid)["counts"]
+    counts = Manifest.read(settings.staging_dir / bid).counts
     deleted = store.count_demands(include_deleted=True) - store.count_demands()
     assert deleted == 5
     assert counts["demands_dropped_deleted"] == deleted

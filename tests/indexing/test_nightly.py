@@ -71,7 +71,7 @@ def test_inbox_to_published_bundle_with_real_store(settings: Settings) -> None:
     with open_store(settings) as store:
         assert len(store.load_labels("patents")) == 35
     b = IndexBundle.load(current_bundle_path(settings))
-    assert b.manifest["labeler"]["version"] == FakeLabeler.version
+    assert b.manifest.labeler["version"] == FakeLabeler.version
 
     again = run_nightly(settings, evaluator=const(0.5), **fakes())
     assert again.status == "unchanged" and again.exit_code == EXIT_OK

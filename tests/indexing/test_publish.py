@@ -41,7 +41,7 @@ def test_publish_moves_freezes_and_points(settings: Settings) -> None:
     assert publish(settings, evaluator=const(0.5)) == bid  # newest staged by default
     path = current_bundle_path(settings)
     assert path == settings.bundles_dir / bid and not (settings.staging_dir / bid).exists()
-    q = Manifest.read(path)["quality"]
+    q = Manifest.read(path).quality
     assert q["gate"] == "passed" and q["ndcg@10"] == 0.5 and "evaluated" in q
     assert all(not (p.stat().st_mode & stat.S_IWUSR) for p in path.rglob("*") if p.is_file())
     assert IndexBundle.load(path).build_id == bid  # quality update kept checksums valid
@@ -62,14 +62,14 @@ def test_quality_gate_refuses_and_force_overrides(settings: Settings) -> None:
     assert len(ok.calls) == 1  # the baseline came from the current manifest
     third = stage(settings, seed=2)
     publish(settings, third, evaluator=const(0.1), force=True)
-    q = Manifest.read(settings.bundles_dir / third)["quality"]
+    q = Manifest.read(settings.bundles_dir / third).quality
     assert q["gate"] == "forced" and q["ndcg@10"] == 0.1 and q["baseline"] == 0.595
 
 
 def test_gate_evaluates_current_when_it_has_no_figure(settings: Settings) -> None:
     first = stage(settings)
     publish(settings, first)  # no evaluator: gate skipped, recorded
-    assert Manifest.read(settings.bundles_dir / first)["quality"]["gate"] == "skipped"
+    assert Manifest.read(settings.bundles_dir / first).quality["gate"] == "skipped"
     ev = const(0.3)
     publish(settings, stage(settings, seed=1), evaluator=ev)
     assert [p.name for p in ev.calls][1] == first

@@ -54,7 +54,7 @@ def test_updated_abstract_reaches_the_next_bundle(settings: Settings) -> None:
     assert lab["effect"] and "低噪声" in lab["effect"]
     assert lab["record_digest"]
     m = IndexBundle.load(current_bundle_path(settings)).manifest
-    assert m["labeler"]["taxonomy_version"] == Labeler.load().taxonomy.version
+    assert m.labeler["taxonomy_version"] == Labeler.load().taxonomy.version
     again = run_nightly(settings, **kw)
     assert again.status == "unchanged" and again.relabelled == {"patents": 0, "demands": 0}
 

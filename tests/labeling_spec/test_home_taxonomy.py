@@ -39,7 +39,7 @@ def test_home_taxonomy_reaches_labeler_build_and_names(home: Path) -> None:
     assert "hydrogen" in lab.label_patents([rec])[0].chains
     out = build_bundle([rec], [], out_dir=home / "b1", tokenizer=FakeTokenizer(),
                        encoder=FakeEncoder(), labeler=lab)
-    assert Manifest.read(out)["labeler"]["taxonomy_version"] == "home-2026.12.05-1"
+    assert Manifest.read(out).labeler["taxonomy_version"] == "home-2026.12.05-1"
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe not utf8", b"version: [unclosed", b"- a list\n",
