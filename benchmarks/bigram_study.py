@@ -175,7 +175,7 @@ def _doc_vectors(encoder_name: str, corpus: Sequence[Any]) -> np.ndarray:
 def _score(task: Any, qids: list[str], ids: list[str], rows: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
     """Metrics over the queries, and the headline metric per query (for paired tests)."""
     from benchmarks.evaluate import precision_at_k
-    from matcher.evaluate import metrics
+    from matcher.relevance import mean_metrics as metrics
 
     runs = {}
     for i, q in enumerate(qids):

@@ -69,7 +69,7 @@ def bundle_evaluator(qrels: Mapping[str, Mapping[str, int]], tokenizer: Any, enc
                      *, limit: int = 100) -> Callable[[Path], dict[str, float]]:
     """``evaluator(bundle_path) -> {"ndcg@10": ...}`` for the publish gate: each judged
     demand of the bundle ranked with the default fusion."""
-    from benchmarks.metrics import mean_metrics
+    from matcher.relevance import mean_metrics
     from indexing.index.bundle import IndexBundle
     from indexing.index.filters import Filters
     from matcher.ranker import HybridRanker
@@ -91,7 +91,8 @@ def bundle_evaluator(qrels: Mapping[str, Mapping[str, int]], tokenizer: Any, enc
 
 def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the demo end to end; returns a summary (paths, counts, times, quality)."""
-    from benchmarks.tasks import read_qrels, write_qrels
+    from benchmarks.tasks import write_qrels
+    from matcher.relevance import read_qrels
 
     steps = _Steps(echo)
     home = Path(settings.home)

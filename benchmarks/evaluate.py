@@ -13,7 +13,7 @@ first). Systems compared here:
 Ablations: ``tokenizer_ablation`` (characters vs jieba vs jieba + domain dictionary, BM25
 only) and ``encoder_ablation`` (dense only, one row per encoder).
 
-Metrics come from ``benchmarks/metrics.py`` (nDCG@10, Recall@10/100, MRR@10), plus
+Metrics come from ``matcher/relevance.py`` (nDCG@10, Recall@10/100, MRR@10), plus
 precision@k for class-judged tasks, overall and per query group (industry chain for the
 demo set; industry/discipline elsewhere; or chains assigned by the labeler).
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.metrics import mean_metrics
+from matcher.relevance import mean_metrics
 from benchmarks.report import METRICS, machine_info, markdown_table, write_results  # noqa: F401  (re-exported)
 from benchmarks.tasks import Task
 

@@ -16,7 +16,6 @@ judged. Reported:
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -47,11 +46,13 @@ def judgements(engine: Any) -> dict[str, dict[str, int]]:
 
 
 def _ndcg(grades: list[int], ideal: list[int], k: int) -> float:
-    def dcg(gs: list[int]) -> float:
-        return sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gs[:k]))
+    from matcher.relevance import dcg
 
-    best = dcg(sorted(ideal, reverse=True))
-    return dcg(grades) / best if best > 0 else 0.0
+    def gains(gs: list[int]) -> list[int]:
+        return [2 ** g - 1 for g in gs[:k]]
+
+    best = dcg(gains(sorted(ideal, reverse=True)))
+    return dcg(gains(grades)) / best if best > 0 else 0.0
 
 
 def evaluate_feedback(engine: Any, *, k: int = 10) -> dict[str, Any]:

@@ -52,7 +52,8 @@ def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *, log: Any = 
     from indexing.index.bundle import IndexBundle
     from indexing.index.filters import Filters
     from indexing.text.tokenizer import ChineseTokenizer
-    from matcher.evaluate import metrics, run_queries
+    from matcher.evaluate import run_queries
+    from matcher.relevance import mean_metrics as metrics
     from matcher.record_facts import side_facts
     from matcher.ranker import HybridRanker
 

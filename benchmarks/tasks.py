@@ -31,7 +31,7 @@ patents); the corpora stay whole.
                          ``qrels.tsv``).
 
 Judgement files are TSV with a header, columns ``query_id, doc_id, grade``
-(``read_qrels``/``write_qrels``); any header names are accepted on read, so
+(``matcher.relevance.read_qrels``/``write_qrels``); any header names are accepted on read, so
 ``demands_dev/qrels_kppatent.tsv`` (``demand_id, patent_id, grade``) reads as is.
 """
 
@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from indexing.records import DemandRecord, PatentRecord
+from matcher.relevance import Qrels, read_qrels
 from patmatch.atomic_io import atomic_open
 from patmatch.errors import FileFormatError, InputError
 
-Qrels = dict[str, dict[str, int]]
 
 KPPATENT_FILE = "kppatent_zh/kppatent_zh_joined.jsonl"
 CSL_FILE = "csl/csl_joined_dev_test.jsonl"
@@ -122,30 +122,6 @@ def _jsonl(path: Path) -> tuple[dict[str, Any], ...]:
                 raise FileFormatError(f"{path.name} line {n}: expected one JSON object, got "
                                       f"{line[:60]!r} ({exc.msg})") from None
     return tuple(rows)
-
-
-def read_qrels(path: str | Path) -> Qrels:
-    """Read a judgement TSV (``query_id, doc_id, grade``; first row is a header)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileFormatError(f"qrels file not found: {path}")
-    qrels: Qrels = defaultdict(dict)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh, delimiter="\t"))
-    if rows and len(rows[0]) >= 3 and not rows[0][2].strip().lstrip("-").isdigit():
-        rows = rows[1:]  # header
-    for n, row in enumerate(rows, 2):
-        if not row or not any(c.strip() for c in row):
-            continue
-        if len(row) < 3:
-            raise FileFormatError(f"{path.name} row {n}: expected 3 tab-separated columns "
-                                  f"query_id, doc_id, grade; got {row!r}")
-        try:
-            grade = int(row[2])
-        except ValueError:
-            raise FileFormatError(f"{path.name} row {n}: grade must be an integer, got {row[2]!r}") from None
-        qrels[row[0].strip()][row[1].strip()] = grade
-    return dict(qrels)
 
 
 def write_qrels(qrels: Mapping[str, Mapping[str, int]], path: str | Path) -> Path:

@@ -3,59 +3,21 @@
 ``evaluate_bundle`` runs the judged demands (a TSV ``demand_id, patent_id, grade``; the
 demands must be in the bundle's demand side) through the batch kernels — the exact
 ranking the ranker serves — and returns nDCG@10, Recall@10/100 and MRR@10.
-Metric definitions match ``benchmarks/metrics.py`` (which matcher may not import):
-gain 2**g - 1 with log2 discount; relevant = grade >= 1.
+The metrics and the qrels reader are ``matcher.relevance`` (the one definition, shared
+with ``patmatch eval`` and the benchmarks).
 """
 
 from __future__ import annotations
 
-import csv
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from matcher.config import FusionConfig
-from patmatch.errors import FileFormatError, InputError
-
-
-def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"judged set not found: expected a TSV file at {path}")
-    out: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        for i, row in enumerate(csv.reader(f, delimiter="\t"), 1):
-            if not row or row[0].startswith("#"):
-                continue
-            if i == 1 and not row[-1].strip().lstrip("-").isdigit():
-                continue  # header
-            if len(row) < 3:
-                raise FileFormatError(f"{path}:{i}: expected 'query_id<TAB>doc_id<TAB>grade', got {row}")
-            out.setdefault(row[0].strip(), {})[row[1].strip()] = int(row[2])
-    return out
-
-
-def metrics(runs: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
-    names = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
-    tot = dict.fromkeys(names, 0.0)
-    n = 0
-    for q, judged in qrels.items():
-        rel = {d for d, g in judged.items() if g > 0}
-        if not rel:
-            continue
-        n += 1
-        ranked = list(runs.get(q, ()))
-        gains = [2 ** judged.get(d, 0) - 1 for d in ranked[:10]]
-        ideal = sorted((2 ** g - 1 for g in judged.values() if g > 0), reverse=True)[:10]
-        dcg = lambda gs: sum(g / math.log2(i + 2) for i, g in enumerate(gs))  # noqa: E731
-        tot["ndcg@10"] += dcg(gains) / dcg(ideal)
-        tot["recall@10"] += len(rel & set(ranked[:10])) / len(rel)
-        tot["recall@100"] += len(rel & set(ranked[:100])) / len(rel)
-        tot["mrr@10"] += next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in rel), 0.0)
-    return {k: (v / n if n else 0.0) for k, v in tot.items()} | {"queries": float(n)}
+from matcher.relevance import mean_metrics, read_qrels
+from patmatch.errors import InputError
 
 
 def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
@@ -124,7 +86,7 @@ def evaluate_bundle(bundle_path: str | Path, qrels_path: str | Path, *,
         raise InputError(f"none of the {len(qrels)} judged demands in {qrels_path} is in bundle "
                          f"{bundle.build_id}; expected demand ids of its demand side")
     runs = run_queries(ranker, present, k=100, fusion=fusion)
-    out = metrics(runs, {q: qrels[q] for q in present})
+    out = mean_metrics(runs, {q: qrels[q] for q in present})
     out["missing_queries"] = float(len(qrels) - len(present))
     return out
 

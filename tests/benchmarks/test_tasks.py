@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.tasks import (
-    SHARED_TASKS, TASKS, load_task, read_qrels, read_queries, write_qrels, write_queries,
+    SHARED_TASKS, TASKS, load_task, read_queries, write_qrels, write_queries,
 )
+from matcher.relevance import read_qrels
 from patmatch.errors import FileFormatError, InputError
 
 

@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from hypothesis import given
-from hypothesis import strategies as st
 
 from matcher.chains import chain_pairs, export_pairs
-from matcher.evaluate import metrics, read_qrels
+from matcher.relevance import read_qrels
 
 
 def test_chain_list_is_in_chain_deduplicated_ranked_and_paginated(ranker: Any, tiny_bundle: Any) -> None:
@@ -42,19 +40,3 @@ def test_read_qrels_with_header(tmp_path: Path) -> None:
     p = tmp_path / "q.tsv"
     p.write_text("demand_id\tpatent_id\tgrade\nd1\tp1\t3\nd1\tp2\t0\n", encoding="utf-8")
     assert read_qrels(p) == {"d1": {"p1": 3, "p2": 0}}
-
-
-docs = st.sampled_from([f"p{i}" for i in range(12)])
-
-
-@given(st.dictionaries(st.sampled_from(["a", "b", "c"]),
-                       st.dictionaries(docs, st.integers(0, 3), min_size=1, max_size=5),
-                       min_size=1),
-       st.dictionaries(st.sampled_from(["a", "b", "c"]), st.lists(docs, unique=True, max_size=12)))
-def test_metrics_equal_the_benchmarks_oracle(qrels: dict, runs: dict) -> None:
-    from benchmarks.metrics import mean_metrics
-
-    ours = metrics(runs, qrels)
-    ref = mean_metrics(runs, qrels)
-    for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
-        assert abs(ours[k] - ref[k]) < 1e-12, (k, ours, ref)
