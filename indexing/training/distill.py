@@ -55,6 +55,12 @@ class DistillConfig:
     pair_epochs: int = 2
     pair_lr: float = 0.005
     fp16: bool = True
+    # vocabulary extension: up to this many multi-character words of the training records
+    # (indexing.training.corpus.corpus_words) that jieba's general list misses (patent terms)
+    corpus_words: int = 0
+    # step 4 on the tokenlearn texts (indexing.training.corpus.training_texts: abstract
+    # sentences and clauses, comma-separated kinds) instead of a corpus_size sample
+    corpus_kinds: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,7 +68,8 @@ class DistillConfig:
     @classmethod
     def shipped(cls) -> DistillConfig:
         """The recipe of the model shipped in ``indexing/encoders/models/default``."""
-        return cls(pairs=True, pair_epochs=3, batch=256)
+        return cls(pairs=True, pair_epochs=3, batch=256, corpus_words=100_000,
+                   corpus_kinds="sentences,clauses")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
@@ -86,8 +93,10 @@ def jieba_frequencies() -> dict[str, int]:
     return freq
 
 
-def build_vocabulary(config: DistillConfig, freq: dict[str, int]) -> tuple[list[str], list[str]]:
-    """(all tokens, the subset the teacher embeds), both in a fixed order."""
+def build_vocabulary(config: DistillConfig, freq: dict[str, int],
+                     extra_words: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(all tokens, the subset the teacher embeds), both in a fixed order. ``extra_words``
+    (corpus terms, most frequent first) are appended and embedded by the teacher too."""
     from indexing.text.tokenizer import DOMAIN_DICT_FILE, read_dictionary
 
     def ok(w: str) -> bool:
@@ -109,7 +118,9 @@ def build_vocabulary(config: DistillConfig, freq: dict[str, int]) -> tuple[list[
     tokens = words + [t for t in singles if t not in seen]
     # most useful first, so an interrupted build (the cache keeps finished shards) resumes
     teach = top_chars + ASCII_TOKENS + words
-    return tokens, list(dict.fromkeys(teach))
+    have = set(tokens)
+    add = [w for w in dict.fromkeys(extra_words) if ok(w) and w not in have]
+    return tokens + add, list(dict.fromkeys(teach + add))
 
 
 def sif_weights(tokens: Sequence[str], freq: dict[str, int], a: float) -> np.ndarray:
@@ -149,7 +160,24 @@ def build_default_model(
             ) from None
     cache = EmbeddingCache(cache_dir or get_settings().cache_dir / "embeddings", flush_every=512)
     freq = jieba_frequencies()
-    tokens, teach = build_vocabulary(config, freq)
+    extra: list[str] = []
+    shared_dir = None
+    if config.corpus_words or config.corpus_kinds:
+        from patmatch.settings import shared_data_dir
+
+        shared_dir = shared_data_dir()
+        if shared_dir is None:
+            say("no ../shared/data here: vocabulary extension and tokenlearn texts skipped")
+    if config.corpus_words and shared_dir is not None:
+        from indexing.training.corpus import corpus_words
+
+        extra = [w for w, _ in corpus_words(shared_dir)][: config.corpus_words]
+    if corpus_texts is None and config.corpus_kinds and shared_dir is not None:
+        from indexing.training.corpus import training_texts
+
+        tt = training_texts(shared_dir)
+        corpus_texts = [t for k in config.corpus_kinds.split(",") for t in tt[k.strip()]]
+    tokens, teach = build_vocabulary(config, freq, extra)
     say(f"vocabulary: {len(tokens)} tokens, {len(teach)} embedded by the teacher")
     tvecs = cache.encode(teacher, teach, batch_size=64, show_progress=show_progress)
     if config.dim > tvecs.shape[1]:
