@@ -91,5 +91,3 @@ def test_real_pairs_quote_the_labelled_problem(shared_data: Path) -> None:
     assert np.all(np.sum(q * d, axis=1) > 0.3)
     # the labels change the reason only towards labelled clauses, and never lose a reason
     assert sum(p is not None for p in after) >= sum(p is not None for p in before)
-    socks = next(i for i, (_, _, t) in enumerate(pairs) if "袜子" in t)
-    assert after[socks] is not None and after[socks][1] in {bp.strip(c) for c in labelled_clauses(labelled[socks])}
