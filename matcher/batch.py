@@ -23,8 +23,6 @@ Output columns (stable, documented in docs/matching.md): ``OUTPUT_COLUMNS``; CSV
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import threading
 from collections.abc import Callable
@@ -42,15 +40,13 @@ from matcher.kernels import (LexicalScorer, lexical_query_matrix, Scratch, block
                              lexical_topk, rank_block, topk_rows)
 from matcher.queries import (Queries, chains_column, queries_from_records,  # noqa: F401
                              queries_from_side)
-from patmatch.atomic_io import PRIVATE, atomic_write_json
-from patmatch.errors import ConflictError, InputError
+from matcher.jobplan import FORMATS, JobPlan, job_dir_for, plan_job  # noqa: F401
+from patmatch.atomic_io import PRIVATE
 from patmatch.table_io import write_table
 
 OUTPUT_COLUMNS = ("demand_id", "rank", "patent_id", "score", "lexical_score", "semantic_score",
                   "lexical_rank", "semantic_rank", "chain", "matched_terms", "reason")
 TITLE_COLUMNS = ("demand_title", "patent_title")
-FORMATS = (".parquet", ".csv", ".xlsx")
-JOB_VERSION = 1
 
 
 @dataclass
@@ -73,19 +69,6 @@ class BatchReport:
 
 
 # --- the job ------------------------------------------------------------------------------
-def _fingerprint(spec: dict[str, Any], queries: Queries) -> str:
-    h = hashlib.sha256(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode())
-    for qid, text in zip(queries.ids, queries.texts):
-        h.update(qid.encode() + b"\x1f" + text.encode() + b"\x1e")
-    if queries.vectors is not None:
-        h.update(np.ascontiguousarray(queries.vectors, dtype=np.float32).tobytes())
-    return h.hexdigest()
-
-
-def job_dir_for(out: Path) -> Path:
-    return out.parent / f".{out.name}.job"
-
-
 def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, out: Path,
               direction: str = "demand-to-patent", top_k: int = 20,
               filters: Filters | None = None, fusion: FusionConfig | None = None,
@@ -102,87 +85,52 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
     ``pipeline`` ranks block b + 1 in a worker thread while block b is explained; the
     output is identical either way. Off by default: on the shared 2-core VM it was not a
     measurable win (6.7k x 20k: 7.0-14.4 s pipelined vs 8.4-13.6 s in line), it may pay
-    on an idle machine with more cores.
+    on an idle machine with more cores. The Ray engine (matcher/batch_ray.py) runs the
+    same plan's blocks on a cluster.
     """
     import time
 
     t0 = time.perf_counter()
-    out = Path(out)
-    if out.suffix.lower() not in FORMATS:
-        raise InputError(f"output must end with one of {FORMATS}, got {out.name!r}")
-    if direction not in ("demand-to-patent", "patent-to-demand"):
-        raise InputError(f"direction must be demand-to-patent or patent-to-demand, got {direction!r}")
-    if top_k < 1:
-        raise InputError(f"top-k must be >= 1, got {top_k}")
-    fusion = fusion or FusionConfig()
-    filters = filters if filters is not None else Filters()
-    target_name = "patents" if direction == "demand-to-patent" else "demands"
-    if target_name == "demands":
-        filters = Filters.from_dict({**filters.to_dict(), "valid_only": False})
-    side = bundle.side(target_name)
-    n = len(side.ids)
-    bsize = block_size or block_size_for(n)
-    spec = {"version": JOB_VERSION, "build_id": getattr(bundle, "build_id", None),
-            "direction": direction, "top_k": top_k, "filters": filters.to_dict(),
-            "fusion": fusion.to_dict(), "block_size": bsize,
-            "encoder": getattr(encoder, "fingerprint", None) if queries.vectors is None else None}
-    fp = _fingerprint(spec, queries)
-    job = job_dir_for(out)
-    state_path = job / "state.json"
-    done = 0
-    if job.exists():
-        state = json.loads(state_path.read_text()) if state_path.exists() else {}
-        if resume and state.get("fingerprint") == fp:
-            done = int(state.get("blocks_done", 0))
-        elif resume and state:
-            raise ConflictError(
-                f"cannot resume {out.name}: the checkpoint in {job} was made for other inputs "
-                "or options (bundle, queries, direction, top-k, filters or fusion differ); "
-                "rerun without --resume to start over", details={"job_dir": str(job)})
-        else:
-            shutil.rmtree(job)
-    job.mkdir(parents=True, exist_ok=True)
-    if done == 0:
-        atomic_write_json(state_path, {"fingerprint": fp, "spec": spec, "blocks_done": 0,
-                                       "queries": len(queries.ids)}, mode=PRIVATE, indent=None)
-    nq = len(queries.ids)
-    n_blocks = (nq + bsize - 1) // bsize
-    mask = side.mask(filters)
-    ctx = BlockRanker(side, tokenizer, encoder, queries, mask, fusion, top_k, direction)
+    plan = plan_job(bundle, encoder, queries, out=out, direction=direction, top_k=top_k,
+                    filters=filters, fusion=fusion, block_size=block_size)
+    out = plan.out
+    side = bundle.side(plan.target)
+    done = plan.open_checkpoint(resume)
+    nq, n_blocks = plan.queries, plan.n_blocks
+    ctx = BlockRanker(side, tokenizer, encoder, queries, side.mask(plan.filters), plan.fusion,
+                      plan.top_k, plan.direction)
+    todo = [b for b in range(n_blocks) if b not in done]
+    queries_done = nq - sum(plan.bounds(b)[1] - plan.bounds(b)[0] for b in todo)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=nq, initial=min(done * bsize, nq), unit="q", desc="matching",
+        bar = tqdm(total=nq, initial=queries_done, unit="q", desc="matching",
                    dynamic_ncols=True, mininterval=0.5)
     # Optional two-stage pipeline: a worker thread ranks block b + 1 (BLAS, sparse products
     # and FAISS heaps release the GIL) while this thread explains and writes block b. Only
     # one block is ranked at a time, so memory stays at two B x N matrices.
     pool = (ThreadPoolExecutor(1, thread_name_prefix="patmatch-rank", initializer=_one_omp_thread)
             if pipeline else _Inline())
-    bounds = [(b * bsize, min(nq, (b + 1) * bsize)) for b in range(n_blocks)]
     pending = None
     try:
         if on_block is not None:
-            on_block(min(done * bsize, nq), nq)
-        pending = pool.submit(ctx.rank, *bounds[done]) if done < n_blocks else None
-        for b in range(done, n_blocks):
-            if stop_after_blocks is not None and b - done >= stop_after_blocks:
-                return BatchReport(out, nq, 0, n_blocks, done, time.perf_counter() - t0,
+            on_block(queries_done, nq)
+        pending = pool.submit(ctx.rank, *plan.bounds(todo[0])) if todo else None
+        for i, b in enumerate(todo):
+            if stop_after_blocks is not None and i >= stop_after_blocks:
+                return BatchReport(out, nq, 0, n_blocks, len(done), time.perf_counter() - t0,
                                    extra={"stopped_at_block": b})
-            lo, hi = bounds[b]
+            lo, hi = plan.bounds(b)
             ranked = pending.result()
-            pending = pool.submit(ctx.rank, *bounds[b + 1]) if b + 1 < n_blocks else None
-            frame = ctx.rows(ranked)
-            part = job / f"part-{b:06d}.parquet"
-            write_table(frame, part, mode=PRIVATE)
-            atomic_write_json(state_path, {"fingerprint": fp, "spec": spec,
-                                           "blocks_done": b + 1, "queries": nq},
-                              mode=PRIVATE, indent=None)
+            pending = pool.submit(ctx.rank, *plan.bounds(todo[i + 1])) if i + 1 < len(todo) else None
+            write_table(ctx.rows(ranked), plan.part_path(b), mode=PRIVATE)
+            plan.record(done | set(todo[: i + 1]))
+            queries_done += hi - lo
             if bar is not None:
                 bar.update(hi - lo)
             if on_block is not None:
-                on_block(hi, nq)
+                on_block(queries_done, nq)
     finally:
         if pending is not None:
             pending.cancel()
@@ -190,12 +138,13 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
         if bar is not None:
             bar.close()
     t_write = time.perf_counter()
-    rows = _assemble(job, n_blocks, out, ctx, patents=getattr(bundle, "patents", None))
-    shutil.rmtree(job, ignore_errors=True)
+    rows = assemble_parts(plan, ctx.target_titles, patents=getattr(bundle, "patents", None),
+                          empty=lambda: ctx.block(0, 0))
+    shutil.rmtree(plan.job_dir, ignore_errors=True)
     stages = {k: round(v, 2) for k, v in ctx.timings.items()}
     stages["assemble_write"] = round(time.perf_counter() - t_write, 2)
-    return BatchReport(out, nq, rows, n_blocks, done, round(time.perf_counter() - t0, 3),
-                       extra={"stage_seconds": stages, "block_size": bsize})
+    return BatchReport(out, nq, rows, n_blocks, len(done), round(time.perf_counter() - t0, 3),
+                       extra={"stage_seconds": stages, "block_size": plan.block_size})
 
 
 class BlockRanker:
@@ -413,14 +362,25 @@ def _chain_names_zh() -> dict[str, str]:
         return {}
 
 
-def _assemble(job: Path, n_blocks: int, out: Path, ctx: BlockRanker, patents: Any = None) -> int:
+def target_titles(side: Any) -> list[str]:
+    """The ranked side's titles, row-aligned (the output's demand/patent title column)."""
+    if "title" not in side.docs.columns:
+        return [""] * len(side.ids)
+    return side.docs["title"].cast(str).fill_null("").to_list()
+
+
+def assemble_parts(plan: JobPlan, titles: list[str], *, patents: Any = None,
+                   empty: Callable[[], Any]) -> int:
+    """The output file from the plan's finished parts (any engine's), in block order;
+    ``empty()`` gives the zero-row frame when there were no queries. Returns the rows."""
     import polars as pl
 
-    parts = [pl.read_parquet(job / f"part-{b:06d}.parquet") for b in range(n_blocks)]
-    df = pl.concat(parts) if parts else ctx.block(0, 0)
-    titles = pl.Series(ctx.target_titles, dtype=pl.Utf8)
-    target_title = titles.gather(df["_target_row"]) if df.height else pl.Series([], dtype=pl.Utf8)
-    d2p = ctx.direction == "demand-to-patent"
+    out, n_blocks = plan.out, plan.n_blocks
+    parts = [pl.read_parquet(plan.part_path(b)) for b in range(n_blocks)]
+    df = pl.concat(parts) if parts else empty()
+    titles_s = pl.Series(titles, dtype=pl.Utf8)
+    target_title = titles_s.gather(df["_target_row"]) if df.height else pl.Series([], dtype=pl.Utf8)
+    d2p = plan.direction == "demand-to-patent"
     df = df.with_columns(
         demand_title=df["_query_title"] if d2p else target_title,
         patent_title=target_title if d2p else df["_query_title"],

@@ -37,6 +37,11 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="Continue a killed job from its checkpoint."),
         bundle_path: Path = typer.Option(None, "--bundle", help="Bundle directory (default: current)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+        engine: str = typer.Option("local", "--engine", help="local | ray: run the demand blocks "
+                                   "as Ray tasks (pip install 'patmatch[ray]'); same output."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to use with "
+                                        "--engine ray (e.g. auto or ray://head:10001; the bundle "
+                                        "must be on a path every node sees); default: a local Ray."),
     ) -> None:
         """Match demands to patents (or patents to demands) into a file, with reasons."""
         from indexing.index.bundle import IndexBundle, current_bundle_path
@@ -50,6 +55,10 @@ def register(app: typer.Typer) -> None:
 
         if direction not in ("demand-to-patent", "patent-to-demand"):
             raise InputError(f"--direction must be demand-to-patent or patent-to-demand, got {direction!r}")
+        if engine not in ("local", "ray"):
+            raise InputError(f"--engine must be local or ray, got {engine!r}")
+        if ray_address and engine != "ray":
+            raise InputError("--ray-address is only used with --engine ray")
         if (demands is None) == (not all_demands):
             raise InputError("give exactly one of --demands FILE or --all-demands")
         if direction == "patent-to-demand" and demands is not None:
@@ -99,8 +108,14 @@ def register(app: typer.Typer) -> None:
         if not queries.ids:
             raise InputError("no queries to match: the input had no valid demands"
                              + (f" in chain {chain!r}" if chain else ""))
-        rep = run_batch(bundle, tokenizer, encoder, queries, out=out, direction=direction,
-                        top_k=top_k, filters=filters, resume=resume, progress=not no_progress)
+        kw = dict(out=out, direction=direction, top_k=top_k, filters=filters, resume=resume,
+                  progress=not no_progress)
+        if engine == "ray":
+            from matcher.batch_ray import run_batch_ray
+
+            rep = run_batch_ray(bundle, tokenizer, encoder, queries, ray_address=ray_address, **kw)
+        else:
+            rep = run_batch(bundle, tokenizer, encoder, queries, **kw)
         if counts:
             typer.echo(counts)
         if rejects_path:
