@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from api.cli.common import cli_errors
+from patmatch.errors import InputError
 
 ingest_app = typer.Typer(
     help="Load patents or demands (CSV/XLSX/JSONL/Parquet) into the store; nothing is lost: "
@@ -85,12 +86,36 @@ def demo_data(
     out: Path = typer.Option(Path("demo-data"), "--out", help="Output directory."),
     transfers: int = typer.Option(0, "--transfers", min=0,
                                   help="Transfer events over those patents (0: none)."),
+    parquet_parts: int = typer.Option(0, "--parquet-parts", min=0,
+                                      help="Benchmark scale: stream the patents as Parquet parts "
+                                           "of this many rows (e.g. 100000 for --patents 1000000), "
+                                           "demands.parquet and qrels.tsv; clean rows only."),
 ) -> None:
     """Generate realistic demo patents, SME demands and qrels.tsv (deterministic per seed)."""
     import time
 
     from indexing.training.demo_data import generate
 
+    if parquet_parts:
+        if transfers:
+            raise InputError("--transfers is not available with --parquet-parts")
+        from indexing.training.demo_data.stream import generate_parts
+
+        from api.cli.common import progress_bar
+
+        with progress_bar(patents, "生成专利", unit="条") as update:
+            last = [0]
+
+            def on_part(done: int, _total: int) -> None:
+                update(done - last[0])
+                last[0] = done
+
+            res = generate_parts(out, patents, demands, seed=seed, part_rows=parquet_parts,
+                                 on_part=on_part)
+        typer.echo(f"wrote {patents} patents in {len(res.patent_files)} Parquet parts, {demands} "
+                   f"demands and {res.n_qrels} judgements to {out} in {res.seconds:.1f} s")
+        typer.echo(f"next: patmatch ingest patents {out}/patents-*.parquet")
+        return
     t0 = time.perf_counter()
     files = generate(out, n_patents=patents, n_demands=demands, seed=seed, n_transfers=transfers)
     typer.echo(f"wrote {patents} patents, {demands} demands (+{files.n_repeated_demands} rows "

@@ -17,7 +17,7 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'patm
 from api.cli import app  # noqa: E402
 from indexing.index.filters import Filters  # noqa: E402
 from matcher.batch import Queries, job_dir_for, queries_from_side, run_batch  # noqa: E402
-from matcher.batch_ray import run_batch_ray  # noqa: E402
+from matcher.batch_ray import blas_threads, run_batch_ray  # noqa: E402
 from matcher.config import FusionConfig  # noqa: E402
 from patmatch.errors import InputError  # noqa: E402
 from tests.matcher.conftest import TOPICS, make_records  # noqa: E402
@@ -80,6 +80,8 @@ def test_ray_output_equals_local(disk_bundle: Any, tmp_path: Path, fmt: str) -> 
     assert rep.rows == 5 * len(q.ids) and rep.blocks == 4 and rep.extra["engine"] == "ray"
     assert seen[0] == (0, 12) and seen[-1] == (12, 12) and len(seen) == 5
     assert not job_dir_for(remote).exists()
+    # workers run with the driver's BLAS thread counts (scores are bit-equal only then)
+    assert blas_threads() and all(n >= 1 for n in blas_threads().values())
 
 
 def test_ray_stopped_job_resumes_on_either_engine(disk_bundle: Any, tmp_path: Path) -> None:

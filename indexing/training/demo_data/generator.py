@@ -367,3 +367,6 @@ def _zh_date(iso: str) -> str:
 
 # shared with the transfer-history writer (demo_data.transfers)
 write_xlsx = _write_xlsx
+# shared with the streaming writer (demo_data.stream): one way to compose a record
+patent_row = _patent
+demand_row = _demand
