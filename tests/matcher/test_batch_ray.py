@@ -37,7 +37,8 @@ class Stop(Exception):
 def disk_bundle(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real bundle directory (tiny encoder recorded in its manifest), and a local Ray."""
     from indexing.build.pipeline import build_bundle
-    from indexing.encoders.encoder import EncoderConfig, load_encoder, make_tiny_encoder
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.index.bundle import IndexBundle
     from indexing.records import DemandRecord, PatentRecord
     from indexing.text.tokenizer import ChineseTokenizer
