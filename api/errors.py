@@ -30,6 +30,7 @@ log = logging.getLogger("patmatch.api")
 STATUS_OF: dict[type[E.PatmatchError], int] = {
     E.PatmatchError: 500,
     E.InputError: 400,
+    E.PageDepthError: 400,
     E.FileFormatError: 400,
     E.EncodingError: 400,
     E.MissingColumnError: 400,

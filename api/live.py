@@ -42,9 +42,18 @@ class LiveEngine(Engine):
         return open_store(self.settings)
 
     def locate_current(self) -> Path:
-        from indexing.index.bundle import current_bundle_path
+        from indexing.index.bundle import current_build_id
 
-        return Path(current_bundle_path(self.settings))
+        # the pointer's bundle even when its directory or manifest is gone: loading it then
+        # fails like any bundle that does not verify, and the engine falls back
+        return Path(self.settings.bundles_dir) / current_build_id(self.settings)
+
+    def fallback_paths(self) -> list[Path]:
+        from indexing.index.bundle import MANIFEST, read_pointer
+
+        history = read_pointer(self.settings)["history"]  # oldest first
+        base = Path(self.settings.bundles_dir)
+        return [base / h for h in reversed(history) if (base / h / MANIFEST).is_file()]
 
     # Keyed by the bundle's recorded fingerprint as well as its config: a user-dictionary
     # edit (or a retrained encoder in the same directory) keeps the config but changes the

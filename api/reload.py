@@ -23,20 +23,23 @@ from api.metrics import Metrics
 log = logging.getLogger("patmatch.api.reload")
 
 
-def check_now(engine: ServingEngine, metrics: Metrics, *, force: bool = False) -> bool:
+def check_now(engine: ServingEngine, metrics: Metrics, *, force: bool = False,
+              retry: bool = False) -> bool:
     """Load the published bundle if it changed; True when the service switched."""
     try:
-        swapped = engine.refresh(force=force)
+        swapped = engine.refresh(force=force, retry=retry)
     except NoBundleError as exc:
         engine.last_reload_error = exc.message
         raise
     except Exception as exc:
-        engine.last_reload_error = (exc.message if isinstance(exc, PatmatchError)
-                                    else f"{type(exc).__name__}: {exc}")
+        msg = exc.message if isinstance(exc, PatmatchError) else f"{type(exc).__name__}: {exc}"
+        if not (engine.last_reload_error or "").startswith(msg):  # keep the engine's advice
+            engine.last_reload_error = msg
         metrics.reloads.labels(result="failed").inc()
         raise
     if swapped:
-        metrics.reloads.labels(result="ok").inc()
+        fallback = getattr(engine, "fallback", None) is not None
+        metrics.reloads.labels(result="fallback" if fallback else "ok").inc()
     return swapped
 
 

@@ -351,6 +351,16 @@ class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class FallbackOut(BaseModel):
+    published: str = Field(description="the build id CURRENT.json names: it does not verify")
+    reason: str = Field(description="why it is not served (checksum mismatch, missing file...)")
+    advice: str = Field(description="the command that makes the served bundle current",
+                        examples=["patmatch rollback"])
+
+
 class ReadyOut(BaseModel):
-    status: Literal["ready"] = "ready"
-    build_id: str
+    status: Literal["ready", "fallback"] = Field("ready", description=(
+        "ready: the published bundle serves; fallback: it does not verify and the newest "
+        "earlier bundle that verifies serves instead (still ready to answer queries)"))
+    build_id: str = Field(description="the bundle that answers queries")
+    fallback: FallbackOut | None = None

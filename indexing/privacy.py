@@ -87,13 +87,20 @@ def mask_id_numbers(text: str | None) -> str | None:
     18-digit numbers are masked when their check digit is valid (patents are full of long
     digit runs; the checksum keeps false positives near 1/11 of shape matches, and all of
     those are still masked on purpose: a masked part number costs little). The obsolete
-    15-digit form has no check digit, so it is masked only near a word like 身份证.
+    15-digit form has no check digit, so it is masked only near a word like 身份证; right
+    after such a word (身份证号：…) an 18-digit number is masked whatever its check digit
+    (a mistyped ID is still somebody's ID).
     """
     if not text:
         return text
-    text = _ID18.sub(lambda m: (m[1] + "********" + m[3][-4:]) if id_checksum_ok(m[0]) else m[0],
-                     text)
-    if _ID_CONTEXT.search(text):
+    context = bool(_ID_CONTEXT.search(text))
+
+    def id18(m: re.Match[str]) -> str:
+        named = context and _ID_CONTEXT.search(m.string, max(0, m.start() - 8), m.start())
+        return (m[1] + "********" + m[3][-4:]) if named or id_checksum_ok(m[0]) else m[0]
+
+    text = _ID18.sub(id18, text)
+    if context:
         text = _ID15.sub(lambda m: m[1] + "******" + m[3], text)
     return text
 
@@ -116,6 +123,10 @@ _NAME_CONTEXT = re.compile(
 # "联系人张伟13812345678" (no separator: only when a title or a number follows, so
 # "负责人同意合作" stays as it is)
 _NAME_TIGHT = re.compile(_NAME_WORDS + r"()([\u4e00-\u9fff·]{2,4}?)(?=" + _TITLES + ")")
+# "联系人王小明，电话…" (no separator, punctuation after): only after the words that always
+# introduce a person, never after 负责人 ("负责人同意，…" stays as it is)
+_NAME_PUNCT = re.compile(r"(联系人|联络人|对接人|经办人|姓名)()([\u4e00-\u9fff·]{2,3})"
+                         r"(?=[，,。；;、）)\s]|$)")
 _NAME_TITLE = re.compile(r"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{1,2})(先生|女士)")
 
 
@@ -151,7 +162,7 @@ def mask_pii(text: str | None) -> str | None:
         out = _LANDLINE.sub(lambda m: mask_phone(m[0]) or m[0], out)
     if "@" in out:
         out = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m[0]) or m[0], out)
-    for pattern in (_NAME_CONTEXT, _NAME_TIGHT):
+    for pattern in (_NAME_CONTEXT, _NAME_TIGHT, _NAME_PUNCT):
         out = pattern.sub(lambda m: m[1] + m[2] + (mask_name(m[3]) or m[3]), out)
     out = _NAME_TITLE.sub(lambda m: m[1][:1] + "*" * (len(m[1]) - 1) + m[2], out)
     return out

@@ -46,6 +46,12 @@ class InputError(PatmatchError):
     exit_code = 2
 
 
+class PageDepthError(InputError):
+    """A page reaching past the depth a ranked list is computed to (offset + limit > depth)."""
+
+    code = "input.page_depth"
+
+
 class FileFormatError(InputError):
     code = "input.file_format"
 

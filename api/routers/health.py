@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import EngineDep, require
 from api.routers import errors
-from api.schemas import HealthOut, ReadyOut
+from api.schemas import FallbackOut, HealthOut, ReadyOut
 from api.security import Principal
 
 router = APIRouter(tags=["health"])
@@ -20,9 +20,19 @@ def healthz() -> HealthOut:
 
 
 @router.get("/readyz", response_model=ReadyOut, responses=errors(503),
-            summary="A bundle is loaded and queries can be served (no key needed)")
+            response_model_exclude_none=True,
+            summary="A verified bundle is loaded and queries can be served (no key needed)")
 def readyz(engine: EngineDep) -> ReadyOut:
-    return ReadyOut(build_id=engine.snapshot().build_id)
+    """200 while a bundle that passed its checksum check serves (``status: fallback`` when
+    the published one does not verify and an earlier one serves); 503 when none does.
+    ``/healthz`` is liveness only."""
+    snap = engine.snapshot()
+    fb = getattr(engine, "fallback", None)
+    if fb is None or fb.serving != snap.build_id:
+        return ReadyOut(build_id=snap.build_id)
+    return ReadyOut(status="fallback", build_id=snap.build_id,
+                    fallback=FallbackOut(published=fb.published, reason=fb.reason,
+                                         advice=fb.advice))
 
 
 @router.get("/metrics", summary="Prometheus metrics (text format; operator/analyst key)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from patmatch.errors import InputError, PatmatchError
+from patmatch.errors import BundleIntegrityError, InputError, PatmatchError
 
 from api.metrics import Metrics
 from api.reload import check_now
@@ -87,8 +87,15 @@ def rollback(engine: ServingEngine, metrics: Metrics) -> AdminOutcome:
 
 
 def reload(engine: ServingEngine, metrics: Metrics) -> AdminOutcome:
-    """Check the published pointer now; errors other than a failed load propagate."""
-    return _outcome(engine, "reload", None, check_now(engine, metrics))
+    """Check the published pointer now. A published bundle that does not verify is an
+    error here (503, with what serves instead and the fix), although serving goes on."""
+    swapped = check_now(engine, metrics, retry=True)
+    fb = getattr(engine, "fallback", None)
+    if fb is not None:
+        raise BundleIntegrityError(
+            f"{fb.reason}; still serving {fb.serving}, fix with `{fb.advice}`",
+            details={"published": fb.published, "serving": fb.serving, "advice": fb.advice})
+    return _outcome(engine, "reload", None, swapped)
 
 
 def create_key(engine: ServingEngine, keys: KeyStore, name: str, role: str, *,

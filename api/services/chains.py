@@ -30,13 +30,23 @@ def known_chain(engine: ServingEngine, p: Principal, chain: str) -> str:
 
 
 def per_chain_counts(manifest: dict[str, Any], side: str) -> dict[str, int]:
-    """``counts.<side>.per_chain`` of a bundle manifest (older manifests: ``counts.<side>``)."""
-    counts = manifest.get("counts", {}) if isinstance(manifest, dict) else {}
-    per = counts.get(side, {}) if isinstance(counts, dict) else {}
-    per = per.get("per_chain", per) if isinstance(per, dict) else {}
+    """Records per chain of one side of a bundle manifest.
+
+    The build writes them as ``chains.<side>`` (``{chain: records}``); ``counts.<side>`` is
+    the side's total (an int). Older manifests kept a dict under ``counts.<side>``
+    (optionally ``.per_chain``): still read."""
+    if not isinstance(manifest, dict):
+        return {}
+    per: Any = (manifest.get("chains") or {}).get(side) if isinstance(
+        manifest.get("chains"), dict) else None
+    if not isinstance(per, dict):
+        counts = manifest.get("counts")
+        per = counts.get(side) if isinstance(counts, dict) else None
+        per = per.get("per_chain", per) if isinstance(per, dict) else None
     if not isinstance(per, dict):
         return {}
-    return {str(k): int(v) for k, v in per.items() if isinstance(v, int)}
+    return {str(k): int(v) for k, v in per.items()
+            if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def visible_chains(engine: ServingEngine, p: Principal) -> list[ChainCounts]:

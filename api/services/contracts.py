@@ -78,6 +78,16 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """The published bundle does not verify and an earlier one serves in its place."""
+
+    published: str  # the build id CURRENT.json names
+    serving: str  # the build id served instead: the newest earlier bundle that verifies
+    reason: str  # why the published one was refused (checksum, missing file, ...)
+    advice: str  # the command that makes the served bundle current again
+
+
+@dataclass(frozen=True)
 class ChainInfo:
     id: str
     name_zh: str
@@ -98,6 +108,11 @@ class EngineBackend(Protocol):
 
     def forget_snapshots(self) -> None:
         """Drop snapshots kept for fast swaps."""
+        ...
+
+    def fallback_paths(self) -> list[Path]:
+        """Earlier published bundles to serve when the current one does not verify, the
+        newest first (the pointer's history: the bundles that were current before)."""
         ...
 
     def chains(self) -> list[ChainInfo]: ...
@@ -129,6 +144,7 @@ class ServingEngine(EngineBackend, Protocol):
 
     ranking: threading.BoundedSemaphore
     last_reload_error: str | None
+    fallback: Fallback | None
 
     @property
     def store(self) -> DemandStore: ...
@@ -138,7 +154,7 @@ class ServingEngine(EngineBackend, Protocol):
 
     def snapshot(self) -> Snapshot: ...
 
-    def refresh(self, *, force: bool = False) -> bool: ...
+    def refresh(self, *, force: bool = False, retry: bool = False) -> bool: ...
 
     def iter_demands(self) -> Iterator[Any]: ...
 

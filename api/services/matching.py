@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from patmatch.errors import BusyError, NotFoundError
+from patmatch.errors import BusyError, NotFoundError, PageDepthError
+
+from indexing.privacy import mask_pii
 
 from api.schemas import MatchFilters, MatchListOut, PairListOut
 from api.security import Principal, scope_chains
@@ -54,6 +56,32 @@ def ranking_slot(engine: ServingEngine, budget: float | None = None) -> Iterator
         engine.ranking.release()
 
 
+def check_page_depth(offset: int, limit: int, depth: int) -> None:
+    """Refuse a page that reaches past the ranked depth (400 ``input.page_depth``).
+
+    A ranked list is computed to a fixed depth for stable pagination, so a page with
+    ``offset + limit > depth`` could only be answered cut short, which a client cannot tell
+    from the end of the list. Refused whatever the list's length, like Elasticsearch's
+    ``max_result_window``: whether a page is valid never depends on the data."""
+    if offset + limit > depth:
+        raise PageDepthError(
+            f"offset + limit = {offset + limit} reaches past the ranked depth {depth}: lists "
+            f"are ranked {depth} deep for stable pagination; ask for offset + limit <= {depth} "
+            "or narrow the query with filters",
+            details={"offset": offset, "limit": limit, "depth": depth,
+                     "max_offset_plus_limit": depth})
+
+
+def _fused_depth(ranker: Ranker, fusion: Any) -> int:
+    """The depth this request's fused list is computed to (its fusion override, else the
+    served ranker's configuration)."""
+    for cfg in (fusion, getattr(ranker, "config", None)):
+        depth = getattr(cfg, "depth", None)
+        if isinstance(depth, int) and depth > 0:
+            return depth
+    return MAX_VISIBLE_DEPTH
+
+
 def _match_list_out(build_id: str, query: dict, total: int, items: list, limit: int,
                     offset: int, matching: int | None = None) -> MatchListOut:
     return MatchListOut(build_id=build_id, query=query, total=int(total), limit=limit,
@@ -65,6 +93,10 @@ def run_text_match(engine: ServingEngine, p: Principal, text: str, *, filters: M
                    limit: int, offset: int, fusion: dict | None = None) -> MatchListOut:
     snap = engine.snapshot()
     flt, fz = build_filters(engine, p, filters), engine.make_fusion(fusion)
+    check_page_depth(offset, limit, _fused_depth(snap.ranker, fz))
+    # masked before ranking, like every stored demand text: the echoed query, the semantic
+    # pair and the reason quote the query, and none may carry a phone, e-mail, ID or name
+    text = mask_pii(text) or text
     with ranking_slot(engine):
         res = snap.ranker.match_text(text, filters=flt, limit=limit, offset=offset, fusion=fz)
     return _match_list_out(snap.build_id, {"kind": "text", "text": text[:200]}, res.total,
@@ -83,6 +115,7 @@ def run_demand_match(engine: ServingEngine, p: Principal, rec: Any, *,
     snap = engine.snapshot()
     flt = build_filters(engine, p, filters, chains)
     fz = engine.make_fusion(fusion)
+    check_page_depth(offset, limit, _fused_depth(snap.ranker, fz))
 
     def fetch(lim: int, off: int) -> MatchList:
         with ranking_slot(engine):
@@ -115,6 +148,7 @@ def run_patent_match(engine: ServingEngine, p: Principal, patent_id: str, *, lim
     snap = engine.snapshot()
     flt = build_filters(engine, p, None, chains)
     visible = demand_visible(engine, p)
+    check_page_depth(offset, limit, _visible_depth(snap.ranker))
 
     def fetch(depth: int) -> MatchList:
         with ranking_slot(engine):
@@ -138,6 +172,7 @@ def run_chain_pairs(engine: ServingEngine, p: Principal, chain: str, *, limit: i
     cid = known_chain(engine, p, chain)
     snap = engine.snapshot()
     visible = demand_visible(engine, p)
+    check_page_depth(offset, limit, MAX_VISIBLE_DEPTH)
 
     def fetch(depth: int) -> MatchList:
         with ranking_slot(engine):

@@ -80,3 +80,17 @@ def test_from_settings_uses_data_home(settings) -> None:  # noqa: ANN001
     assert settings.resolved_pii_key_file.exists()
     assert c.decrypt(PiiCipher.from_settings(settings).encrypt("x")) == "x"
     assert os.stat(settings.resolved_pii_key_file).st_size > 0
+
+
+def test_an_id_number_right_after_its_label_is_masked_whatever_its_check_digit() -> None:
+    out = mask_id_numbers("身份证110101199003077777，零件号110105194912310021")
+    assert "110101199003077777" not in out and "110101********7777" in out
+    assert "110105194912310021" in out  # a part number further on keeps its digits
+
+
+def test_a_name_after_a_contact_word_is_masked_before_punctuation() -> None:
+    from indexing.privacy import mask_pii
+
+    assert mask_pii("联系人王小明，电话见附件") == "联系人王**，电话见附件"
+    assert mask_pii("对接人李四。") == "对接人李*。"
+    assert mask_pii("负责人同意，下周签约") == "负责人同意，下周签约"  # not a name
