@@ -26,7 +26,8 @@ def template(tmp_path_factory) -> Path:
     pytest.importorskip("matcher.ranker")
     from indexing.build.pipeline import build_bundle
     from indexing.build.publish import publish
-    from indexing.encoders.encoder import EncoderConfig, load_encoder, make_tiny_encoder
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.store.record_store import open_store
     from indexing.text.tokenizer import ChineseTokenizer
 

@@ -22,7 +22,8 @@ def served(tmp_path_factory):
     pytest.importorskip("matcher.ranker")
     from indexing.build.pipeline import build
     from indexing.build.publish import publish
-    from indexing.encoders.encoder import EncoderConfig, make_tiny_encoder
+    from indexing.encoders.encoder import EncoderConfig
+    from indexing.training.tiny_encoder import make_tiny_encoder
     from indexing.store.record_store import open_store
     from indexing.text.tokenizer import ChineseTokenizer
 
