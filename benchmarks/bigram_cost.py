@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.bigram_systems import DEPTH, LEXICAL, SOURCES, field_texts, source_fields, tokenizers
 from indexing.text.ngrams import PREFIXES as ngram_prefixes
 
 PREFIXES = {"word": "", **ngram_prefixes}  # the families' column prefixes, as built
@@ -24,7 +25,6 @@ def cost(task: Any, n_queries: int = 500, configs: Sequence[str] = COST_CONFIGS)
     top-200, one query at a time as ``match_text``) and one batch of all queries."""
     import tempfile
 
-    from benchmarks.bigram_study import DEPTH, LEXICAL, SOURCES, field_texts, source_fields, tokenizers
     from indexing.index.sparse import SparseIndex
     from matcher.kernels import LexicalScorer, lexical_topk
 

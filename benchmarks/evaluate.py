@@ -24,14 +24,13 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from matcher.relevance import mean_metrics
-from benchmarks.report import METRICS, machine_info, markdown_table, write_results  # noqa: F401  (re-exported)
+from benchmarks.report import EvalResult
 from benchmarks.tasks import Task
 
 Ranked = dict[str, list[str]]
@@ -214,19 +213,6 @@ def ranker_systems(task: Task, tokenizer: Any, encoder: Any, *, out_dir: Path,
 # --- evaluation ---------------------------------------------------------------------
 def precision_at_k(ranked: Sequence[str], judged: Mapping[str, int], k: int) -> float:
     return sum(1 for d in ranked[:k] if judged.get(d, 0) > 0) / k
-
-
-@dataclass
-class EvalResult:
-    task: str
-    summary: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)  # system, group, metrics, n
-
-    def overall(self, system: str) -> dict[str, Any]:
-        return next(r for r in self.rows if r["system"] == system and r["group"] == "all")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "summary": self.summary, "rows": self.rows}
 
 
 def _metrics(runs: Ranked, qrels: Mapping[str, Mapping[str, int]], precision_ks: Sequence[int]) -> dict[str, float]:

@@ -7,17 +7,28 @@ import os
 import platform
 import socket
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from patmatch.atomic_io import atomic_write_text
 
-if TYPE_CHECKING:
-    from benchmarks.evaluate import EvalResult
-
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class EvalResult:
+    task: str
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)  # system, group, metrics, n
+
+    def overall(self, system: str) -> dict[str, Any]:
+        return next(r for r in self.rows if r["system"] == system and r["group"] == "all")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "summary": self.summary, "rows": self.rows}
 
 
 def result_stem(kind: str) -> str:

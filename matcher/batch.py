@@ -35,7 +35,8 @@ import numpy as np
 
 from indexing.index.filters import Filters
 from matcher.config import FusionConfig
-from matcher.explain import build_reason, dedupe_terms, informative
+from matcher.explain import build_reason
+from matcher.matched_terms import dedupe_terms, generic_df_limit, informative
 from matcher.kernels import (LexicalScorer, lexical_query_matrix, Scratch, block_size_for, dense_topk,  # noqa: F401
                              lexical_topk, rank_block, topk_rows)
 from matcher.queries import (Queries, chains_column, queries_from_records,  # noqa: F401
@@ -156,8 +157,6 @@ class BlockRanker:
         self.scorer = LexicalScorer(side.sparse.matrix)
         self.vectors = np.asarray(side.vectors, dtype=np.float32)
         vocab = side.sparse.vocab
-        from matcher.ranker import generic_df_limit
-
         df = np.diff(side.sparse.matrix.indptr)  # CSC: documents per term
         self.show_term = (np.fromiter((informative(t) for t in vocab), dtype=bool, count=len(vocab))
                           & (df <= generic_df_limit(len(side.ids))))

@@ -35,7 +35,7 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
     mask = side.mask(filters) if filters is not None else side.mask(_default_filters())
     ids = list(queries)
     texts, vecs, todo = [], [], []
-    from matcher.ranker import record_text
+    from matcher.queries import record_text
 
     for i, q in enumerate(ids):
         t = queries[q]

@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from indexing.text.ngrams import is_ngram
+from matcher.matched_terms import dedupe_terms, informative
 from matcher.results import Highlight
 
 _CLAUSE = re.compile(r"[^，,。；;！!？?\n、：:（）()【】\[\]“”\"]+")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 MAX_PAIR_CHARS = 18
 # a labelled problem/effect clause wins a semantic pair over a plain abstract clause
 # unless that clause is clearly closer (cosine margin): it says what the patent solves
@@ -107,38 +106,6 @@ def find_highlights(text: str, terms: Iterable[str], field_name: str) -> list[Hi
     if not text:
         return []
     return _highlights(text, _ordered_terms(terms), field_name)
-
-
-def informative(term: str) -> bool:
-    """Terms worth showing: two+ CJK characters, or a code/number with letters (e.g. 5g).
-    Never a character n-gram (§/¶-prefixed BM25 terms): they score, words explain."""
-    if is_ngram(term):
-        return False
-    if len(_CJK.findall(term)) >= 2:
-        return True
-    return len(term) >= 2 and not _CJK.search(term) and any(c.isalpha() for c in term)
-
-
-def dedupe_terms(terms: Sequence[str], limit: int | None = None) -> list[str]:
-    """In order, keep a term unless it is part of a kept term; a kept term that turns out
-    to be part of a later one is replaced by it (search-mode tokens overlap: 锂电, 电池,
-    锂电池 -> 锂电池). Stops at ``limit`` kept terms."""
-    kept: list[str] = []
-    joined = ""  # kept terms joined by NUL: one C-level search instead of a Python loop
-    for t in dict.fromkeys(terms):
-        if t in joined:
-            continue
-        if any(u in t for u in kept):
-            inner = [i for i, u in enumerate(kept) if u in t]
-            kept[inner[0]] = t
-            for i in reversed(inner[1:]):
-                del kept[i]
-        else:
-            kept.append(t)
-            if limit is not None and len(kept) >= limit:
-                break
-        joined = "\x00".join(kept)
-    return kept
 
 
 _BOILER = re.compile(r"合作|转让|许可|预算|万元|联系|本发明|本实用新型|公开了|涉及")

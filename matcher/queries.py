@@ -23,6 +23,9 @@ class Queries:
     vectors: np.ndarray | None = None
 
 
+
+
+
 def chains_column(side: Any) -> list[list[str]]:
     if "chains" not in side.facets.columns:
         return [[] for _ in side.ids]
@@ -41,8 +44,6 @@ def queries_from_records(records: Sequence[Any]) -> Queries:
 
 def queries_from_side(side: Any, kind: str, filters: Filters | None = None) -> Queries:
     """Every record of a bundle side (optionally filtered), with its stored vectors."""
-    from matcher.ranker import record_text
-
     mask = side.mask(filters) if filters is not None else None
     rows = np.arange(len(side.ids)) if mask is None else np.flatnonzero(mask)
     docs = side.docs

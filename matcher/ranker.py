@@ -25,22 +25,14 @@ from matcher.config import FusionConfig, recorded_fusion
 from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
 from matcher.kernels import lexical_tokens
+from matcher.matched_terms import generic_df_limit
+from matcher.queries import record_text
 from matcher.label_prior import apply_label_weight
 from matcher.record_facts import facts_of
 from matcher.results import Match, MatchList
 from patmatch.errors import InputError, NotFoundError
 
 DIRECTIONS = ("demand-to-patent", "text-to-patent", "patent-to-demand")
-# A term in more than this share of the target side's records explains nothing (技术,
-# 提高, 方法): it still counts in BM25, it is just not shown as a reason. Small corpora
-# (tests, a pilot chain) keep every term: the share is meaningless below ~1,000 records.
-GENERIC_DF = 0.05
-
-
-def generic_df_limit(n_records: int) -> float:
-    return max(GENERIC_DF * n_records, 50.0)
-
-
 def _to_list(v: Any) -> list[str]:
     if v is None:
         return []

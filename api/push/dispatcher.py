@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.push.channels import Channel, DeliveryError, DigestContext, channel_for
+from api.push.channels import channel_for
+from api.push.channels.digest import Channel, DeliveryError, DigestContext
 from api.push.digest import DigestResult, run_digests
 from api.push.store import PushStore, now_utc
 from api.push.tokens import make_token, token_key

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.bigram_study import BIGRAM_PREFIX, BigramTokenizer, bigrams, choose
+from benchmarks.bigram_study import choose
+from benchmarks.bigram_systems import BigramTokenizer, bigrams
+from indexing.text.ngrams import BIGRAM_PREFIX
 from indexing.text.dictionaries import load_stopwords
 from indexing.text.normalization import normalize_text
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.evaluate import (
-    FUSIONS, Bm25Baseline, baseline_systems, encoder_ablation, evaluate, fuse, markdown_table,
-    precision_at_k, tokenizer_ablation, write_results,
+    FUSIONS, Bm25Baseline, baseline_systems, encoder_ablation, evaluate, fuse, precision_at_k,
+    tokenizer_ablation,
 )
+from benchmarks.report import markdown_table, write_results
 from benchmarks.tasks import Task
 from indexing.text.tokenizer import ChineseTokenizer
 from patmatch.errors import InputError

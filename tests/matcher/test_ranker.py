@@ -120,7 +120,7 @@ def test_dedupe_terms_invariants() -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from matcher.explain import dedupe_terms
+    from matcher.matched_terms import dedupe_terms
 
     @given(st.lists(st.text(alphabet="锂电池低温放", min_size=1, max_size=4), max_size=10))
     def check(terms: list[str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from patmatch.atomic_io import PRIVATE, atomic_path
 
-from api.push.channels import DeliveryError, DigestContext, item_payload
+from api.push.channels.digest import DeliveryError, DigestContext, item_payload
 from api.push.channels.render import render_html
 from api.push.store import Delivery
 from api.push.subscriptions import Subscription
