@@ -23,7 +23,12 @@ class Queries:
     vectors: np.ndarray | None = None
 
 
-
+def record_text(doc: dict[str, Any], side: str) -> str:
+    """The query text of a record: title + body, the way the bundle indexed it."""
+    title = str(doc.get("title") or "").strip()
+    body_key = "abstract" if side == "patents" else "text"
+    body = str(doc.get(body_key) or doc.get("text") or doc.get("abstract") or "").strip()
+    return f"{title}。{body}" if title and body else (title or body)
 
 
 def chains_column(side: Any) -> list[list[str]]:

@@ -64,14 +64,6 @@ def _single_omp_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(prev)
 
 
-def record_text(doc: dict[str, Any], side: str) -> str:
-    """The query text of a record: title + body, the way the bundle indexed it."""
-    title = str(doc.get("title") or "").strip()
-    body_key = "abstract" if side == "patents" else "text"
-    body = str(doc.get(body_key) or doc.get("text") or doc.get("abstract") or "").strip()
-    return f"{title}。{body}" if title and body else (title or body)
-
-
 def runtime_for(bundle: Any, settings: Any = None, *, tokenizer: Any = None,
                 encoder: Any = None) -> tuple[Any, Any]:
     """(tokenizer, encoder) for a bundle: its recorded configs, else the settings' encoder.
