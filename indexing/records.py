@@ -2,7 +2,7 @@
 
 A ``PatentRecord`` is a patent offered for transfer/licence; a ``DemandRecord`` is an
 enterprise technology demand (企业技术需求). Column names here are the canonical ones;
-ingestion maps Chinese/English header aliases onto them (``indexing/intake/readers.py``).
+ingestion maps Chinese/English header aliases onto them (``indexing/intake/aliases.py``).
 Records are frozen: normalisation produces new records, nothing mutates in place.
 """
 

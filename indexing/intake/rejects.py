@@ -16,7 +16,7 @@ from typing import Any
 
 from patmatch.atomic_io import PRIVATE, atomic_write_text
 
-from indexing.intake.readers import aliases_for, header_key
+from indexing.intake.aliases import aliases_for, header_key
 from indexing.privacy import mask_email, mask_name, mask_phone, mask_pii
 
 

@@ -1,7 +1,7 @@
 """Transfer events (专利转让 / 许可 / 开放许可 / 作价入股 / 质押) into the transfer table.
 
 Same standards as patents and demands (``indexing.intake.ingest``): the same readers and
-header aliases (``readers.TRANSFER_ALIASES``), row-level rejects with a reason, and the
+header aliases (``aliases.TRANSFER_ALIASES``), row-level rejects with a reason, and the
 accounting ``read = accepted + updated + rejected + duplicates``. Each event gets a stable
 id (``tables_transfers.event_id``), so re-ingesting a file changes nothing. Events whose
 patent is in the store take its chains and holder type; the others are kept as they are.

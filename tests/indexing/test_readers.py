@@ -8,7 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from indexing.intake.readers import PATENT_ALIASES, read_table, unpack_text
+from indexing.intake.aliases import PATENT_ALIASES
+from indexing.intake.columns import unpack_text
+from indexing.intake.readers import read_table
 from patmatch.errors import EncodingError, FileFormatError, MissingColumnError
 
 ZH_CSV = "公开号,发明名称,摘要,IPC分类号,申请人,申请日\nCN1A,一种锂电池,本发明公开了一种锂电池。,H01M 10/0525,常州大学,2021年3月5日\n"
@@ -94,7 +96,7 @@ def test_missing_required_column_names_aliases(tmp_path: Path) -> None:
 
 
 def test_aliases_are_unique_per_field() -> None:
-    from indexing.intake.readers import header_key
+    from indexing.intake.aliases import header_key
 
     seen: dict[str, str] = {}
     for f, names in PATENT_ALIASES.items():
