@@ -39,6 +39,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# An arbitrary constant: every patmatch process upgrading the same PostgreSQL database
+# takes this transaction lock (:func:`lock_schema`), so one does the work.
+ADVISORY_LOCK_ID = 0x7061746D  # "patm"
 
 
 def database_url(settings: Settings) -> str:
@@ -99,6 +102,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             yield conn
+
+
+def lock_schema(conn: Connection) -> None:
+    """Hold the schema lock until the transaction ends: PostgreSQL ``pg_advisory_xact_lock``
+    (the migrations and the move of the old API file take it, so one process does the
+    work and the others then find it done); on SQLite the write lock of
+    :func:`write_transaction` already does this."""
+    if not is_sqlite(conn):
+        from sqlalchemy import text
+
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})"))
 
 
 def lock_row(conn: Connection, table: Table, key: Mapping[str, Any]) -> Row | None:

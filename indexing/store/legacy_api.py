@@ -87,17 +87,14 @@ def retire(path: Path) -> None:
 def adopt(engine: Engine, path: Path) -> dict[str, int]:
     """Move the old file into a database already at the newest revision, when its API
     tables are still empty; {} (and the file left in place, with a warning) otherwise."""
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
-    from indexing.store.database import write_transaction
+    from indexing.store.database import lock_schema, write_transaction
     from indexing.store.tables_api import api_keys, audit_log, jobs
 
     tables = {"api_keys": api_keys, "audit_log": audit_log, "jobs": jobs}
     with write_transaction(engine) as conn:
-        if conn.dialect.name == "postgresql":  # the lock the migrations take: one mover
-            from indexing.store.schema import ADVISORY_LOCK_ID
-
-            conn.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})"))
+        lock_schema(conn)  # the lock the migrations take: one mover
         if not path.is_file():
             return {}  # another process moved it while we waited
         if any(conn.execute(select(func.count()).select_from(t)).scalar() for t in tables.values()):

@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 LEGACY_API_DB = "api.sqlite3"
-# An arbitrary constant: every patmatch process upgrading the same PostgreSQL database
-# takes this transaction lock (migrations/env.py, legacy_api.adopt), so one does the work.
-ADVISORY_LOCK_ID = 0x7061746D  # "patm"
 # Alembic keeps its running context in module globals: one upgrade per process at a time
 # (other processes are kept out by the database's own lock, see migrations/env.py).
 _UPGRADE_LOCK = threading.Lock()
