@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from patmatch.errors import InputError
 
+from indexing.privacy import mask_pii
+
 Schedule = Literal["publish", "daily", "weekly"]
 SCHEDULES: tuple[str, ...] = ("publish", "daily", "weekly")
 CHANNELS: tuple[str, ...] = ("webhook", "email", "file")
@@ -228,9 +230,9 @@ def check_spec(spec: SubscriptionSpec, *, allow_private: bool,
                          details={"field": "schedule"})
     return SubscriptionSpec(
         channel=check_channel(spec.channel, allow_private=allow_private, resolve=resolve),
-        demand_id=spec.demand_id, text=text, filters=check_filters(spec.filters),
+        demand_id=spec.demand_id, text=mask_pii(text), filters=check_filters(spec.filters),
         top_n=spec.top_n, min_score=min_score, schedule=spec.schedule,
-        name=(spec.name or "").strip()[:200])
+        name=mask_pii((spec.name or "").strip()[:200]) or "")  # stored and pushed: masked
 
 
 __all__ = ["CHANNELS", "FILTER_KEYS", "SCHEDULES", "SUB_STATUSES", "Owner", "Subscription",

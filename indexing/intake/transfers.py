@@ -23,6 +23,7 @@ from indexing.intake.ingest import IngestReport
 from indexing.intake.rejects import Reject, write_rejects
 from indexing.intake.readers import read_table
 from indexing.intake.regions import Region, resolve_region
+from indexing.privacy import mask_pii
 from indexing.store.tables_transfers import TransferEvent, TransferRepository, event_id
 from labeling_spec.party_types import infer_party_type
 
@@ -154,10 +155,11 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None) -
             raise _fail(side, f"required field {side} is missing or empty")
         if len(name) > 500:
             raise _fail(side, f"{side} is {len(name)} characters; the limit is 500")
-        parties[side] = name
+        parties[side] = mask_pii(name) or name  # the one detector on every free-text field
     a_addr, a_reg = _region(row, "assignor")
     b_addr, b_reg = _region(row, "assignee")
-    src = (_s(row.get("source")) or source)[:32]
+    a_addr, b_addr = mask_pii(a_addr), mask_pii(b_addr)  # regions read before masking
+    src = (mask_pii(_s(row.get("source"))) or source)[:32]
     known = patents.get(pid) if patents is not None else None
     return TransferEvent(
         id=event_id(patent_key(pid), etype, date, parties["assignor"], parties["assignee"]),
@@ -169,7 +171,8 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None) -
         assignee_type=infer_party_type(parties["assignee"]), assignee_address=b_addr,
         assignee_province=b_reg.province, assignee_city=b_reg.city,
         assignee_district=b_reg.district,
-        amount_wan=amount(row.get("amount_wan")), source_ref=(_s(row.get("source_ref")) or None),
+        amount_wan=amount(row.get("amount_wan")),
+        source_ref=(_s(row.get("source_ref")) or None),
         patent_known=known is not None, chains=known[0] if known else (),
         holder_type=known[1] if known else None)
 

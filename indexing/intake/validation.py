@@ -16,7 +16,8 @@ from typing import Any
 from patmatch.errors import RecordValidationError
 
 from indexing.intake import normalize as nz
-from indexing.privacy import mask_email, mask_free_text, mask_id_numbers, mask_phone
+from indexing.privacy import (mask_email, mask_free_text, mask_id_numbers, mask_phone,
+                               mask_pii)
 from indexing.records import DemandRecord, PatentRecord
 
 # Size limits in characters, after cleaning (docs/ingestion.md). Longer means a broken
@@ -64,10 +65,13 @@ def _text_field(row: dict[str, Any], field_: str, stats: dict[str, int], *,
     if s is not None and nz.has_html(s):
         s = nz.clean_text(nz.strip_html(s))
         stats["html_stripped"] = stats.get("html_stripped", 0) + 1
-    if s is not None:
+    if s is not None:  # the one detector, on every free-text field of every kind
         masked = mask_id_numbers(s)
         if masked != s:
             stats["id_numbers_masked"] = stats.get("id_numbers_masked", 0) + 1
+        masked = mask_pii(masked)
+        if masked != s:
+            stats["pii_masked"] = stats.get("pii_masked", 0) + 1
             s = masked
     if required and not s:
         raise _field_error(field_, f"required field {field_} is missing or empty")
@@ -81,6 +85,15 @@ def _plain_field(row: dict[str, Any], field_: str) -> str | None:
     if s is not None and nz.has_html(s):  # the one rule: tags are stripped from every field
         s = nz.clean_text(nz.strip_html(s))
     return _within_limit(field_, s.replace("\n", " ") if s and "\n" in s else s)
+
+
+def _free_field(row: dict[str, Any], field_: str, stats: dict[str, int]) -> str | None:
+    """A short free-text field (applicant, region, fee ...): one line, personal data masked."""
+    s = _plain_field(row, field_)
+    masked = mask_pii(s)
+    if masked != s:
+        stats["pii_masked"] = stats.get("pii_masked", 0) + 1
+    return masked
 
 
 def _record_id(row: dict[str, Any]) -> str:
@@ -111,7 +124,7 @@ def to_patent(row: dict[str, Any], *, source: str, stats: dict[str, int]) -> Pat
     abstract = _text_field(row, "abstract", stats, required=True)
     claims = _text_field(row, "claims", stats)
     ipc = _naming_field("ipc", nz.parse_ipc_list, row.get("ipc"))
-    applicant = _plain_field(row, "applicant")
+    applicant = _free_field(row, "applicant", stats)
     atype = _naming_field("applicant_type", nz.normalize_choice, _plain_field(row, "applicant_type"),
                   nz.APPLICANT_TYPE_ALIASES, field="applicant_type")
     return PatentRecord(
@@ -121,11 +134,11 @@ def to_patent(row: dict[str, Any], *, source: str, stats: dict[str, int]) -> Pat
         legal_status=nz.normalize_legal_status(_plain_field(row, "legal_status")),
         application_date=nz.normalize_date(row.get("application_date"), field="application_date"),
         publication_date=nz.normalize_date(row.get("publication_date"), field="publication_date"),
-        region=_plain_field(row, "region"),
+        region=_free_field(row, "region", stats),
         inventors=nz.split_names(row.get("inventors")),
         open_license=nz.parse_bool(row.get("open_license"), field="open_license"),
-        license_fee=_plain_field(row, "license_fee"),
-        source=_plain_field(row, "source") or source,
+        license_fee=_free_field(row, "license_fee", stats),
+        source=_free_field(row, "source", stats) or source,
         **_patent_given(row, stats),
     )
 

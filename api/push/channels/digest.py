@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from indexing.privacy import mask_id_numbers
+from indexing.privacy import mask_pii
 
 from api.push.store import Delivery
 from api.push.subscriptions import Subscription
@@ -35,9 +35,9 @@ def item_payload(d: Delivery, ctx: DigestContext) -> dict[str, Any]:
     """One pushed item as every channel shows it (JSON-able, masked)."""
     token = ctx.token_for(d.id)
     return {"delivery_id": d.id, "idempotency_key": f"pm-{d.subscription_id}-{d.id}",
-            "patent_id": d.patent_id, "title": mask_id_numbers(d.title) or "",
+            "patent_id": d.patent_id, "title": mask_pii(d.title) or "",
             "rank": d.rank, "score": round(d.score, 6),
-            "reason": mask_id_numbers(d.reason) or "", "matched_terms": list(d.matched_terms),
+            "reason": mask_pii(d.reason) or "", "matched_terms": list(d.matched_terms),
             "chains": list(d.chains),
             "chain_names": [ctx.chain_names.get(c, c) for c in d.chains],
             "demand_id": d.demand_id, "bundle": d.bundle,
@@ -45,5 +45,5 @@ def item_payload(d: Delivery, ctx: DigestContext) -> dict[str, Any]:
 
 
 def subject_line(sub: Subscription, n: int) -> str:
-    what = sub.name or (f"需求 {sub.demand_id}" if sub.demand_id else (sub.text or "")[:20])
+    what = sub.name or (f"需求 {sub.demand_id}" if sub.demand_id else mask_pii(sub.text or "")[:20])
     return f"专利精准推送：{what}（{n} 条新匹配）"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from indexing.privacy import mask_pii
+
 from api.push.subscriptions import Subscription
 
 
 def _need(sub: Subscription) -> str:
-    return f"需求 {sub.demand_id}" if sub.demand_id else f"需求描述：{(sub.text or '')[:80]}"
+    return f"需求 {sub.demand_id}" if sub.demand_id else f"需求描述：{(mask_pii(sub.text) or '')[:80]}"
 
 
 def render_text(sub: Subscription, items: list[dict[str, Any]]) -> str:
