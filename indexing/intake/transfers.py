@@ -19,6 +19,7 @@ from typing import Any
 from patmatch.errors import InputError, RecordValidationError
 
 from indexing.intake import normalize as nz
+from indexing.intake.cells import check_cells
 from indexing.intake.ingest import IngestReport
 from indexing.intake.rejects import Reject, write_rejects
 from indexing.intake.readers import read_table
@@ -137,7 +138,9 @@ class PatentIndex:
         return self.by_key.get(patent_key(number))
 
 
-def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None) -> TransferEvent:
+def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
+             stats: dict[str, int] | None = None) -> TransferEvent:
+    row = check_cells(row, {} if stats is None else stats)  # typed cells (indexing.intake.cells)
     pid = _s(row.get("patent_id"))
     if not pid:
         raise _fail("patent_id", "required field patent_id is missing or empty")
@@ -179,16 +182,19 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None) -
 
 def validate_rows(rows: Sequence[tuple[int, dict[str, Any], dict[str, Any]]], name: str, *,
                   patents: PatentIndex | None, seen: dict[str, str], rejects: list[Reject],
-                  source: str | None = None) -> tuple[list[TransferEvent], int]:
-    """Rows -> events; rejects and repeated events appended to ``rejects``."""
+                  source: str | None = None,
+                  stats: dict[str, int] | None = None) -> tuple[list[TransferEvent], int]:
+    """Rows -> events; rejects and repeated events appended to ``rejects``; ``stats``
+    counts the rows whose cells were coerced, per kind of coercion."""
     events: list[TransferEvent] = []
     repeated = 0
     for rownum, row, raw in rows:
         if "__error__" in row:
             rejects.append(Reject(name, rownum, "(row)", row["__error__"], raw))
             continue
+        row_stats: dict[str, int] = {}
         try:
-            ev = to_event(row, source=source or name, patents=patents)
+            ev = to_event(row, source=source or name, patents=patents, stats=row_stats)
         except RecordValidationError as exc:
             rejects.append(Reject(name, rownum, str(exc.details.get("field", "?")), exc.message,
                                   raw))
@@ -197,6 +203,9 @@ def validate_rows(rows: Sequence[tuple[int, dict[str, Any], dict[str, Any]]], na
             rejects.append(Reject(name, rownum, "(row)", f"unexpected value: "
                                   f"{type(exc).__name__}: {exc}", raw))
             continue
+        if stats is not None:
+            for what in row_stats:
+                stats[what] = stats.get(what, 0) + 1
         if ev.id in seen:
             repeated += 1
             rejects.append(Reject(name, rownum, "id", f"the same event (patent, type, date, "
@@ -220,12 +229,13 @@ def ingest_transfers(paths: Sequence[str | Path], repo: TransferRepository, *,
     seen: dict[str, str] = {}
     events: list[TransferEvent] = []
     read = blank = repeated = 0
+    cleaned: dict[str, int] = {}
     tables = [read_table(p, "transfers") for p in paths]  # file-level errors before any row
     for table in tables:
         read += len(table.rows)
         blank += table.blank_rows
         got, rep = validate_rows(table.rows, table.path.name, patents=patents, seen=seen,
-                                 rejects=rejects)
+                                 rejects=rejects, stats=cleaned)
         events += got
         repeated += rep
         table.rows.clear()  # a 1M-row ingest keeps one copy of the data, not two
@@ -247,7 +257,7 @@ def ingest_transfers(paths: Sequence[str | Path], repo: TransferRepository, *,
         read=read, accepted=inserted, updated=updated, rejected=rejected,
         duplicates=repeated + unchanged, unchanged=unchanged, rejects_path=rejects_path,
         duplicate_texts=[], kind="transfers", blank_rows=blank, repeated_ids=repeated,
-        files=tuple(str(p) for p in paths), cleaned={}, dry_run=dry_run,
+        files=tuple(str(p) for p in paths), cleaned=cleaned, dry_run=dry_run,
         seconds=round(time.perf_counter() - t0, 3))
     assert report.balanced, report.equation()
     return report
