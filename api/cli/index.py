@@ -72,11 +72,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
             return
         typer.echo(f"built {bid} in {summary['path']}")
-        typer.echo(f"  patents {m['counts']['patents']}  demands {m['counts']['demands']}  "
-                   f"(dropped: {m['counts']['patents_dropped_invalid']} invalid patents, "
-                   f"{m['counts']['demands_dropped_deleted']} deleted demands)")
-        typer.echo("  stages: " + "  ".join(f"{k} {v:.1f}s" for k, v in m["timings"].items()))
-        typer.echo(f"  peak memory {m['peak_rss_mb']} MB; publish with `patmatch publish {bid}`")
+        typer.echo(f"  patents {m.counts['patents']}  demands {m.counts['demands']}  "
+                   f"(dropped: {m.counts['patents_dropped_invalid']} invalid patents, "
+                   f"{m.counts['demands_dropped_deleted']} deleted demands)")
+        typer.echo("  stages: " + "  ".join(f"{k} {v:.1f}s" for k, v in m.timings.items()))
+        typer.echo(f"  peak memory {m.peak_rss_mb} MB; publish with `patmatch publish {bid}`")
 
     @app.command("publish")
     @cli_errors

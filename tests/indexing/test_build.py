@@ -215,6 +215,9 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
         assert len(store.load_labels("patents")) == 30
     res = CliRunner().invoke(app, ["publish", out["build_id"]])
     assert res.exit_code == 0 and out["build_id"] in res.output
+    text = CliRunner().invoke(app, ["build", "--encoder", str(enc.path), "--no-progress"])
+    assert text.exit_code == 0, text.output  # the plain summary reads the typed manifest
+    assert "patents 30  demands 8" in text.output and "peak memory" in text.output
     bad = CliRunner().invoke(app, ["build", "--dense-kind", "ivf"])
     # a bad build setting is the operator's configuration: its own exit code, not input's 2
     assert bad.exit_code == ConfigError.exit_code and "auto|flat|hnsw" in bad.output
