@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from indexing.index.filters import Filters
-from matcher.config import FusionConfig
+from matcher.config import FusionConfig, recorded_fusion
 from matcher.kernels import block_size_for
 from matcher.queries import Queries
 from patmatch.atomic_io import PRIVATE, atomic_write_json
@@ -120,7 +120,9 @@ def plan_job(bundle: Any, encoder: Any, queries: Queries, *, out: Path,
         raise InputError(f"direction must be demand-to-patent or patent-to-demand, got {direction!r}")
     if top_k < 1:
         raise InputError(f"top-k must be >= 1, got {top_k}")
-    fusion = fusion or FusionConfig()
+    # the bundle's recorded fusion (with its label prior), exactly as the interactive
+    # ranker uses it: without this a batch job ranked a label-weighted bundle plainly
+    fusion = fusion or recorded_fusion(bundle)
     filters = filters if filters is not None else Filters()
     target = "patents" if direction == "demand-to-patent" else "demands"
     if target == "demands":

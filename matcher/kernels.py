@@ -16,7 +16,7 @@ import numpy as np
 
 from matcher.config import FusionConfig
 from matcher.fusion import fuse_arrays
-from matcher.label_prior import apply_label_weight
+from matcher.label_prior import apply_label_weight, prior_depth
 
 
 def lexical_tokens(tokenizer: Any, text: str) -> list[str]:
@@ -223,9 +223,9 @@ def rank_block(side: Any, tokens: Sequence[Sequence[str]] | None, qvecs: np.ndar
     lr, ls = lexical_topk(qm, dm, k0, mask, scratch.get("lexical", shape) if scratch else None)
     dr, ds = dense_topk(qvecs, vv, k0, mask, scratch.get("dense", shape) if scratch else None)
     fused = fuse_arrays(lr, ls, dr, ds, method=fusion.method, weights=fusion.weights,
-                        rrf_k=fusion.rrf_k, norm=fusion.norm, limit=limit,
+                        rrf_k=fusion.rrf_k, norm=fusion.norm, limit=prior_depth(limit, fusion),
                         lexical_bound=lexical_bounds(side, qm, fusion))
-    return qm, apply_label_weight(fused, side, fusion)
+    return qm, apply_label_weight(fused, side, fusion, limit=limit)
 
 
 def lexical_bounds(side: Any, query_matrix: Any, fusion: FusionConfig) -> np.ndarray | None:

@@ -61,17 +61,29 @@ def side_prior(side: Any, kind: str = "grade+trl") -> np.ndarray | None:
     return prior
 
 
-def apply_label_weight(fused: dict[str, np.ndarray], side: Any, fusion: Any) -> dict[str, np.ndarray]:
+def prior_depth(limit: int, fusion: Any) -> int:
+    """How deep to fuse before the prior re-sorts: the fusion's ``depth`` when a weight is
+    set (the interactive ranker fuses that deep, so a record just below the first ``limit``
+    can rise into them in both paths alike), else ``limit``."""
+    if float(getattr(fusion, "label_weight", 0.0) or 0.0) <= 0:
+        return limit
+    return max(limit, int(getattr(fusion, "depth", limit) or limit))
+
+
+def apply_label_weight(fused: dict[str, np.ndarray], side: Any, fusion: Any, *,
+                       limit: int | None = None) -> dict[str, np.ndarray]:
     """``fused`` (``fuse_arrays`` output, rows best first) re-scored with the label prior
     and re-sorted; unchanged when the weight is 0 or the side has no prior. The sort is
-    stable, so candidates with equal new scores keep the fusion's order (and tie-break)."""
+    stable, so candidates with equal new scores keep the fusion's order (and tie-break).
+    ``limit`` keeps the first columns after the re-sort (fuse ``prior_depth`` deep first)."""
+    cut = (lambda d: d) if limit is None else (lambda d: {k: v[:, :limit] for k, v in d.items()})
     weight = float(getattr(fusion, "label_weight", 0.0) or 0.0)
     if weight <= 0:
-        return fused
+        return cut(fused)
     prior = side_prior(side, getattr(fusion, "label_prior", "grade+trl"))
     rows = fused["rows"]
     if prior is None or rows.size == 0:
-        return fused
+        return cut(fused)
     valid = rows >= 0
     bonus = np.where(valid, weight * prior[np.where(valid, rows, 0)], 0.0)
     score = np.where(valid, fused["score"] + bonus, -np.inf)
@@ -79,7 +91,7 @@ def apply_label_weight(fused: dict[str, np.ndarray], side: Any, fusion: Any) -> 
     out = {k: np.take_along_axis(v, order, axis=1) for k, v in fused.items()}
     out["score"] = np.where(np.take_along_axis(valid, order, axis=1),
                             np.take_along_axis(score, order, axis=1), np.nan)
-    return out
+    return cut(out)
 
 
-__all__ = ["GRADE_VALUE", "NEUTRAL", "PRIORS", "apply_label_weight", "record_prior", "side_prior"]
+__all__ = ["GRADE_VALUE", "NEUTRAL", "PRIORS", "apply_label_weight", "prior_depth", "record_prior", "side_prior"]

@@ -125,3 +125,34 @@ def test_ranker_and_batch_apply_the_same_prior(tiny_bundle: Any, tokenizer: Any,
     assert ml.fusion["label_weight"] == 1.0 and ml.items[0].score >= 1.0
     batch = run_queries(ranker, {"q": q}, k=10, fusion=cfg, filters=Filters(valid_only=False))["q"]
     assert batch == [fav_id] + [x for x in plain_batch if x != fav_id]
+
+
+def test_batch_without_fusion_uses_the_bundle_recorded_prior(tiny_bundle: Any, tokenizer: Any,
+                                                             tiny_encoder: Any, tmp_path: Any) -> None:
+    """A bundle built with a label weight: ``patmatch match`` (run_batch, no fusion given)
+    ranks with the recorded fusion, as /v1/match (HybridRanker, no config) does. Two past
+    gaps: the batch path fell back to FusionConfig() (no prior at all), and it applied the
+    prior to its top-k only while the ranker re-sorts ``depth`` fused candidates."""
+    import polars as pl
+
+    from matcher.batch import run_batch
+    from matcher.queries import Queries
+
+    q = "锂电池低温放电"
+    cfg = FusionConfig(candidates=20, depth=30)
+    plain = [m.record_id for m in HybridRanker(tiny_bundle, tokenizer, tiny_encoder, cfg)
+             .match_text(q, limit=10, explain=False).items]
+    fav_id = plain[4]
+    prior = np.zeros(len(tiny_bundle.patents.ids))
+    prior[tiny_bundle.patents.ids.index(fav_id)] = 1.0
+    bundle = type(tiny_bundle)(_Side(tiny_bundle.patents, prior), tiny_bundle.demands, tiny_bundle.path)
+    bundle.manifest = {"build_id": "b", "fusion": FusionConfig(candidates=20, depth=30,
+                                                               label_weight=1.0).to_dict()}
+    interactive = [m.record_id for m in HybridRanker(bundle, tokenizer, tiny_encoder)
+                   .match_text(q, limit=10, explain=False).items]
+    assert interactive[0] == fav_id != plain[0]  # the recorded prior is in play
+    for k in (10, 3):  # top 3: the favoured record (plain 5th) must rise from below the cut
+        out = tmp_path / f"m{k}.parquet"
+        run_batch(bundle, tokenizer, tiny_encoder, Queries(["q"], [q], [""], [[]], None),
+                  out=out, top_k=k, progress=False)
+        assert pl.read_parquet(out).sort("rank")["patent_id"].to_list() == interactive[:k]
