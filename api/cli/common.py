@@ -37,29 +37,9 @@ def echo_err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-class progress_bar:  # noqa: N801 - used as a context manager like open()
-    """A tqdm bar on stderr with rate and ETA, only when stderr is a terminal (cron, CI
-    and pipes stay quiet); ``with progress_bar(n, "标引") as update: update(k)``."""
+def progress_bar(total: int, desc: str, *, unit: str = "条", force: bool | None = None) -> Any:
+    """A bar on stderr with rate and ETA, only when stderr is a terminal (cron, CI and pipes
+    stay quiet): ``with progress_bar(n, "标引") as bar: bar(k)`` (``patmatch.progress``)."""
+    from patmatch.progress import ProgressBar
 
-    def __init__(self, total: int, desc: str, *, unit: str = "条",
-                 force: bool | None = None) -> None:
-        self.total, self.desc, self.unit = total, desc, unit
-        self.show = sys.stderr.isatty() if force is None else force
-        self._bar: Any = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if self.show and self.total > 0:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.total, desc=self.desc, unit=self.unit, file=sys.stderr,
-                             bar_format="{desc} {bar:20} {n_fmt}/{total_fmt} "
-                                        "[{elapsed}<{remaining}, {rate_fmt}]")
-        return self.update
-
-    def update(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
+    return ProgressBar(total, desc, unit=unit, force=force)

@@ -20,6 +20,7 @@ _REJECTS = typer.Option(None, "--rejects-dir",
                         help="Where the rejects CSV goes (default: <PATMATCH_HOME>/rejects).")
 _DRY = typer.Option(False, "--dry-run", help="Validate and count only; store nothing.")
 _JSON = typer.Option(False, "--json", help="Print the report as JSON.")
+_KIND_ZH = {"patents": "专利", "demands": "需求"}
 
 
 def _run(kind: str, files: list[Path], rejects_dir: Path | None, dry_run: bool, as_json: bool) -> None:
@@ -34,10 +35,12 @@ def _run(kind: str, files: list[Path], rejects_dir: Path | None, dry_run: bool, 
     settings = get_settings()
     store = open_store(settings)
     try:
-        with progress_bar(len(files), f"入库 {kind}", unit="个文件") as update:
+        # counts records (the total grows as each file is read), with rate and ETA
+        with progress_bar(0, f"入库 {_KIND_ZH[kind]}", unit="条") as bar:
             report = ingest_files(kind, files, store,  # type: ignore[arg-type]
                                   rejects_dir=rejects_dir or settings.home / "rejects",
-                                  dry_run=dry_run, progress=lambda n, _rows: update(n))
+                                  dry_run=dry_run,
+                                  progress=lambda found, done: (bar.grow(found), bar(done)))
         totals = store.counts()
     finally:
         store.close()

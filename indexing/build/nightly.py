@@ -113,33 +113,45 @@ def _move(path: Path, dest_dir: Path, stamp: str) -> Path:
     return dest
 
 
-def ingest_inbox(settings: Settings, store: Any, *, stamp: str) -> list[dict[str, Any]]:
-    """Ingest each inbox file on its own; move it to processed/ or rejected/."""
-    from indexing.intake.ingest import ingest_files
+def ingest_inbox(settings: Settings, store: Any, *, stamp: str,
+                 show_progress: bool = False) -> list[dict[str, Any]]:
+    """Ingest each inbox file on its own; move it to processed/ or rejected/. With
+    ``show_progress`` one bar counts the records of all files (on a terminal only)."""
+    from patmatch.progress import ProgressBar
 
     inbox = settings.inbox_dir
     out = []
-    for path in inbox_files(inbox):
-        kind = inbox_kind(path, inbox)
-        entry: dict[str, Any] = {"file": path.name, "kind": kind}
-        try:
-            if kind is None:
-                raise PatmatchError(
-                    f"cannot tell whether {path.name} holds patents or demands: put it in "
-                    "inbox/patents/ or inbox/demands/, or name it *patent*/*demand*")
-            report = ingest_files(kind, [path], store, rejects_dir=settings.logs_dir / "rejects")
-            entry.update(outcome="processed", **{k: getattr(report, k) for k in (
-                "read", "accepted", "updated", "rejected", "duplicates", "unchanged")})
-            entry["moved_to"] = str(_move(path, inbox / "processed", stamp))
-        # a bad file must not block the others; store/disk failures (sqlite3.Error,
-        # OSError) are not the file's fault: they fail the run and the file stays put
-        except (PatmatchError, ValueError, KeyError, TypeError, UnicodeError) as exc:
-            msg = exc.message if isinstance(exc, PatmatchError) else f"{type(exc).__name__}: {exc}"
-            dest = _move(path, inbox / "rejected", stamp)
-            Path(f"{dest}.error.txt").write_text(msg + "\n", encoding="utf-8")
-            entry.update(outcome="rejected", error=msg, moved_to=str(dest))
-        out.append(entry)
+    bar = ProgressBar(0, "入库 收件箱", force=None if show_progress else False)
+    with bar:
+        for path in inbox_files(inbox):
+            out.append(_ingest_one(settings, store, inbox, path, stamp, bar))
     return out
+
+
+def _ingest_one(settings: Settings, store: Any, inbox: Path, path: Path, stamp: str,
+                bar: Any) -> dict[str, Any]:
+    from indexing.intake.ingest import ingest_files
+
+    kind = inbox_kind(path, inbox)
+    entry: dict[str, Any] = {"file": path.name, "kind": kind}
+    try:
+        if kind is None:
+            raise PatmatchError(
+                f"cannot tell whether {path.name} holds patents or demands: put it in "
+                "inbox/patents/ or inbox/demands/, or name it *patent*/*demand*")
+        report = ingest_files(kind, [path], store, rejects_dir=settings.logs_dir / "rejects",
+                              progress=lambda found, done: (bar.grow(found), bar(done)))
+        entry.update(outcome="processed", **{k: getattr(report, k) for k in (
+            "read", "accepted", "updated", "rejected", "duplicates", "unchanged")})
+        entry["moved_to"] = str(_move(path, inbox / "processed", stamp))
+    # a bad file must not block the others; store/disk failures (sqlite3.Error,
+    # OSError) are not the file's fault: they fail the run and the file stays put
+    except (PatmatchError, ValueError, KeyError, TypeError, UnicodeError) as exc:
+        msg = exc.message if isinstance(exc, PatmatchError) else f"{type(exc).__name__}: {exc}"
+        dest = _move(path, inbox / "rejected", stamp)
+        Path(f"{dest}.error.txt").write_text(msg + "\n", encoding="utf-8")
+        entry.update(outcome="rejected", error=msg, moved_to=str(dest))
+    return entry
 
 
 def _unchanged(settings: Settings, store: Any, config: BuildConfig, tokenizer: Any,
@@ -206,7 +218,8 @@ def _run_locked(settings: Settings, st: NightlyStatus, *, evaluator: Any, config
             from indexing.store.record_store import open_store
 
             store = open_store(settings)
-        st.files = ingest_inbox(settings, store, stamp=st.started.replace(":", ""))
+        st.files = ingest_inbox(settings, store, stamp=st.started.replace(":", ""),
+                                show_progress=show_progress)
         if tokenizer is None:
             from indexing.text.tokenizer import ChineseTokenizer, TokenizerConfig
 

@@ -73,18 +73,13 @@ def label_records(side: str, records: Sequence[Any], labeler: Any) -> dict[str, 
 
 
 def tty_progress(side: str, total: int) -> Callable[[int], Any]:
-    """A labelling progress bar (rate, ETA) on stderr, only when stderr is a terminal."""
-    import sys
+    """A relabelling progress bar (rate, ETA) on stderr, only when stderr is a terminal."""
+    from patmatch.progress import ProgressBar
 
-    if not sys.stderr.isatty():
-        return lambda _n: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=f"relabel {side}", unit="rec", file=sys.stderr,
-               bar_format="{desc} {bar:20} {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
+    bar = ProgressBar(total, f"重新标引 {'专利' if side == 'patents' else '需求'}")
 
     def update(n: int) -> None:
-        bar.update(n)
+        bar(n)
         if bar.n >= total:
             bar.close()
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from indexing.build.build_config import STAGES
+from patmatch.progress import is_terminal
 
 
 def peak_rss_mb() -> float:
@@ -23,7 +24,7 @@ class StageTimer:
     def __init__(self, show: bool, stages: Sequence[str] = STAGES) -> None:
         self.timings: dict[str, float] = {}
         self._bar = None
-        if show:
+        if show and is_terminal(sys.stderr):  # cron, CI and pipes stay quiet
             from tqdm import tqdm
 
             self._bar = tqdm(total=len(stages), desc="build", unit="stage", file=sys.stderr,

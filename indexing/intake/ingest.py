@@ -60,6 +60,9 @@ class IngestReport:
 
 
 # --- reading and validating ------------------------------------------------------------
+_PROGRESS_STEP = 500  # rows between two progress callbacks
+
+
 @dataclass
 class _ValidatedBatch:
     kind: str
@@ -71,11 +74,13 @@ class _ValidatedBatch:
     repeated: int = 0
     stats: dict[str, int] = field(default_factory=dict)
 
-    def add_table(self, table: RawTable) -> None:
+    def add_table(self, table: RawTable, progress: Any = None) -> None:
         convert = to_patent if self.kind == "patents" else to_demand
         name = table.path.name
         self.blank += table.blank_rows
-        for rownum, row, raw in table.rows:
+        for k, (rownum, row, raw) in enumerate(table.rows, 1):
+            if progress is not None and k % _PROGRESS_STEP == 0:
+                progress(0, _PROGRESS_STEP)
             self.read += 1
             if "__error__" in row:
                 self.rejects.append(Reject(name, rownum, "(row)", row["__error__"], raw))
@@ -104,6 +109,8 @@ class _ValidatedBatch:
                 continue
             self.first_seen[rec.id] = where
             self.records.append(rec)
+        if progress is not None:
+            progress(0, len(table.rows) % _PROGRESS_STEP)
 
 
 def read_records(kind: Kind, path: str | Path, *, auto_id: bool = False
@@ -154,6 +161,8 @@ def ingest_files(kind: Kind, paths: Sequence[str | Path], store: Any, *,
     A file-level problem (unknown type, encoding, missing column) raises before anything
     is written, for all files together. With ``dry_run`` nothing is stored; the counts
     are what a real run would report.
+    ``progress(found, done)`` (a progress bar) hears, as increments, the rows of each file
+    once it is read and the rows validated so far (every 500); storing is not counted.
     """
     _check_kind(kind)
     if not paths:
@@ -161,9 +170,10 @@ def ingest_files(kind: Kind, paths: Sequence[str | Path], store: Any, *,
     t0 = time.perf_counter()
     batch = _ValidatedBatch(kind)
     for p in paths:
-        batch.add_table(read_table(p, kind))
-        if progress is not None:  # (files done, rows read so far): the CLI's progress bar
-            progress(1, batch.read)
+        table = read_table(p, kind)
+        if progress is not None:  # progress(rows found, rows validated), as increments
+            progress(len(table.rows), 0)
+        batch.add_table(table, progress)
     dup_texts = _text_duplicates(kind, batch.records, store)
     rejects_path = None
     if rejects_dir is not None and batch.rejects:
