@@ -67,7 +67,34 @@ _TRIM = "，,；;：: 、的"
 _TAIL_WORDS = ("解决了", "解决", "得到", "做到", "让", "从而", "进而", "并且", "可以", "能够", "以便", "使得", "使", "以", "并", "且", "可")
 
 
+# phrase boundaries a long span may end at (the boundary itself is not part of the span)
+_BOUNDARIES = "。；;，,、"
+
+
+def _phrase_end(text: str, start: int, end: int, max_chars: int) -> int:
+    """Where a span longer than ``max_chars`` ends, so it never stops mid-word: at the last
+    phrase boundary (。；，、 or ASCII ; ,) within its first ``max_chars`` characters that
+    leaves at least 4; when its first phrase alone is longer, that phrase is kept whole (to
+    its own boundary, or the span's end)."""
+    if end - start <= max_chars:
+        return end
+    limit = start + max_chars
+    cut = max(text.rfind(c, start, limit + 1) for c in _BOUNDARIES)
+    if cut - start >= 4:
+        return cut
+    after = [i for i in (text.find(c, limit, end) for c in _BOUNDARIES) if i >= 0]
+    return min(after, default=end)
+
+
 def _trim(text: str, start: int, end: int, max_chars: int) -> Span | None:
+    span = _trim_ends(text, start, end)
+    if span is None or span[1] - span[0] <= max_chars:
+        return span
+    # too long: end at a phrase boundary, then trim the new end the same way
+    return _trim_ends(text, span[0], _phrase_end(text, span[0], span[1], max_chars))
+
+
+def _trim_ends(text: str, start: int, end: int) -> Span | None:
     changed = True
     while changed:
         changed = False
@@ -82,7 +109,7 @@ def _trim(text: str, start: int, end: int, max_chars: int) -> Span | None:
     if end - start < 4 and not (end - start >= 2 and text[start:end] == text[start:end].strip()
                                 and end < len(text) and text[end] in "问的"):
         return None
-    return (start, min(end, start + max_chars))
+    return (start, end)
 
 
 _TAIL = re.compile(r"(?:等|的)*(?:优点|特点|优势)$")

@@ -80,3 +80,23 @@ def test_whole_phrases_and_stated_comparatives() -> None:
     assert m == "采用宽窄行种植" and e == "产量更高"
     for junk in ("\x00，，更高。。", "，" * 500, "更高" * 300):
         assert all(x is None or isinstance(x, str) for x in extract_patent(junk))  # never raises
+
+
+def test_long_spans_end_at_a_phrase_boundary() -> None:
+    """A span over max_chars (160) ends at its last 。；，、 within 160 characters, never
+    mid-word; a first phrase longer than that is kept whole (spec 2026.12.06-1)."""
+    from labeling_spec.extract import load_extraction_spec
+
+    limit = load_extraction_spec().max_chars
+    parts = [f"第{i}支撑臂与第{i}连接板通过铰接轴活动连接" for i in range(1, 12)]
+    text = "本发明公开了一种支架，包括" + "，".join(parts) + "。本发明具有结构稳定的优点。"
+    m = extract_patent(text)[1]
+    assert m is not None and len(m) <= limit
+    assert m in text and text[text.index(m) + len(m)] == "，"  # ends where a phrase ends
+    assert m.split("，")[-1] in parts  # the last phrase is whole
+    one = "包括" + "甲乙丙丁" * 50  # one 200-character phrase: not cut inside
+    m = extract_patent(f"本发明公开了一种装置，{one}。具有强度高的优点。")[1]
+    assert m == one[2:] or m == one
+    many = "、".join(f"组分{i}为{i}克" for i in range(30))
+    m = extract_patent(f"本发明公开了一种组合物，包括{many}。")[1]
+    assert m is not None and len(m) <= limit and m.split("、")[-1] in many.split("、")
