@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from patmatch.errors import RecordValidationError, SpecError
+from patmatch.errors import NotFoundError, RecordValidationError, SpecError
 
 from labeling_spec.chains import Taxonomy, load_taxonomy
 from labeling_spec.spec import read_yaml, spec_path
@@ -53,8 +53,12 @@ def validate_labels(labels: dict[str, Any], side: str, *, taxonomy: Taxonomy | N
             if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
                 problems.append(f"{name}: expected a list of strings, got {v!r}")
                 continue
-            allowed = set(tax.ids) if d.get("allowed_from") == "taxonomy" else set(d.get("allowed") or [])
-            bad = [x for x in v if allowed and x not in allowed]
+            if d.get("allowed_from") == "taxonomy":  # an id or a Chinese name, as everywhere
+                allowed = set(tax.ids)
+                bad = [x for x in v if not _is_chain(tax, x)]
+            else:
+                allowed = set(d.get("allowed") or [])
+                bad = [x for x in v if allowed and x not in allowed]
             if bad:
                 problems.append(f"{name}: unknown value(s) {bad}; expected from {sorted(allowed)}")
         if t.startswith("map") and not isinstance(v, dict):
@@ -69,6 +73,61 @@ def validate_labels(labels: dict[str, Any], side: str, *, taxonomy: Taxonomy | N
         if d.get("pattern") and isinstance(v, str) and not re.match(d["pattern"], v):
             problems.append(f"{name}: expected the format {d['pattern']}, got {v!r}")
     return problems
+
+
+def _is_chain(tax: Taxonomy, name: str) -> bool:
+    try:
+        tax.resolve(name)
+    except NotFoundError:
+        return False
+    return True
+
+
+LIST_SEPARATOR = "；"  # how ``patmatch label`` joins a list into one table cell
+_TRUE, _FALSE = ("true", "1", "是", "yes"), ("false", "0", "否", "no")
+
+
+def labels_from_cells(row: dict[str, Any], side: str) -> dict[str, Any]:
+    """A label row read back from a table (CSV/XLSX cells are text; Parquet keeps numbers)
+    turned into label values by the spec's field types, the inverse of how ``patmatch
+    label`` flattens them: lists joined with ；, mappings as JSON, empty cells as missing.
+    A cell that does not convert is kept as it is, so ``validate_labels`` names it."""
+    import json
+
+    defs = load_fields()[side]
+    out: dict[str, Any] = {}
+    for name, v in row.items():
+        d = defs.get(name)
+        if isinstance(v, str):
+            v = v.strip()
+        if v is None or v == "":
+            out[name] = None
+            continue
+        if d is None or not isinstance(v, str):
+            out[name] = v
+            continue
+        t = d["type"]
+        if t == "list[str]":
+            if v.startswith("["):
+                try:
+                    v = json.loads(v)
+                except json.JSONDecodeError:
+                    pass
+            if isinstance(v, str):
+                v = [x.strip() for x in v.split(LIST_SEPARATOR) if x.strip()]
+        elif t.startswith("map"):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError:
+                pass
+        elif t == "int" and re.fullmatch(r"[+-]?\d+", v):
+            v = int(v)
+        elif t == "float" and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", v):
+            v = float(v)
+        elif t == "bool" and v.lower() in _TRUE + _FALSE:
+            v = v.lower() in _TRUE
+        out[name] = v
+    return out
 
 
 def check_labels(labels: dict[str, Any], side: str, *, taxonomy: Taxonomy | None = None) -> None:

@@ -83,12 +83,31 @@ def _write(rows: list[dict[str, Any]], out: Path) -> None:
 labels_app = typer.Typer(help="Check label files against the labeling spec.", no_args_is_help=True)
 
 
+_TABLES = (".csv", ".tsv", ".xlsx", ".xls", ".parquet")
+
+
+def _read_label_table(path: Path) -> list[dict[str, Any]]:
+    """Label rows of a table written by ``patmatch label --out X.csv|xlsx|parquet``, as
+    cells (typed back by ``labels_from_cells`` once the side is known)."""
+    from indexing.intake.formats import read_delimited, read_excel, read_parquet
+
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xls"):
+        return read_excel(path)[1]
+    if suffix == ".parquet":
+        return read_parquet(path)[1]
+    return read_delimited(path, "\t" if suffix == ".tsv" else ",")[1]
+
+
 def _read_label_rows(path: Path) -> list[dict[str, Any]]:
-    """Label rows from .jsonl (one object a line) or .json (a list); FileFormatError otherwise."""
+    """Label rows from .jsonl (one object a line), .json (a list) or a table
+    (.csv/.tsv/.xlsx/.parquet as ``patmatch label`` writes it); FileFormatError otherwise."""
     import json
 
     from patmatch.errors import FileFormatError
 
+    if path.suffix.lower() in _TABLES:
+        return _read_label_table(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -110,8 +129,9 @@ def _read_label_rows(path: Path) -> list[dict[str, Any]]:
 
 def validate_file(path: Path, side: str) -> tuple[int, list[str]]:
     """(rows, problems) of a label file; each problem names the row and record."""
-    from labeling_spec.validate import validate_labels
+    from labeling_spec.validate import labels_from_cells, validate_labels
 
+    table = path.suffix.lower() in _TABLES
     rows = _read_label_rows(path)
     problems: list[str] = []
     for i, row in enumerate(rows, 1):
@@ -120,6 +140,8 @@ def validate_file(path: Path, side: str) -> tuple[int, list[str]]:
             continue
         kind = side if side != "auto" else ("demand" if "required_trl" in row or "budget" in row
                                             else "patent")
+        if table:
+            row = labels_from_cells(row, kind)
         for p in validate_labels(row, kind):
             problems.append(f"第 {i} 行（{row.get('record_id')!s}）: {p}")
     return len(rows), problems
@@ -127,7 +149,8 @@ def validate_file(path: Path, side: str) -> tuple[int, list[str]]:
 
 @labels_app.command("validate")
 def labels_validate(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="labels .jsonl/.json"),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                help="labels .jsonl/.json, or .csv/.xlsx/.parquet as `patmatch label` writes them"),
     kind: str = typer.Option("auto", "--kind", help="patent | demand | auto"),
 ) -> None:
     """Check every label against spec/fields.yaml and the taxonomy; exit 1 on problems."""
