@@ -96,7 +96,8 @@ def create_demand(engine: ServingEngine, p: Principal, fields: dict[str, Any], *
     # the one validation path ingest uses: dates, phones, e-mails, HTML, PII in free text
     rec = validate_demand({**fields, "id": demand_id,
                            "owner": p.centre if p.role == "centre" else owner})
-    engine.store.upsert_demands([rec])
+    # insert-only: of two requests creating the same id at once, one gets 409
+    engine.store.insert_demand(rec)
     return engine.store.get_demand(demand_id) or rec
 
 
@@ -114,9 +115,10 @@ def update_demand(engine: ServingEngine, p: Principal, demand_id: str,
     if "chain" in changes:
         changes["chain"] = demand_chain(engine, p, changes["chain"])
     changes = {k: v for k, v in changes.items() if not (k == "confidential" and v is None)}
-    new = validate_demand({**dataclasses.asdict(rec), **changes})
-    if new != rec:
-        engine.store.update_demand(new)
+    # applied to the stored record under its row lock: a concurrent PATCH of other fields
+    # (another worker) is kept, not overwritten with what this request read
+    new = engine.store.change_demand(
+        demand_id, lambda cur: validate_demand({**dataclasses.asdict(cur), **changes}))
     return engine.store.get_demand(demand_id) or new
 
 

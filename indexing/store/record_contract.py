@@ -8,7 +8,7 @@ from :func:`indexing.store.record_store.open_store` and use these methods only.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from indexing.records import DemandRecord, PatentRecord
@@ -49,7 +49,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count_demands(self, owner: str | None = None, *, include_deleted: bool = False) -> int: ...
     @abc.abstractmethod
+    def insert_demand(self, record: DemandRecord) -> DemandRecord:
+        """A new demand; ConflictError when the id is taken (atomically)."""
+    @abc.abstractmethod
     def update_demand(self, record: DemandRecord) -> DemandRecord: ...
+    @abc.abstractmethod
+    def change_demand(self, id: str, change: Callable[[DemandRecord], DemandRecord]
+                      ) -> DemandRecord:
+        """Read-modify-write of one demand under its row lock (no lost update)."""
     @abc.abstractmethod
     def delete_demand(self, id: str) -> bool: ...
     @abc.abstractmethod

@@ -10,18 +10,20 @@ holds the table's rows twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from indexing.records import DemandRecord, PatentRecord
-from indexing.store.database import write_transaction
+from indexing.store.database import lock_row, write_transaction
 from indexing.store.record_codec import RecordCodec, dumps, loads
 from indexing.store.record_contract import Store, UpsertCounts
-from indexing.store.record_writes import in_values, now_iso, replace_labels, storage_errors, upsert
+from indexing.store.record_writes import (in_values, lock_table_writes, now_iso, replace_labels,
+                                          storage_errors, upsert)
 from indexing.store.tables_records import demands, label_sets, labels, patents
-from patmatch.errors import ConfigError, NotFoundError
+from patmatch.errors import ConfigError, ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -75,17 +77,54 @@ class SqlStore(Store):
         with storage_errors(self.where), write_transaction(self.engine) as conn:
             return upsert(conn, demands, (self._demand_row(r) for r in records))
 
+    def insert_demand(self, record: DemandRecord) -> DemandRecord:
+        """Store a new demand; ConflictError when its id is taken, also when another writer
+        took it a moment ago (the primary key decides, on both backends: no check-then-write
+        race, no second row, no overwrite)."""
+        row = self._demand_row(record)
+        now = now_iso()
+        try:
+            with storage_errors(self.where), write_transaction(self.engine) as conn:
+                lock_table_writes(conn, demands)  # an ingest's COPY must not meet it halfway
+                conn.execute(insert(demands).values(**row, status=record.status,
+                                                    created_at=now, updated_at=now))
+        except IntegrityError:
+            raise ConflictError(f"demand '{record.id}' already exists; update it with PATCH",
+                                details={"id": record.id}) from None
+        return record
+
     def update_demand(self, record: DemandRecord) -> DemandRecord:
-        """Replace an existing demand (content, owner and status); NotFoundError if absent."""
+        """Replace an existing demand (content, owner and status); NotFoundError if absent.
+        A read-modify-write must use :meth:`change_demand` instead (no lost update)."""
+        with storage_errors(self.where), write_transaction(self.engine) as conn:
+            self._write_demand(conn, record)
+        return record
+
+    def change_demand(self, id: str, change: Callable[[DemandRecord], DemandRecord]
+                      ) -> DemandRecord:
+        """Read one demand, apply ``change`` and write the result, all under the row's lock
+        (``SELECT ... FOR UPDATE`` on PostgreSQL, the write lock on SQLite): two writers
+        changing different fields at once both keep their change (no lost update).
+        NotFoundError if absent; an exception from ``change`` writes nothing."""
+        with storage_errors(self.where), write_transaction(self.engine) as conn:
+            row = lock_row(conn, demands, {"id": id})
+            if row is None:
+                raise NotFoundError(f"demand {id!r} not found; nothing updated",
+                                    details={"id": id})
+            old = self.codec.demand(row.data, row.contact_enc, row.owner, row.status)
+            new = change(old)
+            if new != old:
+                self._write_demand(conn, new)
+        return new
+
+    def _write_demand(self, conn: Any, record: DemandRecord) -> None:
         row = self._demand_row(record)
         values = {k: v for k, v in row.items() if k != "id"}
-        with storage_errors(self.where), write_transaction(self.engine) as conn:
-            n = conn.execute(update(demands).where(demands.c.id == record.id).values(
-                **values, status=record.status, updated_at=now_iso())).rowcount
-            if n == 0:
-                raise NotFoundError(f"demand {record.id!r} not found; nothing updated",
-                                    details={"id": record.id})
-        return record
+        n = conn.execute(update(demands).where(demands.c.id == record.id).values(
+            **values, status=record.status, updated_at=now_iso())).rowcount
+        if n == 0:
+            raise NotFoundError(f"demand {record.id!r} not found; nothing updated",
+                                details={"id": record.id})
 
     def delete_demand(self, id: str) -> bool:
         with storage_errors(self.where), write_transaction(self.engine) as conn:

@@ -66,6 +66,22 @@ class FakeStore:
                 self.demands[r.id] = r
         return {"accepted": len(records)}
 
+    def insert_demand(self, record: DemandRecord) -> DemandRecord:
+        with self.lock:
+            if record.id in self.demands:
+                raise ConflictError(f"demand '{record.id}' already exists; update it with PATCH",
+                                    details={"id": record.id})
+            self.demands[record.id] = record
+        return record
+
+    def change_demand(self, id: str, change: Callable[[DemandRecord], DemandRecord]
+                      ) -> DemandRecord:
+        with self.lock:
+            if id not in self.demands:
+                raise NotFoundError(f"demand '{id}' not found")
+            self.demands[id] = change(self.demands[id])
+            return self.demands[id]
+
     def update_demand(self, record: DemandRecord) -> DemandRecord:
         with self.lock:
             if record.id not in self.demands:
