@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, String
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -42,6 +42,15 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # An arbitrary constant: every patmatch process upgrading the same PostgreSQL database
 # takes this transaction lock (:func:`lock_schema`), so one does the work.
 ADVISORY_LOCK_ID = 0x7061746D  # "patm"
+
+
+def byte_ordered(type_: String) -> String:
+    """A string column type that sorts byte-wise on both backends: ``COLLATE "C"`` on
+    PostgreSQL (whatever the server's locale), SQLite's default BINARY as it is. Ids use it,
+    so a page of records (``ORDER BY id``) is the same on both (migration 0005)."""
+    pg = type_.copy()
+    pg.collation = "C"
+    return type_.with_variant(pg, "postgresql")
 
 
 def database_url(settings: Settings) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, Table, Text
 
-from indexing.store.database import metadata
+from indexing.store.database import byte_ordered, metadata
 
 # SQLite's AUTOINCREMENT needs exactly INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit
 # sequence (an audit log of every request outgrows 2^31 on a busy platform).
@@ -19,7 +19,7 @@ SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
 api_keys = Table(
     "api_keys", metadata,
-    Column("key_id", Text, primary_key=True),
+    Column("key_id", byte_ordered(Text()), primary_key=True),
     Column("key_hash", Text, nullable=False, unique=True),  # sha256 of the key, never the key
     Column("name", Text, nullable=False),
     Column("role", Text, nullable=False),
@@ -51,7 +51,7 @@ audit_log = Table(
 
 jobs = Table(
     "jobs", metadata,
-    Column("job_id", Text, primary_key=True),
+    Column("job_id", byte_ordered(Text()), primary_key=True),
     Column("key_id", Text),
     Column("status", Text, nullable=False),
     Column("params", Text, nullable=False),  # JSON object

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (DDL, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table,
                         Text, UniqueConstraint, event, select)
 
-from indexing.store.database import metadata
+from indexing.store.database import byte_ordered, metadata
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -40,7 +40,7 @@ ISO = String(40)  # UTC ISO-8601 text with milliseconds: sorts lexicographically
 
 subscriptions = Table(
     "push_subscriptions", metadata,
-    Column("id", String(40), primary_key=True),
+    Column("id", byte_ordered(String(40)), primary_key=True),
     Column("name", String(200), nullable=False, default=""),
     Column("owner_key_id", String(64), nullable=False),
     Column("owner_role", String(20), nullable=False),
@@ -65,7 +65,8 @@ subscriptions = Table(
 deliveries = Table(
     "push_deliveries", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("subscription_id", String(40), ForeignKey("push_subscriptions.id"), nullable=False),
+    Column("subscription_id", byte_ordered(String(40)), ForeignKey("push_subscriptions.id"),
+           nullable=False),
     Column("owner_centre", String(100), nullable=True),
     Column("demand_id", String(100), nullable=True),
     Column("patent_id", String(100), nullable=False),

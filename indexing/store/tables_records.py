@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Table, Text
 
-from indexing.store.database import metadata
+from indexing.store.database import byte_ordered, metadata
+
+ID = byte_ordered(Text())  # sorts byte-wise on both backends (migration 0005)
 
 patents = Table(
     "patents", metadata,
-    Column("id", Text, primary_key=True),
+    Column("id", ID, primary_key=True),
     Column("content_sha", Text, nullable=False),
     Column("text_sha", Text, nullable=False, index=True),
     Column("data", Text, nullable=False),
@@ -25,7 +27,7 @@ patents = Table(
 
 demands = Table(
     "demands", metadata,
-    Column("id", Text, primary_key=True),
+    Column("id", ID, primary_key=True),
     Column("content_sha", Text, nullable=False),
     Column("text_sha", Text, nullable=False, index=True),
     Column("data", Text, nullable=False),
@@ -49,7 +51,7 @@ label_sets = Table(
 labels = Table(
     "labels", metadata,
     Column("side", Text, ForeignKey("label_sets.side", ondelete="CASCADE"), primary_key=True),
-    Column("record_id", Text, primary_key=True),
+    Column("record_id", ID, primary_key=True),
     Column("data", Text, nullable=False),
 )
 

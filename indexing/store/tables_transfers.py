@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (Boolean, Column, Float, Index, Integer, String, Table, Text, bindparam,
                         func, select)
 
-from indexing.store.database import metadata, write_transaction
+from indexing.store.database import byte_ordered, metadata, write_transaction
 
 if TYPE_CHECKING:
     import polars as pl
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 transfer_events = Table(
     "transfer_events", metadata,
-    Column("id", String(40), primary_key=True),
-    Column("patent_id", String(64), nullable=False, index=True),
+    Column("id", byte_ordered(String(40)), primary_key=True),
+    Column("patent_id", byte_ordered(String(64)), nullable=False, index=True),
     Column("event_type", String(16), nullable=False),     # 转让, 独占许可, ..., 质押
     Column("event_group", String(8), nullable=False),     # 转让 / 许可 / 开放许可 / 作价入股 / 质押
     Column("effective_date", String(10), nullable=False, index=True),
