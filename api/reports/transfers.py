@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from patmatch.atomic_io import PRIVATE, atomic_path
 from patmatch.errors import InputError
 
 from indexing.store import transfer_stats as ts
@@ -103,9 +104,8 @@ def load_inputs(settings: Any) -> Inputs:
         cache.parent.mkdir(parents=True, exist_ok=True)
         for old in cache.parent.glob("transfers-*.parquet"):
             old.unlink(missing_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        df.write_parquet(tmp)
-        tmp.replace(cache)
+        with atomic_path(cache, mode=PRIVATE) as tmp:  # transfer events: records, owner-only
+            df.write_parquet(tmp)
     holdings = _holdings(settings)
     hp = hashlib.sha256(repr(sorted(holdings.items())).encode()).hexdigest()[:8]
     return Inputs(ts.prepare(df), f"{fp}-{hp}", holdings, _chain_names())

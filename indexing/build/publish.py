@@ -65,9 +65,10 @@ def _write_pointer(settings: Settings, current: str, history: list[str]) -> None
 
 
 def _make_read_only(root: Path) -> None:
+    # owner-only (0400): a bundle holds records (demand texts, facets), like the store
     for p in root.rglob("*"):
         if p.is_file():
-            p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            p.chmod(stat.S_IRUSR)
 
 
 def _rmtree(root: Path) -> None:

@@ -143,9 +143,11 @@ class TokenCache:
             return
         import pickle
 
-        from patmatch.atomic_io import atomic_write_bytes
+        from patmatch.atomic_io import PRIVATE, atomic_write_bytes
 
-        atomic_write_bytes(self.path, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
+        # the tokens of every record's text: owner-only, like every file holding records
+        atomic_write_bytes(self.path, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL),
+                           mode=PRIVATE)
 
 
 def _tokenize_many(tokenizer: Any, texts: list[str]) -> list[list[str]]:

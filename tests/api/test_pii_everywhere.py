@@ -342,15 +342,20 @@ def test_matching_text_survives_the_masking(world: dict[str, Any]) -> None:
         "联系人：欧**" in out["operator GET /v1/demands/D-PII-1"]
 
 
+# files under the home that hold no records: statistics reports (aggregates for
+# distribution) and the bundle pointer (build ids)
+NO_RECORDS = ("reports/", "bundles/CURRENT.json", "bundles/.pointer.lock")
+
+
 def test_files_holding_records_are_owner_only(world: dict[str, Any]) -> None:
+    """Store, rejects, job folders, outbox, bundles (0400), caches: no group/other bits."""
     home: Path = world["home"]
-    # (statistics reports hold aggregates for distribution, not records: not in this rule)
     holding = [f for f in world["files"]
-               if f.name.startswith(("store.sqlite3", "api.sqlite3"))
-               or f.relative_to(home).parts[0] in ("rejects", "jobs", "outbox")]
-    assert any(f.relative_to(home).parts[0] == "rejects" for f in holding)
+               if not str(f.relative_to(home)).startswith(NO_RECORDS)]
+    tops = {f.relative_to(home).parts[0] for f in holding}
+    assert {"store.sqlite3", "rejects", "jobs", "outbox", "bundles", "cache"} <= tops, tops
     loose = {str(f.relative_to(home)): oct(stat.S_IMODE(f.stat().st_mode)) for f in holding
-             if stat.S_IMODE(f.stat().st_mode) != 0o600}
+             if stat.S_IMODE(f.stat().st_mode) & 0o077}
     assert not loose, f"files holding records readable by others: {loose}"
 
 
