@@ -26,8 +26,8 @@ PATENTS = [PatentRecord(id=f"P-CC-{i:02d}", title=f"一种电池热管理装置{
            for i in range(8)]
 SHARED = "D-CC-SHARED"        # patched by both workers at once, each its own field
 FEEDBACK = "D-CC-FB"          # its (demand, patent) pairs race from "negotiating"
-SEED_DEMANDS = [DemandRecord(id=SHARED, text="电池包温差大，需要热管理方案", title="t0",
-                             enterprise="e0"),
+SEED_DEMANDS = [DemandRecord(id=SHARED, text="电池包温差大，需要热管理方案", title="热管理需求",
+                             enterprise="常州某科技有限公司"),
                 DemandRecord(id=FEEDBACK, text="锂电池低温续航差，需要热管理", title="反馈")]
 SAME_IDS = [f"D-CC-SAME-{i:02d}" for i in range(6)]  # both workers create each one
 
@@ -85,7 +85,7 @@ def run(workers: list[Call], *, rounds: int = 6, nightly: Callable[[], Any] | No
     def patcher(w: int) -> None:
         name = fields[w]
         for i in range(rounds):
-            value = f"{name}-w{w}-{i}"
+            value = f"{'需求标题' if w == 0 else '常州企业'}（工人{w}第{i}次）"
             status, body = workers[w]("PATCH", f"/v1/demands/{SHARED}", {name: value})
             if status != 200:
                 out.bad(f"patch {name} by worker {w}", status, body)
