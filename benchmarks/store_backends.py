@@ -1,13 +1,15 @@
 """The record store on SQLite and on PostgreSQL, side by side in one run (issue 14).
 
-    PYTHONPATH=. python -m benchmarks.store_backends --patents 20000 --demands 5000
+    PYTHONPATH=. nice -n 10 python -m benchmarks.store_backends --patents 20000 --demands 5000
 
 Per backend, in a scratch data home: ingest the demo patents and demands (files ->
 validated records -> store), the first build (labels every record, default encoder), the
 nightly run after 1 % of the patents changed, and ``patmatch db upgrade`` on the 20k store
 (at head: what an operator runs for a release; and from revision 0001_records: every later
-migration over the full store). PostgreSQL: ``PATMATCH_TEST_DATABASE_URL`` (a fresh schema
-per run), else a throw-away cluster from ``.ci/postgres.sh`` (fsync off, like CI's).
+migration over the full store), and a 2-worker API load test (``benchmarks.load_api``:
+``patmatch serve --workers 2`` over the same home and database, POST /v1/match at
+concurrency 1 and 10). PostgreSQL: ``PATMATCH_TEST_DATABASE_URL`` (a fresh schema per run),
+else a throw-away cluster from ``.ci/postgres.sh`` (fsync off, like CI's).
 Writes ``benchmarks/results/store-backends.{json,md}``.
 """
 
