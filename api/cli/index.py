@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
     def build_cmd(
         config: Optional[Path] = typer.Option(None, "--config", help="YAML/JSON BuildConfig."),
         encoder: Optional[str] = typer.Option(None, help="Encoder name or model dir."),
-        dense_kind: Optional[str] = typer.Option(None, help="auto | flat | hnsw"),
+        dense_kind: Optional[str] = typer.Option(None, help="auto | flat | hnsw | hnsw_sq8 | ivf_sq8 | ivf_pq"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:

@@ -11,10 +11,13 @@ Layout (``docs/operations.md`` documents it for operators)::
                                open_license, grade, trl, confidential, owner,
                                license_mode, fee_wan (patents: yearly licence fee; demands: budget, 万元)
         docs.parquet           display text and labels (never contact data)
-        bm25.npz               document x term BM25 weights (scipy CSC, fields summed)
-        bm25_vocab.json        term list + BM25 config + field weights
+        bm25_{data,indices,indptr}.npy  document x term BM25 weights (the arrays of a
+                               scipy CSC matrix, fields summed), memory-mapped at load
+                               (older bundles: bm25.npz, read into memory)
+        bm25_vocab.json        term list + shape + BM25 config + field weights
         vectors.npy            float32 (n, d), L2-normalised, memory-mapped at load
-        faiss.index            HNSW graph (only when the side uses HNSW)
+        faiss.index            the FAISS index (flat, HNSW or compressed; see
+                               indexing/index/dense.py), memory-mapped at load
 
 The current bundle is named by the pointer file ``<bundles_dir>/CURRENT.json``, replaced
 atomically by ``indexing.build.publish``.

@@ -1,8 +1,12 @@
 """FAISS inner-product index over L2-normalised vectors, filtered inside the search.
 
-Index kind: ``IndexFlatIP`` (exact) up to ``DenseConfig.flat_max_rows`` rows (default
-200 000: at d=384 that is ~300 MB of vectors and a few ms per query on 2 cores), HNSW
-above it; ``kind="flat"|"hnsw"`` forces one. Row ``i`` of the index is row ``i`` of the
+Index kind: ``IndexFlatIP`` (exact) up to ``DenseConfig.flat_max_rows`` rows, above it the
+compressed ``DenseConfig.compressed_kind`` (default ``hnsw_sq8``: an HNSW graph over 8-bit
+scalar-quantised vectors, a quarter of the float32 bytes; its recall@100 against exact
+search on the shared tasks padded to 100k is in benchmarks/results/ann_recall-100k.md).
+``kind=`` forces one of ``KINDS``: ``flat``, ``hnsw`` (graph over float32), ``hnsw_sq8``,
+``ivf_sq8`` / ``ivf_pq`` (inverted lists, coarse centroids and the quantiser trained on a
+deterministic sample of ``train_sample`` rows). Row ``i`` of the index is row ``i`` of the
 side (the row <-> id map is the side's ``ids`` list), so FAISS labels are rows.
 
 Filtering: a boolean row mask becomes a ``faiss.IDSelectorBitmap`` passed through
@@ -12,7 +16,9 @@ HNSW can under-deliver with very selective filters (the graph walk dies out); wh
 rows pass (``exact_below``) or it returns fewer than ``min(k, rows passing)`` results,
 the search falls back to an exact product over the passing rows.
 
-``vectors.npy`` is saved next to the index so it can be memory-mapped for batch GEMM.
+``vectors.npy`` is saved next to the index (batch GEMM, exact fallback, reasons). Both are
+opened memory-mapped (``np.load(mmap_mode="r")``, ``faiss.IO_FLAG_MMAP_IFC``), so the API
+workers serving one bundle share the pages instead of each holding a copy.
 """
 
 from __future__ import annotations
@@ -30,24 +36,46 @@ VECTORS_FILE = "vectors.npy"
 INDEX_FILE = "faiss.index"
 
 
+KINDS = ("flat", "hnsw", "hnsw_sq8", "ivf_sq8", "ivf_pq")
+# FAISS class name -> kind (what a loaded index is, whatever the config says)
+_KIND_OF = {"IndexFlatIP": "flat", "IndexHNSWFlat": "hnsw", "IndexHNSWSQ": "hnsw_sq8",
+            "IndexIVFScalarQuantizer": "ivf_sq8", "IndexIVFPQ": "ivf_pq"}
+
+
 @dataclass(frozen=True)
 class DenseConfig:
-    kind: str = "auto"  # "auto" | "flat" | "hnsw"
+    kind: str = "auto"  # "auto" or one of KINDS
+    # auto: exact up to this many rows, ``compressed_kind`` above (the configurable size)
     flat_max_rows: int = 200_000
+    compressed_kind: str = "hnsw_sq8"
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 128
-    # HNSW only: with at most this many rows passing a filter, score them exactly (numpy)
+    ivf_nlist: int = 0  # 0 = 4 * sqrt(rows), at least 16
+    ivf_nprobe: int = 32
+    pq_m: int = 32  # ivf_pq: sub-quantisers (bytes per vector)
+    train_sample: int = 50_000  # rows the quantiser / coarse centroids are trained on
+    # approximate kinds fetch k * refine_factor rows and keep the best k by their exact
+    # cosine (the float32 vectors, memory-mapped): this repairs the quantisation error,
+    # which alone held recall@100 to 0.92 at 100k (benchmarks/results/ann_recall-100k.md)
+    refine_factor: int = 4
+    seed: int = 0
+    # approximate kinds: with at most this many rows passing a filter, score them exactly
     exact_below: int = 20_000
 
     def __post_init__(self) -> None:
-        if self.kind not in ("auto", "flat", "hnsw"):
-            raise ConfigError(f"dense index kind must be auto|flat|hnsw, got {self.kind!r}")
+        if self.kind not in ("auto", *KINDS):
+            raise ConfigError(f"dense index kind must be auto|{'|'.join(KINDS)}, got {self.kind!r}")
+        if self.compressed_kind not in KINDS:
+            raise ConfigError(f"compressed_kind must be one of {KINDS}, got {self.compressed_kind!r}")
+        if min(self.hnsw_m, self.hnsw_ef_search, self.ivf_nprobe, self.pq_m,
+               self.train_sample, self.refine_factor) < 1 or self.ivf_nlist < 0 or self.flat_max_rows < 0:
+            raise ConfigError("dense index sizes must be positive (ivf_nlist, flat_max_rows >= 0)")
 
     def resolved_kind(self, n_rows: int) -> str:
         if self.kind != "auto":
             return self.kind
-        return "flat" if n_rows <= self.flat_max_rows else "hnsw"
+        return "flat" if n_rows <= self.flat_max_rows else self.compressed_kind
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,23 +110,29 @@ class DenseIndex:
 
     @property
     def kind(self) -> str:
-        return "hnsw" if "HNSW" in type(self.index).__name__ else "flat"
+        return _KIND_OF.get(type(self.index).__name__, "flat")
+
+    @property
+    def approximate(self) -> bool:
+        return self.kind != "flat"
 
     @classmethod
     def build(cls, vectors: np.ndarray, config: DenseConfig = DenseConfig()) -> DenseIndex:
-        import faiss
-
         v = _as_matrix(vectors)
-        d = v.shape[1]
-        if config.resolved_kind(len(v)) == "hnsw":
-            index = faiss.IndexHNSWFlat(d, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = config.hnsw_ef_construction
-            index.hnsw.efSearch = config.hnsw_ef_search
-        else:
-            index = faiss.IndexFlatIP(d)
+        index = _new_index(config.resolved_kind(len(v)), v, config)
         if len(v):
             index.add(v)
         return cls(v, index, config)
+
+    def _params(self, k: int, sel: Any) -> Any:
+        import faiss
+
+        kind = self.kind
+        if kind.startswith("hnsw"):
+            return faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.config.hnsw_ef_search, k))
+        if kind.startswith("ivf"):
+            return faiss.SearchParametersIVF(sel=sel, nprobe=self.config.ivf_nprobe)
+        return None if sel is None else faiss.SearchParameters(sel=sel)
 
     def _exact(self, q: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if rows is None:
@@ -127,27 +161,27 @@ class DenseIndex:
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         # flat + IDSelector is exact and ~15x faster than gathering rows in numpy; only
-        # HNSW, whose graph walk may die out under a selective filter, goes exact
-        if mask is not None and self.kind == "hnsw" and passing <= self.config.exact_below:
+        # an approximate index (an HNSW walk may die out under a selective filter, an IVF
+        # probe may find too few passing rows) goes exact for a narrow filter
+        if mask is not None and self.approximate and passing <= self.config.exact_below:
             return self._exact(q, k, np.flatnonzero(mask))
-        params = None
-        bits = None
+        sel = bits = None
         if mask is not None:
             bits = np.packbits(mask.astype(bool), bitorder="little")
             sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
-            if self.kind == "hnsw":
-                params = faiss.SearchParametersHNSW(
-                    sel=sel, efSearch=max(self.config.hnsw_ef_search, k))
-            else:
-                params = faiss.SearchParameters(sel=sel)
-        elif self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW(efSearch=max(self.config.hnsw_ef_search, k))
-        scores, labels = self.index.search(q.reshape(1, -1), k, params=params)
+        fetch = min(k * self.config.refine_factor, passing) if self.approximate else k
+        scores, labels = self.index.search(q.reshape(1, -1), fetch,
+                                           params=self._params(fetch, sel))
         del bits  # the selector points into it: keep it alive until after the search
         keep = labels[0] >= 0
         rows, s = labels[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
-        if len(rows) < k:  # HNSW under-delivered: exact over the passing rows instead
+        if len(rows) < k:  # the approximate index under-delivered: exact over the passing rows
             return self._exact(q, k, None if mask is None else np.flatnonzero(mask))
+        if self.approximate:  # quantised scores -> the exact cosines, the best k of them
+            rows = np.sort(rows)
+            s = np.asarray(self.vectors[rows] @ q, dtype=np.float32)
+            order = np.lexsort((rows, -s))[:k]
+            rows, s = rows[order], s[order]
         return rows, s
 
     # --- persistence ----------------------------------------------------------------
@@ -157,16 +191,16 @@ class DenseIndex:
         directory.mkdir(parents=True, exist_ok=True)
         vpath, ipath = directory / VECTORS_FILE, directory / INDEX_FILE
         np.save(vpath, np.ascontiguousarray(self.vectors, dtype=np.float32))
-        if self.kind == "hnsw":
-            faiss.write_index(self.index, str(ipath))
-            return [vpath, ipath]
-        return [vpath]
+        # the flat index is written too (the same floats again): read memory-mapped it is
+        # shared by every worker, where rebuilding it from the vectors cost a private copy
+        faiss.write_index(self.index, str(ipath))
+        return [vpath, ipath]
 
     @classmethod
     def load(cls, directory: Path, config: DenseConfig = DenseConfig(), *,
              mmap: bool = True) -> DenseIndex:
-        """Vectors are memory-mapped; a flat index is rebuilt from them (adding n
-        vectors costs a copy, not a training step), an HNSW graph is read from disk."""
+        """Vectors and index are memory-mapped (``mmap``); a bundle written before flat
+        indexes were saved rebuilds its flat index from the vectors (a private copy)."""
         import faiss
 
         vpath, ipath = directory / VECTORS_FILE, directory / INDEX_FILE
@@ -180,7 +214,7 @@ class DenseIndex:
                 f"{vpath} must hold a float32 (n, d) matrix, got {vectors.dtype} {vectors.shape}")
         if ipath.exists():
             try:
-                index = faiss.read_index(str(ipath))
+                index = faiss.read_index(str(ipath), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
             except RuntimeError as exc:
                 raise BundleIntegrityError(f"cannot read {ipath}: {exc}",
                                            details={"path": str(ipath)}) from exc
@@ -194,4 +228,37 @@ class DenseIndex:
         return cls(vectors, index, config)
 
 
-__all__ = ["DenseConfig", "DenseIndex"]
+def _new_index(kind: str, v: np.ndarray, config: DenseConfig) -> Any:
+    """An empty FAISS index of ``kind`` for ``v``'s dimension, trained when it needs to be
+    on a deterministic sample of ``v`` (scalar-quantiser ranges, coarse centroids, PQ)."""
+    import faiss
+
+    n, d = v.shape
+    ip = faiss.METRIC_INNER_PRODUCT
+    if kind == "flat":
+        return faiss.IndexFlatIP(d)
+    if kind in ("hnsw", "hnsw_sq8"):
+        index = (faiss.IndexHNSWFlat(d, config.hnsw_m, ip) if kind == "hnsw" else
+                 faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, config.hnsw_m, ip))
+        index.hnsw.efConstruction = config.hnsw_ef_construction
+        index.hnsw.efSearch = config.hnsw_ef_search
+    else:
+        nlist = config.ivf_nlist or max(16, int(4 * np.sqrt(max(n, 1))))
+        nlist = max(1, min(nlist, n // 39 or 1))  # FAISS wants >= 39 training rows per list
+        coarse = faiss.IndexFlatIP(d)
+        if kind == "ivf_sq8":
+            index = faiss.IndexIVFScalarQuantizer(coarse, d, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
+        else:
+            if d % config.pq_m:
+                raise ConfigError(f"pq_m={config.pq_m} must divide the dimension {d}")
+            index = faiss.IndexIVFPQ(coarse, d, nlist, config.pq_m, 8, ip)
+        index.cp.seed = config.seed
+        index.nprobe = config.ivf_nprobe  # (faiss's wrapper keeps ``coarse`` alive)
+    if n and not index.is_trained:
+        rng = np.random.default_rng(config.seed)
+        take = np.sort(rng.choice(n, size=min(n, config.train_sample), replace=False))
+        index.train(np.ascontiguousarray(v[take]))
+    return index
+
+
+__all__ = ["KINDS", "DenseConfig", "DenseIndex"]

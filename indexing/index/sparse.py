@@ -29,7 +29,11 @@ import numpy as np
 from patmatch.errors import BundleIntegrityError, ConfigError
 
 SPARSE_METHODS = ("lucene", "robertson", "atire")
-MATRIX_FILE = "bm25.npz"
+MATRIX_FILE = "bm25.npz"  # bundles written before the memory-mapped parts (still read)
+# the CSC matrix as three plain .npy files, opened memory-mapped: the API workers serving
+# one bundle share these pages instead of each holding a copy
+PART_FILES = {"data": "bm25_data.npy", "indices": "bm25_indices.npy",
+              "indptr": "bm25_indptr.npy"}
 VOCAB_FILE = "bm25_vocab.json"
 
 
@@ -261,24 +265,31 @@ class SparseIndex:
 
     # --- persistence ----------------------------------------------------------------
     def save(self, directory: Path) -> list[Path]:
-        import scipy.sparse as sp
-
         directory.mkdir(parents=True, exist_ok=True)
-        mpath, vpath = directory / MATRIX_FILE, directory / VOCAB_FILE
-        sp.save_npz(mpath, self.matrix, compressed=False)
+        m, vpath = self.matrix, directory / VOCAB_FILE
+        paths = []
+        for part, name in PART_FILES.items():
+            np.save(directory / name, np.ascontiguousarray(getattr(m, part)))
+            paths.append(directory / name)
         vpath.write_text(json.dumps({
             "config": self.config.to_dict(), "field_weights": self.field_weights,
-            "vocab": self.vocab,
+            "shape": list(m.shape), "vocab": self.vocab,
         }, ensure_ascii=False), encoding="utf-8")
-        return [mpath, vpath]
+        return [*paths, vpath]
 
     @classmethod
-    def load(cls, directory: Path) -> SparseIndex:
+    def load(cls, directory: Path, *, mmap: bool = True) -> SparseIndex:
         import scipy.sparse as sp
 
         try:
             meta = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
-            matrix = sp.load_npz(directory / MATRIX_FILE)
+            if (directory / PART_FILES["data"]).exists():
+                parts = [np.load(directory / PART_FILES[p], mmap_mode="r" if mmap else None)
+                         for p in ("data", "indices", "indptr")]
+                # copy=False: the matrix keeps the (read-only) memory-mapped arrays
+                matrix = sp.csc_matrix(tuple(parts), shape=tuple(meta["shape"]), copy=False)
+            else:
+                matrix = sp.load_npz(directory / MATRIX_FILE)
         except (OSError, ValueError, KeyError) as exc:
             raise BundleIntegrityError(
                 f"cannot read the BM25 index in {directory}: {exc}",
@@ -289,7 +300,7 @@ class SparseIndex:
                 f"BM25 matrix has {matrix.shape[1]} terms but the vocabulary {len(meta['vocab'])}",
                 details={"path": str(directory)},
             )
-        return cls(matrix.astype(np.float32), meta["vocab"],
+        return cls(matrix.astype(np.float32, copy=False), meta["vocab"],
                    SparseConfig.from_dict(meta["config"]), meta.get("field_weights"))
 
 

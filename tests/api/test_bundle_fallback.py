@@ -113,7 +113,7 @@ def test_rollback_as_advised_ends_the_fallback(home):
 
 def test_a_missing_file_and_a_broken_previous_fall_back_further(home):
     _damage(home, "fb-3", "patents/docs.parquet", delete=True)
-    _damage(home, "fb-2", "patents/bm25.npz")
+    _damage(home, "fb-2", "patents/bm25_data.npy")
     with TestClient(_app(home)) as c:
         body = c.get("/readyz").json()
         assert body["build_id"] == "fb-1" and body["status"] == "fallback"

@@ -15,8 +15,8 @@ from tests.indexing._bundle_fakes import (
     FakeEncoder, FakeLabeler, FakeTokenizer, make_records,
 )
 
-SIDE_FILES = {"ids.txt", "facets.parquet", "docs.parquet", "bm25.npz", "bm25_vocab.json",
-              "vectors.npy"}
+SIDE_FILES = {"ids.txt", "facets.parquet", "docs.parquet", "bm25_data.npy", "bm25_indices.npy",
+              "bm25_indptr.npy", "bm25_vocab.json", "vectors.npy", "faiss.index"}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_fingerprint_mismatch_says_what_differs(built: Path) -> None:
         IndexBundle.load(built, tokenizer_fingerprint="tok-x")
 
 
-@pytest.mark.parametrize("victim", ["patents/vectors.npy", "demands/bm25.npz",
+@pytest.mark.parametrize("victim", ["patents/vectors.npy", "demands/bm25_indices.npy",
                                     "patents/facets.parquet", "demands/ids.txt"])
 def test_corruption_detected_at_load(copy: Path, victim: str) -> None:
     p = copy / victim
@@ -146,10 +146,12 @@ def test_hnsw_bundle_round_trip(tmp_path: Path) -> None:
                        config=BuildConfig(dense={"kind": "auto", "flat_max_rows": 100,
                                                  "exact_below": 0}))
     m = Manifest.read(out)
-    assert m.sides["patents"]["dense_kind"] == "hnsw" and "patents/faiss.index" in m.files
+    assert m.sides["patents"]["dense_kind"] == "hnsw_sq8" and "patents/faiss.index" in m.files
     assert m.sides["demands"]["dense_kind"] == "flat"
+    assert m.config["dense"]["flat_max_rows"] == 100  # the size and kind are recorded
+    assert m.config["dense"]["compressed_kind"] == "hnsw_sq8"
     b = IndexBundle.load(out)
-    assert b.patents.dense.kind == "hnsw"
+    assert b.patents.dense.kind == "hnsw_sq8"
     q = FakeEncoder().encode_queries(["光伏 组件"])[0]
     f = Filters(chains=("pv",), regions=("浙江",))
     rows, _ = b.patents.search_dense(q, 5, f)

@@ -173,11 +173,11 @@ def test_cli_publish_bundles_verify_rollback(settings: Settings) -> None:
     assert r.invoke(app, ["verify"]).exit_code == 0
     res = r.invoke(app, ["rollback"])
     assert res.exit_code == 0 and a in res.output
-    victim = settings.bundles_dir / a / "patents" / "bm25.npz"
+    victim = settings.bundles_dir / a / "patents" / "bm25_data.npy"
     os.chmod(victim, 0o644)
     victim.write_bytes(b"broken")
     res = r.invoke(app, ["verify", a])
-    assert res.exit_code == 5 and "patents/bm25.npz" in res.output
+    assert res.exit_code == 5 and "patents/bm25_data.npy" in res.output
     res = r.invoke(app, ["publish", "nope"])
     assert res.exit_code == 3 and "nope" in res.output
 

@@ -82,6 +82,25 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     back = SparseIndex.load(tmp_path)
     assert back.vocab == idx.vocab and back.config == idx.config
     assert np.array_equal(back.scores(["t1", "t5"]), idx.scores(["t1", "t5"]))
+    # the matrix arrays are views of read-only memory maps (pages shared by API workers)
+    for part in (back.matrix.data, back.matrix.indices, back.matrix.indptr):
+        base = part
+        while not isinstance(base, np.memmap) and getattr(base, "base", None) is not None:
+            base = base.base
+        assert isinstance(base, np.memmap) and not part.flags.writeable
+    assert back.search(["t1"], 3)[0].tolist() == idx.search(["t1"], 3)[0].tolist()
+
+
+def test_load_reads_the_older_npz_layout(tmp_path: Path) -> None:
+    import scipy.sparse as sp
+
+    idx = SparseIndex.build({"t": corpus(30, 1, 8, 5)}, {"t": 1.0})
+    idx.save(tmp_path)
+    for name in ("bm25_data.npy", "bm25_indices.npy", "bm25_indptr.npy"):
+        (tmp_path / name).unlink()
+    sp.save_npz(tmp_path / "bm25.npz", idx.matrix, compressed=False)
+    back = SparseIndex.load(tmp_path)
+    assert np.array_equal(back.scores(["t2"]), idx.scores(["t2"]))
 
 
 def test_bad_method_and_misaligned_fields() -> None:
