@@ -57,8 +57,9 @@ class DenseConfig:
     train_sample: int = 50_000  # rows the quantiser / coarse centroids are trained on
     # approximate kinds fetch k * refine_factor rows and keep the best k by their exact
     # cosine (the float32 vectors, memory-mapped): this repairs the quantisation error,
-    # which alone held recall@100 to 0.92 at 100k (benchmarks/results/ann_recall-100k.md)
-    refine_factor: int = 4
+    # which alone held recall@100 to 0.92 at 100k; 4 gave 0.978 but nDCG@10 -0.005 on
+    # demands_dev, 8 gives 0.990 (benchmarks/results/ann_recall-100k.md)
+    refine_factor: int = 8
     seed: int = 0
     # approximate kinds: with at most this many rows passing a filter, score them exactly
     exact_below: int = 20_000
