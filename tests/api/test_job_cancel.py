@@ -112,3 +112,19 @@ def test_delete_garbage_job_ids(client, keys):
     k = keys["analyst"]
     for bad in ("x", "job-1", "job-20260101-zzzzzzzzzzzz", "%00", "../../etc"):
         assert client.delete(f"/v1/jobs/{bad}", headers=hdr(k)).status_code in (404, 405)
+
+
+def test_failed_job_leaves_no_input(client, keys, engine, settings):
+    """A job that fails midway deletes its input too (the end of a job, however it ends)."""
+    def broken(input_path, output_path, **kw):
+        assert input_path.exists()
+        raise RuntimeError("disk went away")
+
+    engine.batch_fn = broken
+    k = keys["analyst"]
+    jid = _submit(client, k).json()["job_id"]
+    client.app.state.jobs.futures[jid].result(timeout=30)
+    assert client.get(f"/v1/jobs/{jid}", headers=hdr(k)).json()["status"] == "failed"
+    folder = settings.jobs_dir / jid
+    left = [p.name for p in folder.iterdir()] if folder.exists() else []
+    assert not [n for n in left if n.startswith("input")], left
