@@ -52,7 +52,7 @@ ID_LIKE = frozenset({"id", "patent_id", "source_ref", "contact_phone"})
 _EXCEL_EPOCH = _dt.date(1899, 12, 30)
 _PLACEHOLDERS = frozenset({"nan", "none", "null", "nil", "#n/a", "n/a", "nat", "#value!",
                            "#ref!", "#div/0!", "#name?", "#num!", "#null!", "undefined"})
-_BARE_NUMBER = re.compile(r"^[+-]?(?:\d[\d,]*)?(?:\.\d+)?(?:[eE][+-]?\d+)?$")
+_BARE_NUMBER = re.compile(r"^[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _BARE_BOOL = frozenset({"true", "false"})
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 
@@ -145,7 +145,7 @@ def _textual(field_: str, value: str, stats: dict[str, int]) -> str | None:
         _count(stats, "placeholder_as_empty", field_)
         return None
     if field_ in TEXT_ONLY and s:
-        if _BARE_NUMBER.match(s) and any(c.isdigit() for c in s):
+        if _BARE_NUMBER.match(s):
             raise _reject(field_, "only a number", value, "text (a shifted or mistyped column?)")
         if low in _BARE_BOOL:
             raise _reject(field_, "a true/false value", value, "text")

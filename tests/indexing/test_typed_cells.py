@@ -258,3 +258,16 @@ def test_placeholders_are_empty_and_counted(value: str, expected: str | None) ->
     stats: dict[str, int] = {}
     assert check_cells({"budget": value}, stats) == {"budget": expected}
     assert bool(stats) == (expected is None)
+
+
+@pytest.mark.parametrize("value,bad", [("789", True), ("-1,234.5", True), ("1e5", True),
+                                       (".5", True), ("e0", False), ("3M公司", False),
+                                       ("A1", False), ("2号", False)])
+def test_only_a_number_means_only_a_number(value: str, bad: bool) -> None:
+    from patmatch.errors import RecordValidationError
+
+    if bad:
+        with pytest.raises(RecordValidationError, match="only a number"):
+            check_cells({"enterprise": value}, {})
+    else:
+        assert check_cells({"enterprise": value}, {}) == {"enterprise": value}
