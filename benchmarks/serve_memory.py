@@ -39,6 +39,9 @@ def _worker(path: str, mmap: bool, queries: int, barrier: Any, q: Any) -> None:
     ranker = HybridRanker.from_bundle(bundle)
     for did in bundle.demands.ids[:queries]:
         ranker.match_demand(did, limit=10)
+    for row in range(0 if len(bundle.demands) else queries):  # a bundle without demands
+        ranker.match_text(bundle.patents.doc(row * 97 % len(bundle.patents))["title"] or "电池",
+                          limit=10)
     barrier.wait()  # both workers loaded: shared pages are now counted half each in PSS
     r = _rollup()
     q.put({"uss_mb": round((r["Private_Clean"] + r["Private_Dirty"]) / 1024, 1),
