@@ -52,14 +52,15 @@ _VECTORS: dict[tuple[str, ...], np.ndarray] = {}  # tasks share corpora: encode 
 
 def _doc_vectors(encoder_name: str, corpus: Sequence[Any]) -> np.ndarray:
     """As the build embeds patents: title, abstract and first claim, field-weighted."""
-    from indexing.encoders.encoder import EncoderConfig, encode_record_fields, load_encoder
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.encoders.fields import encode_record_fields
 
     key = (encoder_name, *(f"{r.id}|{r.title or ''}" for r in corpus))
     if key not in _VECTORS:
         enc = load_encoder(EncoderConfig(encoder_name))
         _VECTORS[key] = np.asarray(encode_record_fields(
             enc, [r.title or "" for r in corpus], [r.abstract or "" for r in corpus],
-            [(r.first_claim or "")[:1500] for r in corpus]), np.float32)
+            [r.first_claim or "" for r in corpus]), np.float32)
     return _VECTORS[key]
 
 

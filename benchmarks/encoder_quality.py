@@ -72,7 +72,7 @@ def dense_run(doc_vecs: np.ndarray, ids: Sequence[str], qvecs: np.ndarray, qids:
 
 
 def encode_corpus(encoder: Any, corpus: Sequence[Any], fields: bool, cache: Any | None) -> np.ndarray:
-    from indexing.encoders.encoder import encode_record_fields
+    from indexing.encoders.fields import encode_record_fields
 
     if fields:
         return encode_record_fields(encoder, [r.title for r in corpus], [r.abstract for r in corpus],

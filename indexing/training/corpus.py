@@ -154,7 +154,7 @@ def corpus_texts_from_shared(shared: Path, n: int, seed: int = 0, *, max_chars: 
     """A deterministic sample of real Chinese technical text from ``../shared/data``:
     KPPatent-ZH and CSL titles and abstract passages (sentence groups of <= ``max_chars``),
     boilerplate openings included as they occur. Judged demands_dev patents are excluded."""
-    from indexing.encoders.encoder import chunk_text
+    from indexing.encoders.fields import chunk_text
 
     skip = judged_patent_ids(shared)
     pool: list[str] = []

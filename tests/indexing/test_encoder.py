@@ -12,11 +12,9 @@ from indexing.encoders.encoder import (
     EncoderConfig,
     SentenceEncoder,
     TextEncoder,
-    chunk_text,
-    encode_long_texts,
-    encode_record_fields,
     load_encoder,
 )
+from indexing.encoders.fields import chunk_text, encode_long_texts, encode_record_fields
 from indexing.training.tiny_encoder import make_tiny_encoder
 from patmatch.errors import ConfigError, InputError
 

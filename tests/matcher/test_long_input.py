@@ -43,7 +43,7 @@ def test_encoder_tokenization_is_linear(tiny_encoder: Any) -> None:
 
 @pytest.mark.timeout(120)
 def test_build_path_encodes_and_tokenizes_long_records(tiny_encoder: Any, tokenizer: Any) -> None:
-    from indexing.encoders.encoder import encode_record_fields
+    from indexing.encoders.fields import encode_record_fields
     from indexing.encoders.static_encode import fast_encoder
 
     enc = fast_encoder(tiny_encoder)

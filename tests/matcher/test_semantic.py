@@ -1,36 +1,12 @@
-"""The query-path encoders (matcher/semantic.py) against the encoder's own methods."""
+"""The clause memo (matcher/semantic.py) and the ranker's encode paths."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from matcher.semantic import MemoEncode, StaticEncode, shared_memo, static_encode_for
-
-TEXTS = ["锂电池低温放电", "", "光伏组件清洗机器人，提高发电效率", "abc 5g 模组", "未知词汇"]
-
-
-def test_static_encode_equals_sentence_transformers(tiny_encoder: Any) -> None:
-    docs, queries = static_encode_for(tiny_encoder), static_encode_for(tiny_encoder, queries=True)
-    assert isinstance(docs, StaticEncode) and isinstance(queries, StaticEncode)
-    want = tiny_encoder.encode_documents(TEXTS)
-    got = docs(TEXTS)
-    assert got.dtype == np.float32 and got.shape == want.shape
-    np.testing.assert_allclose(got, want, atol=1e-6)
-    for t in TEXTS:  # the single-text path (queries) and the batch path agree
-        np.testing.assert_allclose(queries([t]), tiny_encoder.encode_queries([t]), atol=1e-6)
-    big = TEXTS * (StaticEncode.BATCH_MIN // len(TEXTS) + 1)  # the thread-pool batch path
-    np.testing.assert_allclose(docs(big), tiny_encoder.encode_documents(big), atol=1e-6)
-    assert docs([]).shape == (0, tiny_encoder.dimension)
-
-
-def test_static_encode_refuses_other_encoders() -> None:
-    class NotStatic:
-        dimension = 4
-        model = None
-
-    assert static_encode_for(NotStatic()) is None
-    assert static_encode_for(object()) is None
+from indexing.encoders.static_encode import static_encode_for
+from matcher.semantic import MemoEncode, shared_memo
 
 
 def test_memo_encode_is_transparent_and_bounded() -> None:
