@@ -18,7 +18,8 @@ import time
 import types
 from pathlib import Path
 
-from benchmarks.report import atomic_write, machine_info
+from benchmarks.report import machine_info
+from patmatch.atomic_io import atomic_write_text
 
 # (address, province, city, district); None = the truth names no such level
 CASES = [
@@ -133,7 +134,7 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - a parser that cannot run is a result
             out["parsers"][name] = {"error": f"{type(exc).__name__}: {exc}"}
     res = Path(__file__).parent / "results" / "address_parsers"
-    atomic_write(res.with_suffix(".json"), json.dumps(out, ensure_ascii=False, indent=2))
+    atomic_write_text(res.with_suffix(".json"), json.dumps(out, ensure_ascii=False, indent=2))
     lines = ["# Address parsers: province / city / district", "",
              f"{len(CASES)} hand-labelled addresses (see benchmarks/address_parsers.py). "
              "`exact` = every labelled level right and nothing invented for non-places.", "",
@@ -145,7 +146,7 @@ def main() -> None:
         a = r["accuracy"]
         lines.append(f"| {name} | {a['province']} | {a['city']} | {a['district']} | {a['exact']} | "
                      f"{r['ms_per_address']} |")
-    atomic_write(res.with_suffix(".md"), "\n".join(lines) + "\n")
+    atomic_write_text(res.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     for name, r in out["parsers"].items():
         for m in r.get("misses", [])[:12]:

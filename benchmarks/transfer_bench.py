@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.report import atomic_write, machine_info
+from benchmarks.report import machine_info
+from patmatch.atomic_io import atomic_write_text
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -80,7 +81,7 @@ def main() -> None:
            "goal_reports_seconds": 60, "met": times["five_reports"] <= 60,
            "machine": machine_info() | {"note": a.note}}
     stem = RESULTS / f"transfers-{a.events}"
-    atomic_write(stem.with_suffix(".json"), json.dumps(out, ensure_ascii=False, indent=2,
+    atomic_write_text(stem.with_suffix(".json"), json.dumps(out, ensure_ascii=False, indent=2,
                                                        default=str))
     md = [f"# Transfer statistics: {a.events:,} events", "",
           f"Machine: {out['machine'].get('cpus')} CPUs, {out['machine'].get('memory_gib')} GiB "
@@ -90,7 +91,7 @@ def main() -> None:
           f"- five reports (first one reads the database and caches it as Parquet): "
           f"{times['five_reports']:.1f} s (goal ≤ 60 s: {'met' if out['met'] else 'missed'})", ""]
     md += [f"  - {k}: {v['seconds']} s ({v['conversions']} conversions)" for k, v in reports.items()]
-    atomic_write(stem.with_suffix(".md"), "\n".join(md) + "\n")
+    atomic_write_text(stem.with_suffix(".md"), "\n".join(md) + "\n")
     print("\n".join(md))
 
 
