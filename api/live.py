@@ -153,7 +153,8 @@ class LiveEngine(Engine):
                   chains: tuple[str, ...], direction: str,
                   progress: Callable[[float], None]) -> int:
         from indexing.intake.ingest import read_records
-        from matcher.batch import Queries, queries_from_records, run_batch
+        from matcher.batch import run_batch
+        from matcher.queries import Queries, queries_from_records
 
         snap = self.snapshot()
         kind = "demands" if direction == "demand-to-patent" else "patents"

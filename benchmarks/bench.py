@@ -119,7 +119,8 @@ def run_size(n_patents: int, n_demands: int, cfg: BenchConfig, base: Any, encode
     from indexing.intake.ingest import ingest_files
     from indexing.build.publish import publish
     from indexing.store.record_store import open_store
-    from matcher.batch import queries_from_side, run_batch
+    from matcher.batch import run_batch
+    from matcher.queries import queries_from_side
     from matcher.ranker import HybridRanker
 
     timed = _Timer(log)

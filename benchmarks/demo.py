@@ -228,7 +228,8 @@ def run_demo(cfg: DemoConfig, settings: Any, *, echo: Callable[[str], None] = pr
 def _batch(ranker: Any, bundle: Any, path: Path, limit: int) -> Path:
     """Every demand -> top ``limit`` patents as one CSV (matcher.batch when available)."""
     try:
-        from matcher.batch import queries_from_side, run_batch
+        from matcher.batch import run_batch
+        from matcher.queries import queries_from_side
     except ImportError:
         run_batch = None
     if run_batch is not None:

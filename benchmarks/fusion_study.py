@@ -82,7 +82,7 @@ def study(encoder_name: str) -> dict[str, Any]:
     from benchmarks.tasks import load_task
     from indexing.index.sparse import SparseIndex
     from indexing.text.tokenizer import ChineseTokenizer
-    from matcher.batch import dense_topk, lexical_topk
+    from matcher.kernels import dense_topk, lexical_topk
     from matcher.relevance import mean_metrics as metrics
     from matcher.fusion import fuse_arrays
 

@@ -82,7 +82,8 @@ def main() -> None:
     ap.add_argument("--latency-queries", type=int, default=200)
     a = ap.parse_args()
     from indexing.text.tokenizer import ChineseTokenizer
-    from matcher.batch import queries_from_side, run_batch
+    from matcher.batch import run_batch
+    from matcher.queries import queries_from_side
     from matcher.ranker import HybridRanker
 
     tok = ChineseTokenizer()

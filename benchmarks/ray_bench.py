@@ -23,7 +23,8 @@ def run(bundle_dir: Path, demands: int | None, cpus: int) -> dict:
 
     from indexing.index.bundle import IndexBundle
     from indexing.index.filters import Filters
-    from matcher.batch import Queries, queries_from_side, run_batch
+    from matcher.batch import run_batch
+    from matcher.queries import Queries, queries_from_side
     from matcher.batch_ray import run_batch_ray
     from matcher.ranker import runtime_for
 

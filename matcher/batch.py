@@ -37,11 +37,9 @@ from indexing.index.filters import Filters
 from matcher.config import FusionConfig
 from matcher.explain import build_reason
 from matcher.matched_terms import dedupe_terms, generic_df_limit, informative
-from matcher.kernels import (LexicalScorer, lexical_query_matrix, Scratch, block_size_for, dense_topk,  # noqa: F401
-                             lexical_topk, rank_block, topk_rows)
-from matcher.queries import (Queries, chains_column, queries_from_records,  # noqa: F401
-                             queries_from_side)
-from matcher.jobplan import FORMATS, JobPlan, job_dir_for, plan_job  # noqa: F401
+from matcher.kernels import LexicalScorer, lexical_query_matrix, Scratch, rank_block
+from matcher.queries import Queries, chains_column
+from matcher.jobplan import JobPlan, plan_job
 from patmatch.atomic_io import PRIVATE
 from patmatch.table_io import write_table
 
@@ -74,15 +72,14 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
               direction: str = "demand-to-patent", top_k: int = 20,
               filters: Filters | None = None, fusion: FusionConfig | None = None,
               resume: bool = False, block_size: int | None = None, progress: bool = True,
-              stop_after_blocks: int | None = None, pipeline: bool = False,
+              pipeline: bool = False,
               on_block: Callable[[int, int], None] | None = None) -> BatchReport:
     """Match ``queries`` against the patents (or demands) of ``bundle``; write ``out``.
 
     ``on_block(queries_done, queries_total)`` is called before the first block and after
     each one (progress for a job; raising from it stops the run, e.g. a cancelled job,
-    leaving the checkpoint for ``resume``).
+    leaving the checkpoint for ``resume``; tests simulate a kill this way).
 
-    ``stop_after_blocks`` simulates a kill after that many blocks (tests, benchmarks).
     ``pipeline`` ranks block b + 1 in a worker thread while block b is explained; the
     output is identical either way. Off by default: on the shared 2-core VM it was not a
     measurable win (6.7k x 20k: 7.0-14.4 s pipelined vs 8.4-13.6 s in line), it may pay
@@ -119,9 +116,6 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
             on_block(queries_done, nq)
         pending = pool.submit(ctx.rank, *plan.bounds(todo[0])) if todo else None
         for i, b in enumerate(todo):
-            if stop_after_blocks is not None and i >= stop_after_blocks:
-                return BatchReport(out, nq, 0, n_blocks, len(done), time.perf_counter() - t0,
-                                   extra={"stopped_at_block": b})
             lo, hi = plan.bounds(b)
             ranked = pending.result()
             pending = pool.submit(ctx.rank, *plan.bounds(todo[i + 1])) if i + 1 < len(todo) else None

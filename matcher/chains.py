@@ -22,7 +22,8 @@ from patmatch.errors import InputError
 def _pairs_frame(ranker: Any, chain: str, per_demand: int, per_patent: int) -> Any:
     import polars as pl
 
-    from matcher.batch import BlockRanker, queries_from_side
+    from matcher.batch import BlockRanker
+    from matcher.queries import queries_from_side
 
     bundle = ranker.bundle
     queries = queries_from_side(bundle.demands, "demands", Filters(chains=(chain,), valid_only=False))

@@ -24,7 +24,7 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
                 fusion: FusionConfig | None = None, filters: Any = None) -> dict[str, list[str]]:
     """Ranked patent ids per query. ``None`` text = a demand id of the bundle (its stored
     vector); otherwise free text, encoded as queries in one batch."""
-    from matcher.batch import rank_block
+    from matcher.kernels import rank_block
     from matcher.kernels import lexical_query_matrix
 
     fusion = fusion or ranker.config

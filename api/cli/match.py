@@ -48,7 +48,8 @@ def register(app: typer.Typer) -> None:
         from indexing.index.filters import Filters
         from indexing.intake.ingest import read_records
         from indexing.intake.rejects import write_rejects
-        from matcher.batch import queries_from_records, queries_from_side, run_batch
+        from matcher.batch import run_batch
+        from matcher.queries import queries_from_records, queries_from_side
         from matcher.ranker import runtime_for
         from patmatch.errors import InputError
         from patmatch.settings import get_settings

@@ -10,8 +10,10 @@ import polars as pl
 import pytest
 
 from indexing.index.filters import Filters
-from matcher.batch import (OUTPUT_COLUMNS, Queries, dense_topk, job_dir_for, lexical_topk,
-                           queries_from_side, run_batch, topk_rows)
+from matcher.batch import OUTPUT_COLUMNS, run_batch
+from matcher.jobplan import job_dir_for
+from matcher.kernels import dense_topk, lexical_topk, topk_rows
+from matcher.queries import Queries, queries_from_side
 from matcher.config import FusionConfig
 from patmatch.errors import ConflictError, InputError
 
@@ -77,11 +79,19 @@ def test_resume_after_kill_equals_uninterrupted(tiny_bundle: Any, tokenizer: Any
     ref = tmp_path / f"ref{fmt}"
     run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=ref, **kw)
     out = tmp_path / f"out{fmt}"
-    rep = run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, stop_after_blocks=2, **kw)
-    assert not out.exists() and rep.extra["stopped_at_block"] == 2
 
     class Boom(Exception):
         pass
+
+    def kill_after(blocks: int) -> Any:  # a kill once ``blocks`` blocks are written
+        def on_block(done: int, total: int) -> None:
+            if done >= blocks * kw["block_size"]:
+                raise Boom
+        return on_block
+
+    with pytest.raises(Boom):
+        run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, on_block=kill_after(2), **kw)
+    assert not out.exists() and job_dir_for(out).exists()
 
     class Flaky:  # a crash in the middle of block 3 (nothing of it may be kept)
         calls = 0
@@ -106,8 +116,14 @@ def test_resume_refuses_other_options(tiny_bundle: Any, tokenizer: Any, tiny_enc
                                       tmp_path: Path) -> None:
     q = queries_from_side(tiny_bundle.demands, "demands")
     out = tmp_path / "o.parquet"
-    run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=4, block_size=3,
-              progress=False, stop_after_blocks=1)
+
+    def kill(done: int, total: int) -> None:
+        if done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=4, block_size=3,
+                  progress=False, on_block=kill)
     with pytest.raises(ConflictError):
         run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=5, block_size=3,
                   progress=False, resume=True)
@@ -135,7 +151,7 @@ def test_chain_filter_and_reverse_direction(tiny_bundle: Any, tokenizer: Any, ti
 
 @pytest.mark.parametrize("common_df", [0.0, 0.05, 1.0])
 def test_lexical_scorer_split_is_exact(tiny_bundle: Any, tokenizer: Any, common_df: float) -> None:
-    from matcher.batch import LexicalScorer
+    from matcher.kernels import LexicalScorer
 
     side = tiny_bundle.patents
     qm = side.query_matrix([tokenizer.tokenize(t) for t in ("锂电池低温放电", "光伏支架", "细胞")])

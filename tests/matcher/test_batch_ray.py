@@ -16,7 +16,9 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'patm
 
 from api.cli import app  # noqa: E402
 from indexing.index.filters import Filters  # noqa: E402
-from matcher.batch import Queries, job_dir_for, queries_from_side, run_batch  # noqa: E402
+from matcher.batch import run_batch  # noqa: E402
+from matcher.jobplan import job_dir_for  # noqa: E402
+from matcher.queries import Queries, queries_from_side  # noqa: E402
 from matcher.batch_ray import blas_threads, run_batch_ray  # noqa: E402
 from matcher.config import FusionConfig  # noqa: E402
 from patmatch.errors import InputError  # noqa: E402

@@ -132,7 +132,8 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 from indexing.index.bundle import IndexBundle
-from matcher.batch import queries_from_side, run_batch
+from matcher.batch import run_batch
+from matcher.queries import queries_from_side
 from matcher.ranker import runtime_for
 bundle_path, out, slow = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "slow"
 tok, enc = runtime_for(bundle_path)
@@ -148,7 +149,7 @@ run_batch(b, Slow(), enc, queries_from_side(b.demands, "demands"), out=out, top_
 
 @pytest.mark.slow  # three fresh interpreters (~40 s each on the shared machine)
 def test_sigkill_then_resume_equals_uninterrupted(env: dict[str, Path], tmp_path: Path) -> None:
-    from matcher.batch import job_dir_for
+    from matcher.jobplan import job_dir_for
 
     envv = {**os.environ, "PYTHONPATH": str(ROOT)}
     ref = tmp_path / "ref.parquet"

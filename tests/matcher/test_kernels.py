@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexing.index.filters import Filters
-from matcher.batch import queries_from_side, run_batch
+from matcher.batch import run_batch
+from matcher.queries import queries_from_side
 from matcher.config import FusionConfig
 from matcher.explain import find_highlights
 from matcher.kernels import _partition_topk, topk_rows

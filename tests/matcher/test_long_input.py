@@ -64,7 +64,9 @@ def test_ordinary_text_keeps_its_tokens(tiny_encoder: Any) -> None:
 
 def test_batch_progress_moves_and_a_raising_callback_stops_it(
         tiny_bundle: Any, tokenizer: Any, tiny_encoder: Any, tmp_path: Any) -> None:
-    from matcher.batch import job_dir_for, queries_from_records, run_batch
+    from matcher.batch import run_batch
+    from matcher.jobplan import job_dir_for
+    from matcher.queries import queries_from_records
     from indexing.records import DemandRecord
 
     recs = [DemandRecord(id=f"Q{i}", text=("锂电池低温放电" * 2_000) if i == 0 else f"光伏支架{i}")

@@ -96,7 +96,8 @@ def test_batch_files_hold_no_planted_value(tiny_bundle: Any, tokenizer: Any, tin
     import polars as pl
 
     from indexing.intake.ingest import read_records
-    from matcher.batch import queries_from_records, run_batch
+    from matcher.batch import run_batch
+    from matcher.queries import queries_from_records
 
     records, rejects = read_records("demands", _demand_file(tmp_path))
     assert [r.id for r in records] == ["D1"] and len(rejects) == 2

@@ -25,7 +25,7 @@ def test_default_fusion_beats_bm25_on_demands_dev(shared_data: Path) -> None:
     from indexing.encoders.encoder import default_model_dir
     from indexing.index.sparse import SparseIndex
     from indexing.text.tokenizer import ChineseTokenizer
-    from matcher.batch import dense_topk, lexical_topk
+    from matcher.kernels import dense_topk, lexical_topk
     from matcher.relevance import mean_metrics as metrics
     from matcher.fusion import fuse_arrays
     from patmatch.errors import PatmatchError
