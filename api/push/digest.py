@@ -19,7 +19,9 @@ from typing import Any
 
 from patmatch.errors import InputError, NotFoundError
 
-from api.push.store import Item, PushStore, now_utc
+from api.push.records import Item, now_utc
+
+from api.push.store import PushStore
 from api.push.subscriptions import Subscription, grades_at_least
 
 SCHEDULE_EVERY = {"daily": _dt.timedelta(hours=23, minutes=50),

@@ -29,7 +29,8 @@ from typing import Any
 from api.push.channels import channel_for
 from api.push.channels.digest import Channel, DeliveryError, DigestContext
 from api.push.digest import DigestResult, run_digests
-from api.push.store import PushStore, now_utc
+from api.push.records import now_utc
+from api.push.store import PushStore
 from api.push.tokens import make_token, token_key
 
 log = logging.getLogger("patmatch.push")

@@ -20,7 +20,8 @@ from typing import Any
 from patmatch.errors import InputError, NotFoundError, PermissionDeniedError
 
 from api.push.feedback import Outcome
-from api.push.store import Delivery, FeedbackResult, PushStore
+from api.push.records import Delivery, FeedbackResult
+from api.push.store import PushStore
 from api.push.subscriptions import (Owner, Subscription, SubscriptionSpec, check_channel,
                                     check_filters, check_spec)
 from api.push.tokens import read_token, token_key

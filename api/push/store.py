@@ -17,7 +17,6 @@ import datetime as _dt
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -29,67 +28,10 @@ from indexing.store.database import write_transaction
 from patmatch.errors import ConflictError, NotFoundError
 
 from api.push.feedback import Outcome, check_outcome, check_transition, same_outcome
+from api.push.records import Delivery, FeedbackResult, Item, delivery_from_row, iso, now_utc
 from api.push.subscriptions import Owner, Subscription, SubscriptionSpec
 
 STALE_CLAIM = _dt.timedelta(minutes=10)
-
-
-def now_utc() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
-
-
-def iso(t: _dt.datetime) -> str:
-    return t.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One match selected for a digest (before it is stored as a delivery)."""
-
-    patent_id: str
-    rank: int
-    score: float
-    title: str = ""
-    reason: str = ""
-    matched_terms: tuple[str, ...] = ()
-    chains: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: int
-    subscription_id: str
-    owner_centre: str | None
-    demand_id: str | None
-    patent_id: str
-    bundle: str
-    channel: str
-    rank: int
-    score: float
-    title: str
-    reason: str
-    matched_terms: tuple[str, ...]
-    chains: tuple[str, ...]
-    status: str
-    attempts: int
-    next_attempt_at: str
-    last_error: str | None
-    created_at: str
-    updated_at: str
-    sent_at: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["matched_terms"], d["chains"] = list(self.matched_terms), list(self.chains)
-        return d
-
-
-@dataclass(frozen=True)
-class FeedbackResult:
-    """The pair's state after a record call; ``changed`` False for an idempotent repeat."""
-
-    state: dict[str, Any]
-    changed: bool
 
 
 class PushStore:
@@ -232,7 +174,7 @@ class PushStore:
             rows = conn.execute(select(d).where(d.c.id.in_(ids), d.c.claimed_by == worker,
                                                 d.c.status == "sending").order_by(d.c.id)
                                 ).mappings().all()
-        return [_delivery(r) for r in rows]
+        return [delivery_from_row(r) for r in rows]
 
     def mark_sent(self, ids: Sequence[int], *, now: _dt.datetime | None = None) -> None:
         t = iso(now or now_utc())
@@ -281,7 +223,7 @@ class PushStore:
         with self.engine.connect() as conn:
             r = conn.execute(select(T.deliveries).where(T.deliveries.c.id == did)
                              ).mappings().first()
-        return _delivery(r) if r is not None else None
+        return delivery_from_row(r) if r is not None else None
 
     def list_deliveries(self, subscription_id: str, *, limit: int = 100, offset: int = 0
                         ) -> tuple[int, list[Delivery]]:
@@ -291,7 +233,7 @@ class PushStore:
             total = conn.execute(select(func.count()).select_from(d).where(where)).scalar_one()
             rows = conn.execute(select(d).where(where).order_by(d.c.id.desc())
                                 .limit(limit).offset(offset)).mappings().all()
-        return int(total), [_delivery(r) for r in rows]
+        return int(total), [delivery_from_row(r) for r in rows]
 
     # --- feedback ---------------------------------------------------------------------
     def record_feedback(self, *, subject: str, patent_id: str, outcome: Outcome,
@@ -391,19 +333,6 @@ def _subscription(r: Any) -> Subscription:
         channel_type=r["channel_type"], channel=json.loads(r["channel"] or "{}"),
         status=r["status"], created_at=r["created_at"], updated_at=r["updated_at"],
         last_run_at=r["last_run_at"], last_build=r["last_build"], secret=r["secret"])
-
-
-def _delivery(r: Any) -> Delivery:
-    return Delivery(
-        id=int(r["id"]), subscription_id=r["subscription_id"], owner_centre=r["owner_centre"],
-        demand_id=r["demand_id"], patent_id=r["patent_id"], bundle=r["bundle"],
-        channel=r["channel"], rank=int(r["rank"]), score=float(r["score"]),
-        title=r["title"] or "", reason=r["reason"] or "",
-        matched_terms=tuple(json.loads(r["matched_terms"] or "[]")),
-        chains=tuple(json.loads(r["chains"] or "[]")), status=r["status"],
-        attempts=int(r["attempts"]), next_attempt_at=r["next_attempt_at"],
-        last_error=r["last_error"], created_at=r["created_at"], updated_at=r["updated_at"],
-        sent_at=r["sent_at"])
 
 
 def open_push_store(settings: Any) -> PushStore:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from indexing.privacy import mask_pii
 
-from api.push.store import Delivery
+from api.push.records import Delivery
 from api.push.subscriptions import Subscription
 
 

@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 
 from api.push.channels.digest import DeliveryError, DigestContext, item_payload, subject_line
 from api.push.channels.render import render_html, render_text
-from api.push.store import Delivery
+from api.push.records import Delivery
 from api.push.subscriptions import Subscription
 
 

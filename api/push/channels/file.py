@@ -14,7 +14,7 @@ from patmatch.atomic_io import PRIVATE, atomic_path
 
 from api.push.channels.digest import DeliveryError, DigestContext, item_payload
 from api.push.channels.render import render_html
-from api.push.store import Delivery
+from api.push.records import Delivery
 from api.push.subscriptions import Subscription
 
 COLUMNS = [("rank", "序号"), ("patent_id", "专利号"), ("title", "名称"), ("chains", "产业链"),

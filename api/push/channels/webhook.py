@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from patmatch.errors import InputError
 
 from api.push.channels.digest import DeliveryError, DigestContext, item_payload
-from api.push.store import Delivery
+from api.push.records import Delivery
 from api.push.subscriptions import Subscription, check_webhook_url
 
 SIGNATURE_HEADER = "X-Patmatch-Signature"

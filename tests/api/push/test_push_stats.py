@@ -7,7 +7,8 @@ import datetime as dt
 
 from api.push import stats
 from api.push.feedback import Outcome
-from api.push.store import Item, PushStore
+from api.push.records import Item
+from api.push.store import PushStore
 from api.push.subscriptions import Owner, SubscriptionSpec, check_spec
 from indexing.store.stats import Period
 

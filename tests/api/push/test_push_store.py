@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from api.push.feedback import Outcome
-from api.push.store import Item, PushStore
+from api.push.records import Item
+from api.push.store import PushStore
 from api.push.subscriptions import Owner, SubscriptionSpec, check_spec
 from indexing.store.tables_push import platform_deals
 from patmatch.errors import ConflictError, InputError
