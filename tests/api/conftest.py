@@ -124,3 +124,15 @@ def stored_bytes(app) -> bytes:
         for f in db_file.parent.glob(db_file.name + "*"):
             raw += f.read_bytes()
     return raw
+
+
+@pytest.fixture()
+def ui(client: TestClient, keys: dict[str, str]):
+    """A function role -> the client signed in to the web console with that role's key."""
+    from tests.api.ui_client import login
+
+    def signed_in(role: str) -> TestClient:
+        client.cookies.clear()
+        login(client, keys[role])
+        return client
+    return signed_in
