@@ -144,8 +144,29 @@ def _supervisor() -> type:
                 if self.should_exit.is_set():
                     return
                 logger.info(f"Child process [{process.pid}] died")
+                self._renew_socket(idx)
                 self.processes[idx] = self._new(idx)
                 self.processes[idx].start()
+
+        def _renew_socket(self, idx: int) -> None:
+            """Close a dead worker's listening socket HERE, at once, and bind a fresh one.
+
+            Kept open in this process, the dead socket stays in the port's SO_REUSEPORT
+            group: the kernel goes on hashing new connections to it and they wait in its
+            backlog until the replacement has loaded the bundle and accepts (measured:
+            requests hung ~28 s, until the replacement was up; benchmarks/worker_restart.py,
+            results in benchmarks/results/worker_restart.md). Closed, it leaves the group: new
+            connections go to the live workers and the few already queued on it are reset
+            (a client retries at once) instead of hanging. The fresh socket is bound but
+            not listening, so it joins the group only when the replacement is ready."""
+            socks = self.worker_sockets
+            if len(socks) < 2:  # one shared socket: the live workers accept from it
+                return
+            i = idx % len(socks)
+            old = socks[i]
+            host, port = old.getsockname()[:2]
+            old.close()
+            socks[i] = _listening_socket(host, port, True)
 
         def handle_ttin(self) -> None:  # the sockets are fixed at start: one per worker
             logger.info("Received SIGTTIN: the worker count is fixed (restart to change it)")

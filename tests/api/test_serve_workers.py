@@ -72,3 +72,89 @@ def test_worker_socket_assignment(monkeypatch: pytest.MonkeyPatch) -> None:
     sup.config, sup.worker_sockets = config, socks
     sup._new(0), sup._new(1), sup._new(3)
     assert captured == [["s0"], ["s1"], ["s1"]]
+
+
+def test_dead_worker_socket_is_replaced_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a worker's death the supervisor closes its listening socket (the kernel stops
+    queueing connections on it) and gives the replacement a fresh one on the same port."""
+    from api.cli import serve
+
+    if not (hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")):
+        pytest.skip("one shared socket off Linux")
+    socks = [serve._listening_socket("127.0.0.1", 0, True)]
+    port = socks[0].getsockname()[1]
+    socks.append(serve._listening_socket("127.0.0.1", port, True))
+    for s in socks:
+        s.listen(8)
+    sup_cls = serve._supervisor()
+    sup = sup_cls.__new__(sup_cls)
+    sup.worker_sockets = list(socks)
+    try:
+        sup._renew_socket(1)
+        assert socks[1].fileno() == -1  # closed here, so the kernel forgets it
+        fresh = sup.worker_sockets[1]
+        assert fresh is not socks[1] and fresh.getsockname()[1] == port
+        assert fresh.proto == socket.IPPROTO_TCP and fresh.get_inheritable()
+        # not listening until its worker is ready: a connection goes to the live socket
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            conn, _ = socks[0].accept()
+            conn.close()
+    finally:
+        for s in sup.worker_sockets + socks:
+            s.close()
+
+
+@pytest.mark.slow
+def test_requests_are_answered_while_a_killed_worker_restarts(tmp_path) -> None:
+    """Real `patmatch serve --workers 2`: kill -9 one worker; new connections are
+    answered by the other at once, none waits for the replacement to load the bundle
+    (before the fix those hashed to the dead worker's socket waited ~12 s)."""
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from api.db import open_api_db
+    from api.security import KeyStore
+    from benchmarks.load_api import _free_port, _spawn, _wait_ready
+    from benchmarks.worker_restart import make_tiny_home, wait_listening
+    from patmatch.settings import Settings
+
+    home = tmp_path / "home"
+    home.mkdir()
+    make_tiny_home(home)
+    key, _ = KeyStore(open_api_db(Settings(home=home))).create("t", "operator")
+    port = _free_port()
+    proc = _spawn(home, 2, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc, timeout=120)
+        before = wait_listening(proc.pid, 2, timeout=180)
+        assert len(before) == 2
+        os.kill(before[0], signal.SIGKILL)
+        time.sleep(1.0)  # the supervisor polls every 0.5 s
+        slow, answered = [], 0
+        for i in range(30):  # a fresh connection each: the kernel hashes them over sockets
+            t = time.monotonic()
+            for _attempt in range(3):  # a reset (queued on the dead socket) is retried
+                try:
+                    r = httpx.post(f"{base}/v1/match", json={"text": f"锂电池低温续航{i}"},
+                                   headers={"X-API-Key": key}, timeout=10)
+                    break
+                except httpx.TransportError:
+                    continue
+            else:
+                raise AssertionError("no answer after 3 attempts")
+            assert r.status_code == 200, r.text
+            answered += 1
+            if time.monotonic() - t > 1.0:
+                slow.append(round(time.monotonic() - t, 2))
+        assert answered == 30 and not slow, slow
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            proc.kill()
