@@ -23,15 +23,54 @@ import json
 import os
 import platform
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.load_api import _free_port, _spawn, _wait_ready
-from benchmarks.load_client import RawClient, _pct, distinct_queries
+from benchmarks.load_client import RawClient, distinct_queries
 from patmatch.atomic_io import atomic_write_json
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn_server(home: Path, workers: int, port: int) -> subprocess.Popen:
+    """``patmatch serve --workers N`` on loopback over ``home``."""
+    env = {**os.environ, "PATMATCH_HOME": str(home)}
+    cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host",
+           "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level",
+           "warning", "--no-access-log"]
+    return subprocess.Popen(cmd, env=env)
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"server not ready after {timeout:.0f} s")
 
 
 def make_tiny_home(home: Path) -> None:
@@ -182,7 +221,7 @@ async def _load(host: str, port: int, key: str, clients: int, seconds: float,
             "resets_retried": sum(resets.values()), "reset_kinds": resets,
             "unanswered": unanswered,
             "max_latency_ms": round(worst, 1) if worst else None,
-            "p50_ms": round(_pct(lat_ms, 50), 1), "p99_ms": round(_pct(lat_ms, 99), 1),
+            "p50_ms": round(pct(lat_ms, 50), 1), "p99_ms": round(pct(lat_ms, 99), 1),
             "max_before_kill_ms": round(max(before) * 1000, 1) if before else None,
             "max_after_kill_ms": round(max(d for _, d in after) * 1000, 1) if after else None,
             "requests_over_1s": len(stalled),
@@ -201,10 +240,10 @@ def run(home: Path, clients: int, seconds: float, kill_after: float,
     from patmatch.settings import Settings
 
     key, _ = KeyStore(open_api_db(Settings(home=home))).create("worker_restart", "operator")
-    port = _free_port()
-    proc = _spawn(home, 2, port)
+    port = free_port()
+    proc = spawn_server(home, 2, port)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}", proc)
+        wait_ready(f"http://127.0.0.1:{port}", proc)
         wait_listening(proc.pid, 2)
         res = asyncio.run(_load("127.0.0.1", port, key, clients, seconds, kill_after,
                                 proc.pid, timeout))

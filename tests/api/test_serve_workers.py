@@ -117,19 +117,19 @@ def test_requests_are_answered_while_a_killed_worker_restarts(tmp_path) -> None:
 
     from api.db import open_api_db
     from api.security import KeyStore
-    from benchmarks.load_api import _free_port, _spawn, _wait_ready
-    from benchmarks.worker_restart import make_tiny_home, wait_listening
+    from benchmarks.worker_restart import (free_port, make_tiny_home, spawn_server, wait_listening,
+                                           wait_ready)
     from patmatch.settings import Settings
 
     home = tmp_path / "home"
     home.mkdir()
     make_tiny_home(home)
     key, _ = KeyStore(open_api_db(Settings(home=home))).create("t", "operator")
-    port = _free_port()
-    proc = _spawn(home, 2, port)
+    port = free_port()
+    proc = spawn_server(home, 2, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, proc, timeout=120)
+        wait_ready(base, proc, timeout=120)
         before = wait_listening(proc.pid, 2, timeout=180)
         assert len(before) == 2
         os.kill(before[0], signal.SIGKILL)
