@@ -98,7 +98,6 @@ class Task:
             demands=tuple(d for d in self.demands if d.id in ks), precision_ks=self.precision_ks)
 
 
-# --- file helpers --------------------------------------------------------------------
 def _require(shared_dir: Path | str | None, rel: str) -> Path:
     if shared_dir is None:
         raise InputError("this task needs ../shared/data; none was found "
