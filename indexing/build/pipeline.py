@@ -134,8 +134,7 @@ def build(store: Store, settings: Settings, config: BuildConfig = BuildConfig(),
         labeler = _default_labeler(tokenizer)
     if labeler is not None:
         # label what is missing once and keep it in the store: the next build reuses it
-        relabel(store, labeler, patents=patents, demands=live)
-        labels = {s: store.load_labels(s) for s in ("patents", "demands")}
+        relabel(store, labeler, patents=patents, demands=live, loaded=labels)
     build_id = new_build_id(settings.staging_dir, settings.bundles_dir)
     build_bundle(patents, demands, out_dir=settings.staging_dir / build_id,
                  tokenizer=tokenizer, encoder=encoder, labeler=labeler, config=config,

@@ -88,18 +88,21 @@ def tty_progress(side: str, total: int) -> Callable[[int], Any]:
 
 def relabel(store: Any, labeler: Any, *, patents: Sequence[Any] | None = None,
             demands: Sequence[Any] | None = None,
-            progress: Callable[[str, int], Any] | None = None) -> dict[str, int]:
+            progress: Callable[[str, int], Any] | None = None,
+            loaded: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
     """Label new, changed and stale records and keep the labels in the store; returns how
     many records of each side were (re)labelled. Labels of vanished records are dropped.
 
-    ``progress(side, total)`` returns a callable ``update(n)`` (a progress bar)."""
+    ``progress(side, total)`` returns a callable ``update(n)`` (a progress bar).
+    ``loaded``: side -> the store's labels as the caller already read them (reading 50k
+    labels costs ~1 s, the build needs them anyway); replaced with what was saved."""
     done: dict[str, int] = {}
     version = getattr(labeler, "version", None)
     for side, given in (("patents", patents), ("demands", demands)):
         if given is None:
             given = list(store.iter_patents() if side == "patents" else store.iter_demands())
         records = for_labelling(side, given)
-        have = store.load_labels(side)
+        have = loaded[side] if loaded is not None and side in loaded else store.load_labels(side)
         if store.labels_version(side) != version:  # the set was made by another labeler
             have = {}
         todo = [r for r in records if is_stale(have.get(r.id), r, version)
@@ -115,6 +118,10 @@ def relabel(store: Any, labeler: Any, *, patents: Sequence[Any] | None = None,
             ids = {r.id for r in records}
             keep = {k: v for k, v in have.items() if k in ids and k not in new}
             store.save_labels(side, {**keep, **new}, version or "")
+            if loaded is not None:
+                loaded[side] = {**keep, **new}
+        elif loaded is not None:
+            loaded[side] = have
         done[side] = len(todo)
     return done
 
