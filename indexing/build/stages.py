@@ -96,7 +96,8 @@ def field_texts(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[
             "abstract": [r.abstract or "" for r in records],
             "claims": [(r.claims or "")[: config.claims_max_chars] for r in records],
             # embedded instead of all claims (cut by indexing.encoders.fields' rule)
-            "first_claim": [field_embed_text("first_claim", r.first_claim) for r in records],
+            "first_claim": [field_embed_text("first_claim", r.first_claim, config.embed_max_chars)
+                            for r in records],
             "labels": [_label_text(labels.get(r.id, {})) for r in records],
         }
     return {
@@ -280,7 +281,8 @@ def run(patents: Sequence[Any], demands: Sequence[Any], *, work: Path, tokenizer
     def encode_all() -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         out = {s: embed_fields(encoder, fields[s], embed_w[s], len(recs[s]), cache=cache,
-                               batch_size=config.batch_size) for s in SIDES}
+                               max_chars=config.embed_max_chars, batch_size=config.batch_size)
+               for s in SIDES}
         timer.timings["encode_overlapped"] = round(time.perf_counter() - t0, 3)
         return out
 
