@@ -19,7 +19,9 @@ from typing import Any
 from patmatch.errors import InputError, RecordValidationError
 
 from indexing.intake import normalize as nz
+from indexing.intake.aliases import REQUIRED
 from indexing.intake.cells import check_cells
+from indexing.intake.findings import Findings
 from indexing.intake.ingest import IngestReport
 from indexing.intake.rejects import Reject, write_rejects
 from indexing.intake.readers import read_table
@@ -140,7 +142,8 @@ class PatentIndex:
 
 def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
              stats: dict[str, int] | None = None) -> TransferEvent:
-    row = check_cells(row, {} if stats is None else stats)  # typed cells (indexing.intake.cells)
+    # typed cells (indexing.intake.cells)
+    row = check_cells(row, {} if stats is None else stats, required=REQUIRED["transfers"])
     pid = _s(row.get("patent_id"))
     if not pid:
         raise _fail("patent_id", "required field patent_id is missing or empty")
@@ -182,16 +185,20 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
 
 def validate_rows(rows: Sequence[tuple[int, dict[str, Any], dict[str, Any]]], name: str, *,
                   patents: PatentIndex | None, seen: dict[str, str], rejects: list[Reject],
-                  source: str | None = None,
-                  stats: dict[str, int] | None = None) -> tuple[list[TransferEvent], int]:
+                  source: str | None = None, stats: dict[str, int] | None = None,
+                  findings: Findings | None = None,
+                  columns: dict[str, str] | None = None) -> tuple[list[TransferEvent], int]:
     """Rows -> events; rejects and repeated events appended to ``rejects``; ``stats``
-    counts the rows whose cells were coerced, per kind of coercion."""
+    counts the rows whose cells were coerced, per kind of coercion; ``findings`` also
+    keeps their first rows and the Excel error cells (``columns``: field -> header)."""
     events: list[TransferEvent] = []
     repeated = 0
     for rownum, row, raw in rows:
         if "__error__" in row:
             rejects.append(Reject(name, rownum, "(row)", row["__error__"], raw))
             continue
+        if findings is not None:
+            findings.excel_cells(name, rownum, row, columns or {}, REQUIRED["transfers"])
         row_stats: dict[str, int] = {}
         try:
             ev = to_event(row, source=source or name, patents=patents, stats=row_stats)
@@ -206,6 +213,8 @@ def validate_rows(rows: Sequence[tuple[int, dict[str, Any], dict[str, Any]]], na
         if stats is not None:
             for what in row_stats:
                 stats[what] = stats.get(what, 0) + 1
+        if findings is not None:
+            findings.add_row(name, rownum, row_stats)
         if ev.id in seen:
             repeated += 1
             rejects.append(Reject(name, rownum, "id", f"the same event (patent, type, date, "
@@ -229,13 +238,14 @@ def ingest_transfers(paths: Sequence[str | Path], repo: TransferRepository, *,
     seen: dict[str, str] = {}
     events: list[TransferEvent] = []
     read = blank = repeated = 0
-    cleaned: dict[str, int] = {}
+    findings = Findings()
     tables = [read_table(p, "transfers") for p in paths]  # file-level errors before any row
     for table in tables:
         read += len(table.rows)
         blank += table.blank_rows
         got, rep = validate_rows(table.rows, table.path.name, patents=patents, seen=seen,
-                                 rejects=rejects, stats=cleaned)
+                                 rejects=rejects, findings=findings,
+                                 columns={f: h for h, f in table.columns.items()})
         events += got
         repeated += rep
         table.rows.clear()  # a 1M-row ingest keeps one copy of the data, not two
@@ -257,8 +267,9 @@ def ingest_transfers(paths: Sequence[str | Path], repo: TransferRepository, *,
         read=read, accepted=inserted, updated=updated, rejected=rejected,
         duplicates=repeated + unchanged, unchanged=unchanged, rejects_path=rejects_path,
         duplicate_texts=[], kind="transfers", blank_rows=blank, repeated_ids=repeated,
-        files=tuple(str(p) for p in paths), cleaned=cleaned, dry_run=dry_run,
-        seconds=round(time.perf_counter() - t0, 3))
+        files=tuple(str(p) for p in paths), cleaned=findings.counts, dry_run=dry_run,
+        seconds=round(time.perf_counter() - t0, 3), cleaned_rows=findings.rows,
+        excel_errors=findings.excel_errors, excel_error_cells=findings.excel_error_cells)
     assert report.balanced, report.equation()
     return report
 
