@@ -68,16 +68,19 @@ def _write(rows: list[dict[str, Any]], out: Path) -> None:
     from patmatch.atomic_io import atomic_open
     from patmatch.table_io import write_table
 
-    # labels hold no personal data: ordinary files that analysts share
+    from patmatch.atomic_io import PRIVATE
+
+    # labels quote the records (problem/means/effect and evidence from a demand's text,
+    # which may be confidential): owner-only, like every file holding records
     if out.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        with atomic_open(out) as fh:
+        with atomic_open(out, mode=PRIVATE) as fh:
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
         return
     flat = [{k: ("；".join(map(str, v)) if isinstance(v, list) and k != "top3"
                  else json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
              for k, v in r.items()} for r in rows]
-    write_table(pl.DataFrame(flat, infer_schema_length=None), out)
+    write_table(pl.DataFrame(flat, infer_schema_length=None), out, mode=PRIVATE)
 
 
 labels_app = typer.Typer(help="Check label files against the labeling spec.", no_args_is_help=True)

@@ -69,7 +69,7 @@ def _transfer(type_: str | None, period: str | None, region: str | None, chain: 
 def _supply_demand(start: str | None, end: str | None, out: Path | None, as_json: bool) -> None:
     from indexing.store.stats import Period
     from patmatch.errors import InputError
-    from patmatch.atomic_io import atomic_write_text
+    from patmatch.atomic_io import PRIVATE, atomic_write_text
     from api.reports.supply_demand import archive, build_report, render_markdown, write_xlsx
     from patmatch.settings import get_settings
 
@@ -87,7 +87,7 @@ def _supply_demand(start: str | None, end: str | None, out: Path | None, as_json
         else:
             body = (json.dumps(report, ensure_ascii=False, indent=2) if suffix == ".json"
                     else render_markdown(report))
-            atomic_write_text(out, body)
+            atomic_write_text(out, body, mode=PRIVATE)
         paths.append(out)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
