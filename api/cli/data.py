@@ -82,6 +82,8 @@ def demo_data(
                                       help="Benchmark scale: stream the patents as Parquet parts "
                                            "of this many rows (e.g. 100000 for --patents 1000000), "
                                            "demands.parquet and qrels.tsv; clean rows only."),
+    clean: bool = typer.Option(False, "--clean",
+                               help="只生成有效行：不加入故意的坏行和重复导出的需求行（入库 0 拒收）。"),
 ) -> None:
     """Generate realistic demo patents, SME demands and qrels.tsv (deterministic per seed)."""
     import time
@@ -109,7 +111,8 @@ def demo_data(
         typer.echo(f"next: patmatch ingest patents {out}/patents-*.parquet")
         return
     t0 = time.perf_counter()
-    files = generate(out, n_patents=patents, n_demands=demands, seed=seed, n_transfers=transfers)
+    files = generate(out, n_patents=patents, n_demands=demands, seed=seed, n_transfers=transfers,
+                     flawed=not clean)
     typer.echo(f"wrote {patents} patents, {demands} demands (+{files.n_repeated_demands} rows "
                f"exported twice) and {files.n_qrels} judgements to {out} "
                f"in {time.perf_counter() - t0:.1f} s")
