@@ -63,7 +63,8 @@ def _fail(field_: str, reason: str) -> RecordValidationError:
     return RecordValidationError(reason, details={"field": field_})
 
 
-def _s(v: Any) -> str | None:
+def _one_line_text(v: Any) -> str | None:
+    """A transfer cell as cleaned text on one line (a whole float as an integer)."""
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer():
@@ -72,14 +73,14 @@ def _s(v: Any) -> str | None:
 
 
 def event_type(value: Any, kind: Any = None) -> str:
-    s = _s(value)
+    s = _one_line_text(value)
     if not s:
         raise _fail("event_type", "required field event_type is missing or empty")
     key = s.lower().replace("（", "(").split("(")[0].strip()
     canon = _EVENT_ALIASES.get(key)
     inner = re.search(r"[（(](.+?)[)）]", s)  # 许可（独占）
     if canon == "普通许可" and (inner or kind):
-        k = _s(kind) or (inner.group(1) if inner else "")
+        k = _one_line_text(kind) or (inner.group(1) if inner else "")
         k = k.replace("许可", "").replace("实施", "").strip()
         canon = _KIND_TO_TYPE.get(k, canon) if k else canon
     if canon is None:
@@ -95,7 +96,7 @@ def amount(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         x = float(value)
     else:
-        s = (_s(value) or "").replace(",", "").replace("，", "")
+        s = (_one_line_text(value) or "").replace(",", "").replace("，", "")
         if s in _NO_AMOUNT:
             return None
         m = _AMOUNT.match(s)
@@ -111,7 +112,7 @@ def amount(value: Any) -> float | None:
 
 
 def _region(row: dict[str, Any], side: str) -> tuple[str | None, Region]:
-    addr = _s(row.get(f"{side}_address"))
+    addr = _one_line_text(row.get(f"{side}_address"))
     if not addr:
         return None, Region(None, None, None)
     reg = resolve_region(addr)
@@ -144,7 +145,7 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
              stats: dict[str, int] | None = None) -> TransferEvent:
     # typed cells (indexing.intake.cells)
     row = check_cells(row, {} if stats is None else stats, required=REQUIRED["transfers"])
-    pid = _s(row.get("patent_id"))
+    pid = _one_line_text(row.get("patent_id"))
     if not pid:
         raise _fail("patent_id", "required field patent_id is missing or empty")
     pid = re.sub(r"\s+", "", pid)
@@ -156,7 +157,7 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
         raise _fail("effective_date", "required field effective_date is missing or empty")
     parties = {}
     for side in ("assignor", "assignee"):
-        name = _s(row.get(side))
+        name = _one_line_text(row.get(side))
         if not name:
             raise _fail(side, f"required field {side} is missing or empty")
         if len(name) > 500:
@@ -165,7 +166,7 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
     a_addr, a_reg = _region(row, "assignor")
     b_addr, b_reg = _region(row, "assignee")
     a_addr, b_addr = mask_pii(a_addr), mask_pii(b_addr)  # regions read before masking
-    src = (mask_pii(_s(row.get("source"))) or source)[:32]
+    src = (mask_pii(_one_line_text(row.get("source"))) or source)[:32]
     known = patents.get(pid) if patents is not None else None
     return TransferEvent(
         id=event_id(patent_key(pid), etype, date, parties["assignor"], parties["assignee"]),
@@ -178,7 +179,7 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
         assignee_province=b_reg.province, assignee_city=b_reg.city,
         assignee_district=b_reg.district,
         amount_wan=amount(row.get("amount_wan")),
-        source_ref=(_s(row.get("source_ref")) or None),
+        source_ref=(_one_line_text(row.get("source_ref")) or None),
         patent_known=known is not None, chains=known[0] if known else (),
         holder_type=known[1] if known else None)
 
