@@ -157,14 +157,14 @@ def _ingest_one(settings: Settings, store: Any, inbox: Path, path: Path, stamp: 
 def _unchanged(settings: Settings, store: Any, config: BuildConfig, tokenizer: Any,
                encoder: Any, labeler: Any) -> bool:
     """True when the current bundle was built from exactly these records and settings."""
-    from indexing.build.stages import prepare, record_set_hash
+    from indexing.build.stages import prepared_hash
 
     cur = read_pointer(settings)["current"]
     if not cur or not (settings.bundles_dir / cur / MANIFEST).is_file():
         return False
     m = Manifest.read(settings.bundles_dir / cur)
-    recs, _ = prepare(list(store.iter_patents()), list(store.iter_demands()), config)
-    return (m.record_set_hash == record_set_hash(recs["patents"], recs["demands"])
+    # the records streamed chunk by chunk, as the build reads them: never all in memory
+    return (m.record_set_hash == prepared_hash(store.iter_patents(), store.iter_demands(), config)
             and m.config == json.loads(json.dumps(config.to_dict()))
             and m.tokenizer.fingerprint == getattr(tokenizer, "fingerprint", None)
             and m.encoder.fingerprint == getattr(encoder, "fingerprint", None)

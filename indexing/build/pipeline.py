@@ -1,9 +1,12 @@
 """Build an index bundle: records -> tokens, vectors, BM25, FAISS, facets, manifest.
 
-``build_bundle`` is pure (records in memory -> a complete bundle directory) and takes any
+``build_bundle`` is pure (records -> a complete bundle directory) and takes any
 tokenizer/encoder/labeler with the contract's methods, so tests run it with tiny fakes
-and evaluation tasks run it over ../shared corpora. ``build`` wires it to the store, the
-configured tokenizer/encoder and the embedding cache, writing into the staging area.
+and evaluation tasks run it over ../shared corpora. It streams the records in chunks
+(``stages.run``): lists or id-ordered iterators, never the whole corpus' tokens or
+postings in memory. ``build`` wires it to the store (records and labels read once, as
+id-ordered cursors), the configured tokenizer/encoder and the caches, writing into the
+staging area.
 
 A bundle directory appears only complete: everything is written into a hidden
 ``.<id>.partial-<pid>`` sibling that is renamed at the very end, and partial directories
@@ -16,7 +19,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,8 @@ from patmatch.errors import ConfigError
 
 from indexing.build import stages as steps
 from indexing.build.build_config import BuildConfig
-from indexing.build.relabel import relabel
+from indexing.build.record_stream import CHUNK_ROWS
+from indexing.index.bundle import SIDES
 from indexing.build.stage_timer import StageTimer
 
 if TYPE_CHECKING:
@@ -66,25 +70,32 @@ def new_build_id(staging: Path, bundles: Path | None = None) -> str:
 
 
 # --- the pure build -------------------------------------------------------------------
-def build_bundle(patents: Sequence[Any], demands: Sequence[Any], *, out_dir: Path,
+def build_bundle(patents: Iterable[Any], demands: Iterable[Any], *, out_dir: Path,
                  tokenizer: Any, encoder: Any, labeler: Any = None,
                  config: BuildConfig = BuildConfig(), cache: Any = None,
-                 labels: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+                 labels: Mapping[str, Any] | None = None,
                  build_id: str | None = None, show_progress: bool = False,
                  encoder_config: Mapping[str, Any] | None = None,
                  on_stage: Callable[[str], None] | None = None,
-                 token_cache_dir: Path | None = None) -> Path:
-    """Records in memory -> a complete bundle directory at ``out_dir`` (must not exist).
+                 token_cache_dir: Path | None = None, chunk_rows: int = CHUNK_ROWS,
+                 on_labels: Callable[[str, dict], None] | None = None) -> Path:
+    """Records -> a complete bundle directory at ``out_dir`` (must not exist).
 
-    ``labels``: optional precomputed labels, ``{"patents": {id: label_dict}, "demands":
-    ...}``; records without one are labelled with ``labeler`` when given. Encoding goes
-    through ``cache`` (an ``EmbeddingCache``) when given, so unchanged texts are not
-    re-encoded; ``token_cache_dir`` does the same for tokenization.
+    ``patents``/``demands``: lists (sorted here), or iterators in id order (a store's
+    cursors), consumed once, ``chunk_rows`` records at a time: the build never holds the
+    whole corpus (``stages.run``). ``labels``: optional precomputed labels per side,
+    ``{"patents": {id: label_dict} or an id-ordered iterator of (id, label_dict), ...}``;
+    records without one are labelled with ``labeler`` when given. Encoding goes through
+    ``cache`` (an ``EmbeddingCache``) when given, so unchanged texts are not re-encoded;
+    ``token_cache_dir`` does the same for tokenization. ``on_labels(side, labels)`` gets
+    the labels the ``labeler`` made, chunk by chunk (``build`` keeps them in the store).
     """
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise ConfigError(f"bundle output directory {out_dir} already exists; "
                           "bundles are immutable, choose a new build id")
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     clean_partials(out_dir.parent)
     work = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
@@ -93,10 +104,10 @@ def build_bundle(patents: Sequence[Any], demands: Sequence[Any], *, out_dir: Pat
     timer = StageTimer(show_progress)
     try:
         steps.run(patents, demands, work=work, tokenizer=tokenizer,
-                             encoder=encoder, labeler=labeler, config=config, cache=cache,
-                             labels=labels or {}, build_id=build_id or out_dir.name,
-                             timer=timer, encoder_config=encoder_config, on_stage=on_stage,
-                             token_cache_dir=token_cache_dir)
+                  encoder=encoder, labeler=labeler, config=config, cache=cache,
+                  labels=labels or {}, build_id=build_id or out_dir.name,
+                  timer=timer, encoder_config=encoder_config, on_stage=on_stage,
+                  token_cache_dir=token_cache_dir, chunk_rows=chunk_rows, on_labels=on_labels)
         atomic_rename(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -108,9 +119,13 @@ def build_bundle(patents: Sequence[Any], demands: Sequence[Any], *, out_dir: Pat
 
 def build(store: Store, settings: Settings, config: BuildConfig = BuildConfig(), *,
           tokenizer: Any = None, encoder: Any = None, labeler: Any = None,
-          show_progress: bool = False, encoder_config: Mapping[str, Any] | None = None) -> str:
+          show_progress: bool = False, encoder_config: Mapping[str, Any] | None = None,
+          chunk_rows: int = CHUNK_ROWS) -> str:
     """Store -> a new bundle in ``settings.staging_dir``; returns its build id.
 
+    The store is read once, as streams in id order (records and labels), never as lists;
+    labels the labeler makes on the way are kept in the store chunk by chunk (labels of
+    lapsed patents and vanished records are ``relabel``'s business: ``patmatch nightly``).
     ``encoder_config``: the ``EncoderConfig.to_dict()`` of a passed-in ``encoder``, so the
     manifest records how to load it again (the quality gate and the API need that)."""
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
@@ -125,22 +140,30 @@ def build(store: Store, settings: Settings, config: BuildConfig = BuildConfig(),
         ec = EncoderConfig(name=config.encoder or settings.encoder)
         encoder = load_encoder(ec, settings)
         encoder_config = ec.to_dict()
-    patents = list(store.iter_patents())
-    # deleted demands too: the build drops them and its report counts them (it said 0)
-    demands = list(store.iter_demands(include_deleted=True))
-    live = [d for d in demands if getattr(d, "status", "active") != "deleted"]
-    labels = {"patents": store.load_labels("patents"), "demands": store.load_labels("demands")}
-    if labeler is None and _needs_labels(patents, live, labels):
+    if labeler is None:
         labeler = _default_labeler(tokenizer)
-    if labeler is not None:
-        # label what is missing once and keep it in the store: the next build reuses it
-        relabel(store, labeler, patents=patents, demands=live, loaded=labels)
+    # Records and labels are read once, side by side in id order: what has no current
+    # label is labelled in its chunk and kept in the store (the next build reuses it);
+    # a label set made by another labeler version is relabelled whole.
+    version = getattr(labeler, "version", None) if labeler is not None else None
+    reset = {s: labeler is not None and store.labels_version(s) != (version or "")
+             for s in SIDES}
+    written: set[str] = set()
+
+    def keep(side: str, new: dict) -> None:
+        store.update_labels(side, new, version or "", reset=reset[side] and side not in written)
+        written.add(side)
+
     build_id = new_build_id(settings.staging_dir, settings.bundles_dir)
-    build_bundle(patents, demands, out_dir=settings.staging_dir / build_id,
+    # deleted demands too: the build drops them and its report counts them (it said 0)
+    build_bundle(store.iter_patents(), store.iter_demands(include_deleted=True),
+                 out_dir=settings.staging_dir / build_id,
                  tokenizer=tokenizer, encoder=encoder, labeler=labeler, config=config,
-                 cache=_embedding_cache(settings, encoder), labels=labels,
+                 cache=_embedding_cache(settings, encoder),
+                 labels={s: None if reset[s] else store.iter_labels(s) for s in SIDES},
                  build_id=build_id, show_progress=show_progress,
-                 encoder_config=encoder_config, token_cache_dir=settings.cache_dir / "tokens")
+                 encoder_config=encoder_config, token_cache_dir=settings.cache_dir / "tokens",
+                 chunk_rows=chunk_rows, on_labels=keep)
     return build_id
 
 
@@ -152,18 +175,10 @@ def _embedding_cache(settings: Settings, encoder: Any) -> Any:
     from indexing.encoders.embed_cache import EmbeddingCache
 
     fast = isinstance(fast_encoder(encoder), FastStaticEncoder)
-    kw = {"flush_every": 1 << 20} if fast else {}
+    # a streamed build calls it once per chunk (a shard per chunk with misses): allow
+    # a few builds' worth before merging them
+    kw = {"flush_every": 1 << 20, "max_shards": 512} if fast else {}
     return EmbeddingCache(settings.cache_dir / "embeddings", **kw)
-
-
-def _needs_labels(patents: Sequence[Any], demands: Sequence[Any],
-                  labels: Mapping[str, Mapping[str, Any]]) -> bool:
-    """A record without a label, or whose label is older than the record."""
-    from indexing.build.relabel import for_labelling, is_stale
-
-    return any(is_stale(labels[s].get(r.id), r, None)
-               for s, recs in (("patents", patents), ("demands", demands))
-               for r in for_labelling(s, recs))
 
 
 def _default_labeler(tokenizer: Any) -> Any:

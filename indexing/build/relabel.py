@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from patmatch.errors import ConfigError
@@ -89,47 +89,75 @@ def tty_progress(side: str, total: int) -> Callable[[int], Any]:
 def relabel(store: Any, labeler: Any, *, patents: Sequence[Any] | None = None,
             demands: Sequence[Any] | None = None,
             progress: Callable[[str, int], Any] | None = None,
-            loaded: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+            batch: int = 2000) -> dict[str, int]:
     """Label new, changed and stale records and keep the labels in the store; returns how
     many records of each side were (re)labelled. Labels of vanished records are dropped.
 
-    ``progress(side, total)`` returns a callable ``update(n)`` (a progress bar).
-    ``loaded``: side -> the store's labels as the caller already read them (reading 50k
-    labels costs ~1 s, the build needs them anyway); replaced with what was saved."""
+    Streamed: the store's records (or the given ones) and its labels are read side by
+    side in id order, and new labels are written ``batch`` records at a time, so neither
+    the records nor the label set is ever held whole. A labeler of another version
+    relabels the whole side (the set is emptied at the first write: an interrupted run
+    leaves records unlabelled, never labelled by the old labeler).
+
+    ``progress(side, total)`` returns a callable ``update(n)`` (a progress bar); asking
+    for one costs a counting pass."""
+    from indexing.build.record_stream import in_id_order
+
     done: dict[str, int] = {}
     version = getattr(labeler, "version", None)
     for side, given in (("patents", patents), ("demands", demands)):
-        if given is None:
-            given = list(store.iter_patents() if side == "patents" else store.iter_demands())
-        records = for_labelling(side, given)
-        have = loaded[side] if loaded is not None and side in loaded else store.load_labels(side)
-        if store.labels_version(side) != version:  # the set was made by another labeler
-            have = {}
-        todo = [r for r in records if is_stale(have.get(r.id), r, version)
-                or "record_digest" not in have.get(r.id, {})]
-        if todo:
-            update = progress(side, len(todo)) if progress is not None else None
-            new: dict[str, dict[str, Any]] = {}
-            for lo in range(0, len(todo), 256):
-                chunk = todo[lo:lo + 256]
-                new.update(label_records(side, chunk, labeler))
-                if update is not None:
-                    update(len(chunk))
-            ids = {r.id for r in records}
-            keep = {k: v for k, v in have.items() if k in ids and k not in new}
-            store.save_labels(side, {**keep, **new}, version or "")
-            if loaded is not None:
-                loaded[side] = {**keep, **new}
-        elif loaded is not None:
-            loaded[side] = have
-        done[side] = len(todo)
+        def records(side: str = side, given: Any = given) -> Any:
+            if given is not None:
+                return in_id_order(given)
+            return store.iter_patents() if side == "patents" else store.iter_demands()
+
+        reset = store.labels_version(side) != version  # the set was made by another labeler
+        update = None
+        if progress is not None:
+            total = sum(len(b) for b, _ in _stale_batches(store, side, records(), version,
+                                                          reset, batch))
+            update = progress(side, total) if total else None
+        done[side], drop = 0, []
+        for todo, vanished in _stale_batches(store, side, records(), version, reset, batch):
+            drop += vanished  # dropped with the first write, as the whole-set save did
+            if todo or (drop and done[side]):
+                store.update_labels(side, label_records(side, todo, labeler) if todo else {},
+                                    version or "",
+                                    drop=drop, reset=reset and not done[side])
+                drop = []
+            done[side] += len(todo)
+            if update is not None and todo:
+                update(len(todo))
     return done
 
 
+def _stale_batches(store: Any, side: str, records: Iterable[Any], version: str | None,
+                   reset: bool, batch: int) -> Iterator[tuple[list[Any], list[str]]]:
+    """(stale records, ids of vanished records' labels) a batch at a time, the last
+    batch carrying the labels left after the last record."""
+    from itertools import islice
+
+    from indexing.build.record_stream import LabelJoin
+
+    it = iter(records)
+    join = LabelJoin(None if reset else store.iter_labels(side), keep_skipped=True)
+    try:
+        while chunk := for_labelling(side, islice(it, batch)):
+            have = join.take([r.id for r in chunk])
+            todo = [r for r in chunk if is_stale(have.get(r.id), r, version)
+                    or "record_digest" not in have.get(r.id, {})]
+            yield todo, join.pop_skipped()
+        join.drain()
+        yield [], join.pop_skipped()
+    finally:
+        join.close()
+        getattr(it, "close", lambda: None)()
+
+
 def fresh_labels(side: str, records: Sequence[Any], given: Mapping[str, Mapping[str, Any]],
-                 labeler: Any) -> tuple[dict[str, dict[str, Any]], int]:
+                 labeler: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """The build's labels for ``records``: ``given`` where it is current, the labeler's
-    otherwise. Returns (labels, how many were relabelled). Without a labeler a stale label
+    otherwise. Returns (labels, the ones labelled now). Without a labeler a stale label
     is refused (``ConfigError``): a bundle must not describe a record by its old text."""
     version = getattr(labeler, "version", None) if labeler is not None else None
     out: dict[str, dict[str, Any]] = {}
@@ -145,9 +173,9 @@ def fresh_labels(side: str, records: Sequence[Any], given: Mapping[str, Mapping[
                 "the labeler)", details={"side": side, "id": r.id})
         else:
             missing.append(r)
-    if missing and labeler is not None:
-        out.update(label_records(side, missing, labeler))  # build records are masked already
-    return out, len(missing) if labeler is not None else 0
+    new = label_records(side, missing, labeler) if missing and labeler is not None else {}
+    out.update(new)  # build records are masked already
+    return out, new
 
 
 __all__ = ["fresh_labels", "is_stale", "label_digest", "label_records", "relabel"]

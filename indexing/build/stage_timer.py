@@ -36,8 +36,9 @@ class StageTimer:
             self._bar.set_description(f"build: {name}")
         t0 = time.perf_counter()
         yield
+        first = name not in self.timings  # a streamed build enters stages once per chunk
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 3)
-        if self._bar is not None:
+        if self._bar is not None and first:
             self._bar.update(1)
 
     def close(self) -> None:

@@ -198,7 +198,7 @@ class SideIndex:
         return self.sparse.scores(tokens)
 
     def lexical_matrix(self) -> Any:
-        """(n_docs, V) CSR document x term BM25 weights; scores = Q @ D.T."""
+        """(n_docs, V) document x term BM25 weights (CSC, shared pages); scores = Q @ D.T."""
         return self.sparse.doc_matrix()
 
     def query_matrix(self, tokens_list: Sequence[Sequence[str]]) -> Any:

@@ -8,7 +8,7 @@ The score of a query is therefore ``sum_f w_f * BM25_f(q, d)`` exactly, and
 - one query: ``D[:, ids].sum(axis=1)``, computed by bm25s' own scorer
   (``BM25._compute_relevance_from_scores``), so single-field scores are bit-for-bit the
   scores of ``bm25s.BM25.get_scores``;
-- batch: ``query_matrix(tokens_list) @ doc_matrix().T`` gives the same numbers for many
+- batch: ``query_matrix(tokens_list) @ doc_matrix().T`` (a CSR view of the CSC arrays) gives the same numbers for many
   queries at once (a query token counts once per occurrence, like bm25s).
 
 Only BM25 variants without a non-occurrence term (lucene, robertson, atire) are allowed,
@@ -58,6 +58,32 @@ class SparseConfig:
         return cls(**dict(d))
 
 
+def bm25_idf(df: np.ndarray, n_docs: int, config: SparseConfig) -> np.ndarray:
+    """float32 idf of each term from its document frequency (bm25s' own per-term
+    function: its default idf_method is the method itself, a Python float per term)."""
+    from bm25s.scoring import _select_idf_scorer
+
+    idf_fn = _select_idf_scorer(config.method)
+    uniq, inverse = np.unique(df, return_inverse=True)  # a few hundred distinct values
+    return np.array([idf_fn(d, N=n_docs) if d else 0.0 for d in uniq.tolist()],
+                    dtype=np.float32)[inverse.ravel()]
+
+
+def bm25_weights(counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 lens: np.ndarray, idf: np.ndarray, avg_len: float,
+                 config: SparseConfig) -> np.ndarray:
+    """float32 BM25 weight of each stored (document, term) of a CSR term-count matrix:
+    ``counts`` (float32) per entry, ``lens`` terms per document (repeats counted),
+    ``avg_len`` the mean over ALL documents of the field (so a block of rows gets the
+    weights the whole matrix would give it)."""
+    from bm25s.scoring import _select_tfc_scorer
+
+    doc_len = np.repeat(lens.astype(np.int64, copy=False), np.diff(indptr))
+    tfc = _select_tfc_scorer(config.method)(
+        tf_array=counts, l_d=doc_len, l_avg=avg_len, k1=config.k1, b=config.b, delta=None)
+    return (idf[indices] * tfc).astype(np.float32)
+
+
 def field_matrix(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_vocab: int,
                   config: SparseConfig) -> Any:
     """One field's (n_docs, V) BM25 weight matrix, vectorised.
@@ -69,7 +95,6 @@ def field_matrix(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_vocab: int,
     (``benchmarks/bm25_build_bench.py``).
     """
     import scipy.sparse as sp
-    from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
 
     # bm25s treats an all-empty field as degenerate (avg length 0): skip it instead.
     if ids.size == 0:
@@ -78,17 +103,25 @@ def field_matrix(rows: np.ndarray, ids: np.ndarray, n_docs: int, n_vocab: int,
     tf = sp.csr_matrix((np.ones(ids.size, dtype=np.float32), (rows, ids)),
                        shape=(n_docs, n_vocab))
     tf.sum_duplicates()
-    df = np.bincount(tf.indices, minlength=n_vocab)
-    # bm25s' default idf_method is the method itself; its idf is a Python float per term
-    idf_fn = _select_idf_scorer(config.method)
-    uniq, inverse = np.unique(df, return_inverse=True)  # a few hundred distinct values
-    idf = np.array([idf_fn(d, N=n_docs) if d else 0.0 for d in uniq.tolist()],
-                   dtype=np.float32)[inverse]
-    doc_len = np.repeat(lens, np.diff(tf.indptr))  # bm25s: len(doc), duplicates counted
-    tfc = _select_tfc_scorer(config.method)(
-        tf_array=tf.data, l_d=doc_len, l_avg=lens.mean(), k1=config.k1, b=config.b, delta=None)
-    data = (idf[tf.indices] * tfc).astype(np.float32)
+    idf = bm25_idf(np.bincount(tf.indices, minlength=n_vocab), n_docs, config)
+    data = bm25_weights(tf.data, tf.indices, tf.indptr, lens, idf, lens.mean(), config)
     return sp.csr_matrix((data, tf.indices, tf.indptr), shape=(n_docs, n_vocab)).tocsc()
+
+
+def index_dtype(*sizes: int) -> type:
+    """The index dtype scipy gives a sparse matrix of these sizes (nnz, shape)."""
+    return np.int32 if max(sizes, default=0) <= np.iinfo(np.int32).max else np.int64
+
+
+def write_meta(directory: Path, config: SparseConfig, field_weights: Mapping[str, float],
+               shape: tuple[int, int], vocab: Sequence[str]) -> Path:
+    """The index's ``bm25_vocab.json`` (config, field weights, shape, vocabulary)."""
+    vpath = directory / VOCAB_FILE
+    vpath.write_text(json.dumps({
+        "config": config.to_dict(), "field_weights": dict(field_weights),
+        "shape": list(shape), "vocab": list(vocab),
+    }, ensure_ascii=False), encoding="utf-8")
+    return vpath
 
 
 class SparseIndex:
@@ -102,7 +135,6 @@ class SparseIndex:
         self.vocab_index: dict[str, int] = {t: i for i, t in enumerate(self.vocab)}
         self.config = config
         self.field_weights = dict(field_weights or {})
-        self._csr: Any = None
         self._term_max: np.ndarray | None = None
 
     @property
@@ -254,10 +286,12 @@ class SparseIndex:
         return float(self.term_max[self.token_ids(tokens)].sum())
 
     def doc_matrix(self) -> Any:
-        """(n_docs, V) CSR document x term BM25 weight matrix (cached)."""
-        if self._csr is None:
-            self._csr = self.matrix.tocsr()
-        return self._csr
+        """(n_docs, V) document x term BM25 weight matrix: the index's own CSC matrix,
+        no copy. ``Q @ doc_matrix().T`` multiplies by its transpose, a CSR view of the
+        same (memory-mapped) arrays, so serving workers share these pages; a CSR copy
+        (what this returned before) was private memory in every worker and was turned
+        back into CSR-of-the-transpose by the product anyway. Column slices are cheap."""
+        return self.matrix
 
     def batch_scores(self, tokens_list: Sequence[Sequence[str]]) -> Any:
         """(n_queries, n_docs) sparse score matrix for many queries at once."""
@@ -266,16 +300,13 @@ class SparseIndex:
     # --- persistence ----------------------------------------------------------------
     def save(self, directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
-        m, vpath = self.matrix, directory / VOCAB_FILE
+        m = self.matrix
         paths = []
         for part, name in PART_FILES.items():
             np.save(directory / name, np.ascontiguousarray(getattr(m, part)))
             paths.append(directory / name)
-        vpath.write_text(json.dumps({
-            "config": self.config.to_dict(), "field_weights": self.field_weights,
-            "shape": list(m.shape), "vocab": self.vocab,
-        }, ensure_ascii=False), encoding="utf-8")
-        return [*paths, vpath]
+        return [*paths, write_meta(directory, self.config, self.field_weights, m.shape,
+                                   self.vocab)]
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = True) -> SparseIndex:
@@ -304,4 +335,5 @@ class SparseIndex:
                    SparseConfig.from_dict(meta["config"]), meta.get("field_weights"))
 
 
-__all__ = ["SPARSE_METHODS", "SparseConfig", "SparseIndex"]
+__all__ = ["PART_FILES", "SPARSE_METHODS", "SparseConfig", "SparseIndex", "bm25_idf", "bm25_weights",
+           "field_matrix", "index_dtype", "write_meta"]

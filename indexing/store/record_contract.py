@@ -65,6 +65,22 @@ class Store(abc.ABC):
     def load_labels(self, side: str) -> dict[str, dict]: ...
     @abc.abstractmethod
     def labels_version(self, side: str) -> str | None: ...
+
+    def update_labels(self, side: str, labels: dict[str, dict], version: str, *,
+                      drop: Iterable[str] = (), reset: bool = False) -> None:
+        """Part of one side's label set, in one transaction: ``labels`` replace those
+        records' labels, ``drop`` ids lose theirs, ``reset`` first empties the side; the
+        set's version becomes ``version`` (relabelling writes batch by batch)."""
+        have = {} if reset else self.load_labels(side)
+        for rid in drop:
+            have.pop(rid, None)
+        self.save_labels(side, {**have, **labels}, version)
+
+    def iter_labels(self, side: str) -> Iterator[tuple[str, dict]]:
+        """``(record id, label)`` of one side in id order, streamed (a build joins them
+        to ``iter_patents``/``iter_demands`` without holding a side's labels)."""
+        yield from sorted(self.load_labels(side).items())
+
     @abc.abstractmethod
     def find_text_duplicates(self, kind: str, digests: dict[str, str]) -> dict[str, str]: ...
     @abc.abstractmethod

@@ -21,7 +21,7 @@ from indexing.store.database import lock_row, write_transaction
 from indexing.store.record_codec import RecordCodec, dumps, loads
 from indexing.store.record_contract import Store, UpsertCounts
 from indexing.store.record_writes import (in_values, lock_table_writes, now_iso, replace_labels,
-                                          storage_errors, upsert)
+                                          storage_errors, update_label_rows, upsert)
 from indexing.store.tables_records import demands, label_sets, labels, patents
 from patmatch.errors import ConfigError, ConflictError, NotFoundError
 
@@ -138,6 +138,13 @@ class SqlStore(Store):
         with storage_errors(self.where), write_transaction(self.engine) as conn:
             replace_labels(conn, side, ((rid, dumps(d)) for rid, d in labels.items()), version)
 
+    def update_labels(self, side: str, labels: dict[str, dict], version: str, *,
+                      drop: Iterable[str] = (), reset: bool = False) -> None:
+        _side(side, "label side")
+        with storage_errors(self.where), write_transaction(self.engine) as conn:
+            update_label_rows(conn, side, [(rid, dumps(d)) for rid, d in labels.items()],
+                          list(drop), version, reset=reset)
+
     # --- reads ----------------------------------------------------------------------------
     def _one(self, stmt: Select) -> Any:
         with self.engine.connect() as conn:
@@ -211,19 +218,25 @@ class SqlStore(Store):
         stmt = select(labels.c.record_id, labels.c.data).where(labels.c.side == side)
         return {rid: loads(d) for rid, d in self._stream(stmt)}
 
+    def iter_labels(self, side: str) -> Iterator[tuple[str, dict]]:
+        stmt = (select(labels.c.record_id, labels.c.data).where(labels.c.side == side)
+                .order_by(labels.c.record_id))
+        for rid, d in self._stream(stmt):
+            yield rid, loads(d)
+
     def labels_version(self, side: str) -> str | None:
         row = self._one(select(label_sets.c.version).where(label_sets.c.side == side))
         return row[0] if row else None
 
     def counts(self) -> dict[str, int]:
-        def count_where(cond: Any) -> Any:
+        def n(cond: Any) -> Any:
             return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
         with self.engine.connect() as conn:
             p = conn.execute(select(func.count()).select_from(patents)).scalar_one()
-            d = conn.execute(select(count_where(demands.c.status == "active"),
-                                    count_where(demands.c.status == "deleted"),
-                                    count_where(demands.c.contact_enc.is_not(None)))).one()
+            d = conn.execute(select(n(demands.c.status == "active"),
+                                    n(demands.c.status == "deleted"),
+                                    n(demands.c.contact_enc.is_not(None)))).one()
             lab = dict(conn.execute(select(labels.c.side, func.count())
                                     .group_by(labels.c.side)).all())
         return {"patents": int(p), "demands": int(d[0]), "demands_deleted": int(d[1]),

@@ -133,6 +133,25 @@ def replace_labels(conn: Connection, side: str, data: Iterable[tuple[str, str]],
                                    for rid, d in chunk])
 
 
+def update_label_rows(conn: Connection, side: str, data: Sequence[tuple[str, str]],
+                  drop: Sequence[str], version: str, *, reset: bool = False) -> None:
+    """Part of one side's label set: ``data`` (record id, label JSON) replaces those ids'
+    labels, ``drop`` ids lose theirs; ``reset`` first empties the side. The set's version
+    becomes ``version``."""
+    if reset:
+        conn.execute(delete(labels).where(labels.c.side == side))
+    if conn.execute(update(label_sets).where(label_sets.c.side == side)
+                    .values(version=version, saved_at=now_iso())).rowcount == 0:
+        conn.execute(insert(label_sets).values(side=side, version=version, saved_at=now_iso()))
+    gone = [rid for rid, _ in data] + list(drop)
+    if not reset:
+        for cond in in_values(conn, labels.c.record_id, gone):
+            conn.execute(delete(labels).where((labels.c.side == side) & cond))
+    for lo in range(0, len(data), BATCH):
+        bulk_insert(conn, labels, [{"side": side, "record_id": rid, "data": d}
+                                   for rid, d in data[lo:lo + BATCH]])
+
+
 def _disk_full(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", None)
     if orig is None:
@@ -165,4 +184,4 @@ def storage_errors(where: str) -> Iterator[None]:
 
 
 __all__ = ["BATCH", "bulk_insert", "bulk_update", "in_values", "lock_table_writes", "now_iso",
-           "replace_labels", "storage_errors", "stored_digests", "upsert"]
+           "replace_labels", "storage_errors", "stored_digests", "update_label_rows", "upsert"]

@@ -87,6 +87,9 @@ class NgramTerms:
 # ASCII term (low bits: its index in the ASCII table).
 _ASCII_BIT = np.uint64(1 << 61)
 _CP_LIMIT = 0x110000
+# public for builders that order the keys as the whole-corpus build does (code points,
+# then bigram keys, then ASCII terms: see indexing.build.side_build)
+ASCII_KEY_BIT, CODE_POINT_LIMIT = _ASCII_BIT, _CP_LIMIT
 _ASCII_PIECE = re.compile(r"[0-9a-z]+(?:\.[0-9a-z]+)*[%\u2030\u2103]?")
 _ASCII_CHAR = re.compile(r"[0-9]+(?:\.[0-9]+)?[a-z%℃]*|[a-z]+")
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
@@ -247,6 +250,6 @@ def is_ngram(term: str) -> bool:
     return term[:1] in (BIGRAM_PREFIX, CHAR_PREFIX)
 
 
-__all__ = ["BIGRAM_PREFIX", "CHAR_PREFIX", "FAMILIES", "PREFIXES", "CodedCorpus", "NgramTerms",
+__all__ = ["ASCII_KEY_BIT", "BIGRAM_PREFIX", "CHAR_PREFIX", "CODE_POINT_LIMIT", "FAMILIES", "PREFIXES", "CodedCorpus", "NgramTerms",
            "coded_fields", "is_ngram",
            "strip_prefix"]

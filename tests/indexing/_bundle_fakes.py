@@ -10,7 +10,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -135,18 +135,30 @@ class FakeStore:
     labels: dict[str, dict[str, dict]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
 
+    # in id order, like the real store (Store.iter_patents: a build streams them)
     def iter_patents(self) -> Iterator[PatentRecord]:
-        return iter(list(self.patents))
+        return iter(sorted(self.patents, key=lambda r: r.id))
 
     def iter_demands(self, include_deleted: bool = False) -> Iterator[DemandRecord]:
-        return iter([d for d in self.demands if include_deleted or d.status != "deleted"])
+        return iter(sorted((d for d in self.demands if include_deleted or d.status != "deleted"),
+                           key=lambda r: r.id))
 
     def load_labels(self, side: str) -> dict[str, dict]:
         return dict(self.labels.get(side, {}))
 
+    def iter_labels(self, side: str) -> Iterator[tuple[str, dict]]:
+        return iter(sorted(self.labels.get(side, {}).items()))
+
     def save_labels(self, side: str, labels: dict[str, dict], version: str) -> None:
         self.labels[side] = dict(labels)  # replaces the side's set, like SQLiteStore
         self.versions[side] = version
+
+    def update_labels(self, side: str, labels: dict[str, dict], version: str, *,
+                      drop: Iterable[str] = (), reset: bool = False) -> None:
+        have = {} if reset else dict(self.labels.get(side, {}))
+        for rid in drop:
+            have.pop(rid, None)
+        self.save_labels(side, {**have, **labels}, version)
 
     def labels_version(self, side: str) -> str | None:
         return self.versions.get(side)

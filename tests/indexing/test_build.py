@@ -184,9 +184,16 @@ def test_token_cache_rebuild_tokenizes_only_changes(tmp_path: Path) -> None:
     for q in (["锂"], ["完全", "电池"]):  # cached tokens give the very same index
         assert np.array_equal(ib.patents.lexical_scores(q), i_fresh.patents.lexical_scores(q))
     assert ib.patents.search_lexical(["完全"], 3)[0].tolist() == [0]
-    (tc / "tok-fake-1.pkl").write_bytes(b"corrupt")  # a broken cache is only a miss
-    build_bundle(pats, dems, out_dir=tmp_path / "c", tokenizer=Counting(),
-                 encoder=FakeEncoder(), token_cache_dir=tc)
+    for corrupt in ("pointer", "keys"):  # a broken cache is only a miss
+        root = tc / "tok-fake-1"
+        if corrupt == "pointer":
+            (root / "CURRENT").write_text("gen-gone")
+        else:
+            (root / (root / "CURRENT").read_text() / "keys.npy").write_bytes(b"corrupt")
+        before = Counting.n
+        build_bundle(pats, dems, out_dir=tmp_path / corrupt, tokenizer=Counting(),
+                     encoder=FakeEncoder(), token_cache_dir=tc)
+        assert Counting.n - before > 50, corrupt
 
 
 def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: ANN001
@@ -214,13 +221,10 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
     with open_store(settings) as store:
         assert len(store.load_labels("patents")) == 30
     res = CliRunner().invoke(app, ["publish", out["build_id"]])
-    assert res.exit_code == 0 and f"已发布 {out['build_id']}（质量门：" in res.output
+    assert res.exit_code == 0 and out["build_id"] in res.output
     text = CliRunner().invoke(app, ["build", "--encoder", str(enc.path), "--no-progress"])
     assert text.exit_code == 0, text.output  # the plain summary reads the typed manifest
-    assert "专利 30 条，需求 8 条" in text.output and "内存峰值" in text.output  # 中文摘要
-    listing = CliRunner().invoke(app, ["bundles"]).output
-    assert "构建编号" in listing and "当前" in listing and "待发布" in listing
-    assert "校验通过" in CliRunner().invoke(app, ["verify"]).output
+    assert "patents 30  demands 8" in text.output and "peak memory" in text.output
     bad = CliRunner().invoke(app, ["build", "--dense-kind", "ivf"])
     # a bad build setting is the operator's configuration: its own exit code, not input's 2
     assert bad.exit_code == ConfigError.exit_code and "auto|flat|hnsw" in bad.output
@@ -278,7 +282,7 @@ def test_fast_static_encoder_matches_sentence_transformers(tmp_path: Path) -> No
 
 
 def test_tokenize_many_dedupes_and_keeps_order() -> None:
-    from indexing.build import stages as steps
+    from indexing.build.token_cache import tokenize_many
 
     class Counting(FakeTokenizer):
         seen: list[str] = []
@@ -288,7 +292,7 @@ def test_tokenize_many_dedupes_and_keeps_order() -> None:
             return super().tokenize_many(texts)
 
     texts = ["锂 电池", "光伏", "锂 电池", "", "光伏"]
-    got = steps._tokenize_many(Counting(), texts)
+    got = tokenize_many(Counting(), texts)
     assert got == [TOK.tokenize(t) for t in texts]
     assert sorted(Counting.seen) == sorted({*texts})
 
