@@ -16,7 +16,7 @@ CooperationMode = Literal["转让", "许可", "合作开发", "其他"]
 Direction = Literal["demand-to-patent", "patent-to-demand"]
 
 
-class _In(BaseModel):
+class _StrictInput(BaseModel):
     # strict: "yes"/1 are not booleans and "5" is not an int; say so instead of guessing
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
@@ -35,7 +35,7 @@ class Page(BaseModel, Generic[T]):
 
 
 # --- demands -------------------------------------------------------------------------
-class DemandFields(_In):
+class DemandFields(_StrictInput):
     title: str | None = Field(None, max_length=500, examples=["动力电池低温续航提升"])
     text: str | None = Field(None, min_length=1, max_length=MAX_TEXT, examples=[
         "我公司生产电动物流车，冬季零下10度时续航下降40%，希望找到提升锂电池低温放电性能的技术，"
@@ -127,7 +127,7 @@ class PatentOut(BaseModel):
 
 
 # --- matching ------------------------------------------------------------------------
-class MatchFilters(_In):
+class MatchFilters(_StrictInput):
     chains: list[str] = Field(default_factory=list, max_length=20, examples=[["battery_storage"]])
     ipc_prefix: list[str] = Field(default_factory=list, max_length=20, examples=[["H01M"]])
     applicant_types: list[Literal["university", "institute", "soe", "enterprise",
@@ -147,7 +147,7 @@ class MatchFilters(_In):
         "demand's budget; patents without a stated fee (面议) are left out"))
 
 
-class FusionOverride(_In):
+class FusionOverride(_StrictInput):
     method: Literal["weighted_rrf", "rrf", "linear"] | None = Field(None, examples=["rrf"])
     weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
         None, min_length=2, max_length=2, examples=[[1.0, 1.0]],
@@ -161,7 +161,7 @@ class FusionOverride(_In):
     depth: int | None = Field(None, ge=10, le=2000)
 
 
-class MatchRequest(_In):
+class MatchRequest(_StrictInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True,
                               json_schema_extra={
         "examples": [{"text": "提升锂电池低温放电性能，解决冬季续航衰减问题", "top_k": 10,
@@ -295,7 +295,7 @@ class JobOut(BaseModel):
     result_url: str | None = None
 
 
-class PublishIn(_In):
+class PublishIn(_StrictInput):
     build_id: str | None = Field(None, pattern=ID_PATTERN, description="default: newest staged")
     force: bool = Field(False, description="publish even when the quality gate refuses")
 
@@ -325,7 +325,7 @@ class AuditOut(BaseModel):
     status: int
 
 
-class KeyCreate(_In):
+class KeyCreate(_StrictInput):
     name: str = Field(min_length=1, max_length=100, examples=["常州市新能源汽车产业链运营中心"])
     role: Literal["operator", "analyst", "centre", "broker"] = Field(examples=["centre"])
     centre: str | None = Field(None, min_length=1, max_length=100, examples=["cz-nev"])

@@ -239,7 +239,7 @@ def _batch(ranker: Any, bundle: Any, path: Path, limit: int) -> Path:
         return Path(report.out)
     import polars as pl
 
-    from patmatch.atomic_io import atomic_write_text
+    from patmatch.atomic_io import PRIVATE, atomic_write_text
     from indexing.index.filters import Filters
 
     rows = []
@@ -251,7 +251,7 @@ def _batch(ranker: Any, bundle: Any, path: Path, limit: int) -> Path:
                          "chains": ";".join(m.chains), "matched_terms": ";".join(m.matched_terms),
                          "reason": m.reason})
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, pl.DataFrame(rows).write_csv())
+    atomic_write_text(path, pl.DataFrame(rows).write_csv(), mode=PRIVATE)
     return path
 
 

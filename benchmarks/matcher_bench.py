@@ -92,13 +92,13 @@ def main() -> None:
     demands = build_side("demands", _texts(a.demands, 2)[::-1], a.dim, tok, 2)
     setup = time.perf_counter() - t0
 
-    class B:
+    class BenchBundle:
         build_id = "bench"
 
         def side(self, n: str) -> object:
             return patents if n == "patents" else demands
 
-    b = B()
+    b = BenchBundle()
     b.patents, b.demands = patents, demands
     enc = _FakeEncoder(a.dim)
     ranker = HybridRanker(b, tok, enc)

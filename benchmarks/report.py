@@ -143,7 +143,7 @@ def headline(payload: Mapping[str, Any], systems: Sequence[str] = HEADLINE_SYSTE
 
 
 # --- bench markdown ------------------------------------------------------------------
-def _f(x: Any, digits: int = 1) -> str:
+def _number(x: Any, digits: int = 1) -> str:
     if x is None:
         return "–"
     if isinstance(x, float):
@@ -170,9 +170,9 @@ def render_markdown(res: dict[str, Any]) -> str:
                        ("tokenizer_docs_per_s", "tokenizer docs/s (rjieba)"),
                        ("tokenizer_jieba_docs_per_s", "tokenizer docs/s (jieba, 1k sample)"),
                        ("encoder_docs_per_s", "encoder docs/s")):
-        L.append(f"| {label} | {_f(m.get(key), 0)} |")
-    L += ["", f"## Build ({_f(m['build_s'])} s total, peak RSS {_f(m.get('build_peak_rss_mb'), 0)} MB, "
-          f"bundle {_f(m.get('bundle_mb'))} MB, {m.get('bundle_counts')})", "",
+        L.append(f"| {label} | {_number(m.get(key), 0)} |")
+    L += ["", f"## Build ({_number(m['build_s'])} s total, peak RSS {_number(m.get('build_peak_rss_mb'), 0)} MB, "
+          f"bundle {_number(m.get('bundle_mb'))} MB, {m.get('bundle_counts')})", "",
           "| stage | seconds |", "|---|---:|"]
     stages = m.get("build_stages_s", {})
     L += [f"| {k} | {v:.2f} |" for k, v in stages.items()]
@@ -185,7 +185,7 @@ def render_markdown(res: dict[str, Any]) -> str:
                        ("latency_text", "free text (match_text: tokenize + encode), explained"),
                        ("latency_text_unexplained", "free text, no explanation (ranking only)")):
         p = m[key]
-        L.append(f"| {label} | {_f(p['p50_ms'], 2)} | {_f(p['p95_ms'], 2)} | {_f(p['p99_ms'], 2)} |")
+        L.append(f"| {label} | {_number(p['p50_ms'], 2)} | {_number(p['p95_ms'], 2)} | {_number(p['p99_ms'], 2)} |")
     L += ["", "## Batch (top-20, fused, explained)", "", "| job | queries x targets | seconds | queries/s |",
           "|---|---|---:|---:|"]
     for key in ("batch_demands", "batch_all_vs_all"):
@@ -212,20 +212,20 @@ def render_markdown(res: dict[str, Any]) -> str:
         n, b, rb = pe["naive"], pe["bm25s"], pe["rank_bm25"]
         L += ["", "## Peers, same data, same run", "", "| system | build s | p50 ms / query | all demands s |",
               "|---|---:|---:|---:|",
-              f"| patmatch (hybrid, explained) | {_f(m['build_s'])} | {_f(m['latency_text']['p50_ms'], 2)} | {_f(m['batch_demands']['seconds'])} |",
-              f"| naive jieba+bm25s+ST+faiss, one query at a time | {_f(n['build_s'])} | {_f(n['p50_ms'], 2)} | "
-              f"{_f(n['all_queries_s'])}{' (extrapolated from %d)' % n['measured_queries'] if n['all_queries_extrapolated'] else ''} |",
-              f"| bm25s alone (lexical only, batch) | {_f(b['build_s'])} | – | {_f(b['all_queries_s'])} |"]
+              f"| patmatch (hybrid, explained) | {_number(m['build_s'])} | {_number(m['latency_text']['p50_ms'], 2)} | {_number(m['batch_demands']['seconds'])} |",
+              f"| naive jieba+bm25s+ST+faiss, one query at a time | {_number(n['build_s'])} | {_number(n['p50_ms'], 2)} | "
+              f"{_number(n['all_queries_s'])}{' (extrapolated from %d)' % n['measured_queries'] if n['all_queries_extrapolated'] else ''} |",
+              f"| bm25s alone (lexical only, batch) | {_number(b['build_s'])} | – | {_number(b['all_queries_s'])} |"]
         if "all_queries_s" in rb:
             L.append(f"| rank_bm25 (lexical only; {rb['sample_documents']} docs x {rb['sample_queries']} queries, "
-                     f"extrapolated) | {_f(rb['build_s'])} | {_f(rb['per_query_s'] * 1000, 1)} | {_f(rb['all_queries_s'])} |")
+                     f"extrapolated) | {_number(rb['build_s'])} | {_number(rb['per_query_s'] * 1000, 1)} | {_number(rb['all_queries_s'])} |")
         L += ["", "| ratio (> 1 means patmatch is faster) | value |", "|---|---:|"]
-        L += [f"| {k} | {_f(v, 2)} |" for k, v in pe["ratios"].items()]
+        L += [f"| {k} | {_number(v, 2)} |" for k, v in pe["ratios"].items()]
     L += ["", "## Scaling", "", "| patents | build s | peak RSS MB | bundle MB | p50 ms | batch demands/s |",
           "|---:|---:|---:|---:|---:|---:|"]
     for c in res.get("scaling", []):
-        L.append(f"| {c['patents']:,} | {_f(c['build_s'])} | {_f(c['build_peak_rss_mb'], 0)} | "
-                 f"{_f(c['bundle_mb'])} | {_f(c['p50_ms'], 2)} | {_f(c['batch_queries_per_s'], 0)} |")
+        L.append(f"| {c['patents']:,} | {_number(c['build_s'])} | {_number(c['build_peak_rss_mb'], 0)} | "
+                 f"{_number(c['bundle_mb'])} | {_number(c['p50_ms'], 2)} | {_number(c['batch_queries_per_s'], 0)} |")
     L += ["", f"Process peak RSS: {res['process_peak_rss_mb']:.0f} MB."]
     return "\n".join(L) + "\n"
 

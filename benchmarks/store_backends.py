@@ -20,6 +20,7 @@ import csv
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from patmatch.atomic_io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -212,6 +215,40 @@ def run_backend(name: str, url: str, files: Any, models: Path | None, *,
         shutil.rmtree(home, ignore_errors=True)
 
 
+def ingest_rounds(backends: dict[str, Any], files: Any, rounds: int) -> dict[str, Any]:
+    """Ingest patents + demands into a fresh store, backends taking turns, ``rounds`` times.
+
+    A shared machine's load drifts over minutes, so one SQLite-then-PostgreSQL pass can
+    bias the ratio either way (2026-12-06: 5.98x at a rising load, 0.71x the day before).
+    Taking turns, the order flipped every round, and comparing medians is robust to that.
+    ``backends``: name -> a context manager factory yielding a fresh database URL."""
+    from indexing.intake.ingest import ingest_files
+    from indexing.store.record_store import open_store
+    from patmatch.settings import Settings
+
+    times: dict[str, dict[str, list[float]]] = {n: {"patents": [], "demands": []}
+                                                 for n in backends}
+    loads: list[float] = []
+    names = list(backends)
+    for i in range(rounds):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            home = Path(tempfile.mkdtemp(prefix=f"store-bench-rounds-{name}-"))
+            try:
+                with backends[name](home) as url, open_store(
+                        Settings(home=home, database_url=url)) as store:
+                    for kind in ("patents", "demands"):
+                        loads.append(os.getloadavg()[0])
+                        paths = files.patent_files if kind == "patents" else files.demand_files
+                        _, dt = timed(f"round {i + 1} {name} ingest {kind}", lambda: ingest_files(
+                            kind, paths, store, rejects_dir=home / "rejects"))
+                        times[name][kind].append(round(dt, 3))
+            finally:
+                shutil.rmtree(home, ignore_errors=True)
+    med = {n: {k: statistics.median(v) for k, v in t.items()} for n, t in times.items()}
+    return {"rounds": rounds, "seconds": times, "median_s": med,
+            "load_1m_min_max": [min(loads), max(loads)]}
+
+
 ROWS = [("ingest patents", "ingest_patents_s"), ("ingest demands", "ingest_demands_s"),
         ("re-ingest patents, all unchanged", "reingest_patents_unchanged_s"),
         ("store only: insert the parsed patents into an empty store", "store_insert_patents_s"),
@@ -246,6 +283,20 @@ def markdown(out: dict[str, Any]) -> str:
             lines.append(f"| {a.get('concurrency')} | {a.get('p50_ms')} / {a.get('p95_ms')} | "
                          f"{b.get('p50_ms')} / {b.get('p95_ms')} | {a.get('req_per_s')} | "
                          f"{b.get('req_per_s')} | {a.get('errors')} / {b.get('errors')} |")
+    rounds = out.get("ingest_rounds")
+    if rounds:
+        med = rounds["median_s"]
+        lo, hi = rounds["load_1m_min_max"]
+        lines += ["", f"Ingest alone, backends taking turns ({rounds['rounds']} rounds, order "
+                  f"flipped each round, fresh store each time; 1-minute load {lo:.1f}-{hi:.1f}): "
+                  "the figure for the issue's goal.", "",
+                  "| ingest | SQLite median s | PostgreSQL median s | PG / SQLite | rounds (SQLite; PG) |",
+                  "|---|---:|---:|---:|---|"]
+        for kind in ("patents", "demands"):
+            a, b = med["sqlite"][kind], med["postgresql"][kind]
+            each = (", ".join(f"{x:.2f}" for x in rounds["seconds"]["sqlite"][kind]) + "; " +
+                    ", ".join(f"{x:.2f}" for x in rounds["seconds"]["postgresql"][kind]))
+            lines.append(f"| {kind} | {a:.2f} | {b:.2f} | {b / a:.2f} | {each} |")
     lines += ["", out["notes"], ""]
     return "\n".join(lines)
 
@@ -255,6 +306,8 @@ def main() -> None:
     ap.add_argument("--patents", type=int, default=20000)
     ap.add_argument("--demands", type=int, default=5000)
     ap.add_argument("--name", default="store-backends")
+    ap.add_argument("--ingest-rounds", type=int, default=3,
+                    help="ingest-only rounds with the backends taking turns (0: none)")
     ap.add_argument("--api-requests", type=int, default=300,
                     help="requests per concurrency level of the API load test (0: none)")
     args = ap.parse_args()
@@ -264,6 +317,7 @@ def main() -> None:
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     data = Path(tempfile.mkdtemp(prefix="store-bench-data-"))
     runs: dict[str, Any] = {}
+    rounds: dict[str, Any] | None = None
     try:
         files = generate(data, args.patents, args.demands, seed=0)
         models = get_settings().models_dir
@@ -277,17 +331,28 @@ def main() -> None:
         with pg_server() as server, pg_schema(server) as url, pg_schema(server) as url2:
             runs["postgresql"] = run_backend("postgresql", url, files, models, url2=url2,
                                              api_requests=args.api_requests)
+            if args.ingest_rounds:
+                @contextmanager
+                def fresh_sqlite(home: Path) -> Iterator[str]:
+                    yield f"sqlite:///{home / 'rounds.sqlite3'}"
+
+                rounds = ingest_rounds({"sqlite": fresh_sqlite,
+                                        "postgresql": lambda _home: pg_schema(server)},
+                                       files, args.ingest_rounds)
     finally:
         shutil.rmtree(data, ignore_errors=True)
     out = {
         "command": f"nice -n 10 python -m benchmarks.store_backends --patents {args.patents} "
-                   f"--demands {args.demands} --api-requests {args.api_requests}",
+                   f"--demands {args.demands} --api-requests {args.api_requests} "
+                   f"--ingest-rounds {args.ingest_rounds}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_before": load_before,
         "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "machine": f"{os.cpu_count()} cores shared with other sessions' jobs (busy)",
+        "machine": f"{os.cpu_count()} cores shared with other jobs",
         "runs": runs,
-        "notes": ("Same process, same generated files, SQLite first. PostgreSQL is a local "
+        "ingest_rounds": rounds,
+        "notes": ("Same process, same generated files; the pipeline rows ran SQLite first, the "
+                  "ingest rounds taking turns. PostgreSQL is a local "
                   "throw-away cluster (.ci/postgres.sh: fsync, synchronous_commit and "
                   "full_page_writes off; over TCP on 127.0.0.1); SQLite runs in WAL with "
                   "synchronous=NORMAL. Ingest times include reading and validating the "
@@ -297,9 +362,9 @@ def main() -> None:
                   "read every figure with the load averages above."),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n",
-                                               encoding="utf-8")
-    (RESULTS / f"{args.name}.md").write_text(markdown(out), encoding="utf-8")
+    atomic_write_text(RESULTS / f"{args.name}.json",
+                      json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+    atomic_write_text(RESULTS / f"{args.name}.md", markdown(out))
     print(markdown(out))
 
 

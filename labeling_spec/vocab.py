@@ -19,7 +19,7 @@ _CLEAN = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9]+$")
 _SEI_SPLIT = re.compile(r"[；;、，,。：:（）()“”\s]+|等|及|和|与|或")
 
 
-def _ok(term: str, min_len: int, max_len: int) -> bool:
+def _usable_term(term: str, min_len: int, max_len: int) -> bool:
     return min_len <= len(term) <= max_len and bool(_CLEAN.match(term)) and not term.isdigit()
 
 
@@ -41,9 +41,9 @@ def sei_terms(max_len: int = 10) -> list[str]:
                 part = part.strip()
                 if part.startswith("其他"):
                     part = part[2:]
-                if _ok(part, 2, max_len):
+                if _usable_term(part, 2, max_len):
                     out.add(part)
-        if _ok(rule.sei_name, 2, max_len):
+        if _usable_term(rule.sei_name, 2, max_len):
             out.add(rule.sei_name)
     return sorted(out)
 
@@ -56,7 +56,7 @@ def chain_terms(taxonomy_path: str | Path | None = None) -> list[str]:
     for chain in tax.chains:
         for word in (*chain.keywords, *(w for r in chain.ipc_rules for w in r.require_any),
                      *(w for r in chain.sei_branches for w in r.require_any)):
-            if _ok(word, 2, 16):
+            if _usable_term(word, 2, 16):
                 out.add(word)
     return sorted(out)
 
@@ -68,7 +68,7 @@ def domain_terms(*, taxonomy_path: str | Path | None = None, min_len: int = 2,
     Deterministic for a given set of vendored tables and taxonomy; ~45k terms by default.
     """
     terms: set[str] = set(chain_terms(taxonomy_path))
-    terms.update(t for t in sei_terms(max_len) if _ok(t, min_len, max_len))
+    terms.update(t for t in sei_terms(max_len) if _usable_term(t, min_len, max_len))
     if include_ipc:
-        terms.update(t for t in _ipc_terms() if _ok(t, min_len, max_len))
+        terms.update(t for t in _ipc_terms() if _usable_term(t, min_len, max_len))
     return sorted(terms)

@@ -95,7 +95,7 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
     side = bundle.side(plan.target)
     done = plan.open_checkpoint(resume)
     nq, n_blocks = plan.queries, plan.n_blocks
-    ctx = BlockRanker(side, tokenizer, encoder, queries, side.mask(plan.filters), plan.fusion,
+    block_ranker = BlockRanker(side, tokenizer, encoder, queries, side.mask(plan.filters), plan.fusion,
                       plan.top_k, plan.direction)
     todo = [b for b in range(n_blocks) if b not in done]
     queries_done = nq - sum(plan.bounds(b)[1] - plan.bounds(b)[0] for b in todo)
@@ -114,12 +114,12 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
     try:
         if on_block is not None:
             on_block(queries_done, nq)
-        pending = pool.submit(ctx.rank, *plan.bounds(todo[0])) if todo else None
+        pending = pool.submit(block_ranker.ranked_block, *plan.bounds(todo[0])) if todo else None
         for i, b in enumerate(todo):
             lo, hi = plan.bounds(b)
             ranked = pending.result()
-            pending = pool.submit(ctx.rank, *plan.bounds(todo[i + 1])) if i + 1 < len(todo) else None
-            write_table(ctx.rows(ranked), plan.part_path(b), mode=PRIVATE)
+            pending = pool.submit(block_ranker.ranked_block, *plan.bounds(todo[i + 1])) if i + 1 < len(todo) else None
+            write_table(block_ranker.output_rows(ranked), plan.part_path(b), mode=PRIVATE)
             plan.record(done | set(todo[: i + 1]))
             queries_done += hi - lo
             if bar is not None:
@@ -133,10 +133,10 @@ def run_batch(bundle: Any, tokenizer: Any, encoder: Any, queries: Queries, *, ou
         if bar is not None:
             bar.close()
     t_write = time.perf_counter()
-    rows = assemble_parts(plan, ctx.target_titles, patents=getattr(bundle, "patents", None),
-                          empty=lambda: ctx.block(0, 0))
+    rows = assemble_parts(plan, block_ranker.target_titles, patents=getattr(bundle, "patents", None),
+                          empty=lambda: block_ranker.block_frame(0, 0))
     shutil.rmtree(plan.job_dir, ignore_errors=True)
-    stages = {k: round(v, 2) for k, v in ctx.timings.items()}
+    stages = {k: round(v, 2) for k, v in block_ranker.timings.items()}
     stages["assemble_write"] = round(time.perf_counter() - t_write, 2)
     return BatchReport(out, nq, rows, n_blocks, len(done), round(time.perf_counter() - t0, 3),
                        extra={"stage_seconds": stages, "block_size": plan.block_size})
@@ -165,13 +165,13 @@ class BlockRanker:
         self._terms_memo: dict[bytes, tuple[str, ...]] = {}
         self._row_memo: dict[tuple[Any, ...], tuple[str, str, str]] = {}
         self._lock = threading.Lock()
-        self.scratch = Scratch()  # rank() runs one block at a time (inline or one worker)
+        self.scratch = Scratch()  # ranked_block() runs one block at a time (inline or one worker)
 
-    def block(self, lo: int, hi: int) -> Any:
+    def block_frame(self, lo: int, hi: int) -> Any:
         """Queries ``lo:hi`` end to end: a polars frame of their rows."""
-        return self.rows(self.rank(lo, hi))
+        return self.output_rows(self.ranked_block(lo, hi))
 
-    def rank(self, lo: int, hi: int) -> _Ranked:
+    def ranked_block(self, lo: int, hi: int) -> _Ranked:
         """The matrix half of a block (tokenize, encode, both kernels, fusion). Free of
         Python per-row work and mostly outside the GIL, so ``run_batch`` runs it for the
         next block in a worker thread while this thread explains the current one."""
@@ -196,7 +196,7 @@ class BlockRanker:
         self._time(tokenize=t1 - t0, encode=t2 - t1, retrieve_fuse=clock() - t2)
         return _Ranked(lo, hi, qm, fused)
 
-    def rows(self, ranked: _Ranked) -> Any:
+    def output_rows(self, ranked: _Ranked) -> Any:
         """The explanation half: one output row per (query, hit), only for the final
         top-k. Terms, chains and reasons are memoised: pairs of one block repeat the same
         few term lists and chain sets, and building Chinese strings is the cost."""
@@ -250,7 +250,7 @@ class BlockRanker:
         return frame
 
     def _time(self, **stages: float) -> None:
-        with self._lock:  # rank() and rows() run in different threads
+        with self._lock:  # ranked_block() and output_rows() run in different threads
             for name, dt in stages.items():
                 self.timings[name] = self.timings.get(name, 0.0) + dt
 

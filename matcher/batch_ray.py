@@ -156,7 +156,7 @@ def rank_block_task(job: dict[str, Any], box: list[Any], lo: int, hi: int) -> An
 
     ranker = worker_ranker(job, box)
     with threadpool_limits(limits=job["blas_threads"]):
-        return ranker.block(lo, hi)
+        return ranker.block_frame(lo, hi)
 
 
 def blas_threads() -> dict[str, int]:

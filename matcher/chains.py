@@ -30,12 +30,12 @@ def _pairs_frame(ranker: Any, chain: str, per_demand: int, per_patent: int) -> A
     if not queries.ids:
         return None
     side = bundle.patents
-    ctx = BlockRanker(side, ranker.tokenizer, ranker.encoder, queries, side.mask(Filters(chains=(chain,))),
+    block_ranker = BlockRanker(side, ranker.tokenizer, ranker.encoder, queries, side.mask(Filters(chains=(chain,))),
                    ranker.config, per_demand, "demand-to-patent")
-    frames = [ctx.block(lo, min(lo + 1024, len(queries.ids)))
+    frames = [block_ranker.block_frame(lo, min(lo + 1024, len(queries.ids)))
               for lo in range(0, len(queries.ids), 1024)]
     df = pl.concat(frames)
-    titles = pl.Series(ctx.target_titles, dtype=pl.Utf8)
+    titles = pl.Series(block_ranker.target_titles, dtype=pl.Utf8)
     df = df.with_columns(patent_title=titles.gather(df["_target_row"]),
                          demand_title=df["_query_title"]).drop("_query_title", "_target_row")
     df = (df.unique(["demand_id", "patent_id"], keep="first", maintain_order=True)

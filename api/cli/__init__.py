@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import (bench, data, db, encoder, index, jobs, labels, match, push, report,
-                     serve, transfers)
+from api.cli import (bench, data, db, encoder, index, jobs, keys, labels, match, push,
+                     report, serve, transfers)
 
 app = typer.Typer(
     name="patmatch",
@@ -32,8 +32,8 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, labels, encoder, index, match, serve, report, bench, transfers, push,
-                jobs, db):
+for _module in (data, labels, encoder, index, match, serve, keys, report, bench, transfers,
+                push, jobs, db):
     _module.register(app)
 
 

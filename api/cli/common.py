@@ -15,19 +15,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cli_errors(fn: F) -> F:
-    """Decorate a command: errors print ``error: <message>`` (no traceback) and exit."""
+    """Decorate a command: errors print ``错误：<message>`` (no traceback) and exit with
+    the error's exit code. The message itself is the engine's (it names what was expected
+    and what arrived, with the field names an operator types)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except PatmatchError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
+            typer.echo(f"错误：{exc.message}", err=True)
             for key, value in exc.details.items():
                 typer.echo(f"  {key}: {value}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted: nothing was committed", err=True)
+            typer.echo("已中断：没有提交任何更改", err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]

@@ -10,16 +10,16 @@ from api.cli.common import cli_errors
 from patmatch.errors import InputError
 
 ingest_app = typer.Typer(
-    help="Load patents or demands (CSV/XLSX/JSONL/Parquet) into the store; nothing is lost: "
-         "every rejected row goes to a rejects file.",
+    help="把专利或需求文件（CSV/XLSX/JSONL/Parquet）导入数据库；不丢任何一行："
+         "每条拒收的行都写入拒收文件（rejects CSV）。",
     no_args_is_help=True,
 )
 
-_FILES = typer.Argument(..., help="CSV (UTF-8/BOM/GBK/GB18030), XLSX, JSONL or Parquet files.")
+_FILES = typer.Argument(..., help="CSV（UTF-8/带 BOM/GBK/GB18030）、XLSX、JSONL 或 Parquet 文件。")
 _REJECTS = typer.Option(None, "--rejects-dir",
-                        help="Where the rejects CSV goes (default: <PATMATCH_HOME>/rejects).")
-_DRY = typer.Option(False, "--dry-run", help="Validate and count only; store nothing.")
-_JSON = typer.Option(False, "--json", help="Print the report as JSON.")
+                        help="拒收文件的目录（默认 <PATMATCH_HOME>/rejects）。")
+_DRY = typer.Option(False, "--dry-run", help="只校验和计数，不入库。")
+_JSON = typer.Option(False, "--json", help="以 JSON 输出报告（键名为英文，供程序读取）。")
 _KIND_ZH = {"patents": "专利", "demands": "需求"}
 
 
@@ -47,29 +47,18 @@ def _run(kind: str, files: list[Path], rejects_dir: Path | None, dry_run: bool, 
     if as_json:
         typer.echo(json.dumps(report.to_dict() | {"store": totals}, ensure_ascii=False, indent=2))
         return
-    head = "dry run (nothing stored): " if dry_run else ""
-    typer.echo(f"{head}{kind}: {report.equation()}")
-    typer.echo(f"  duplicates = {report.repeated_ids} repeated ids in the input + "
-               f"{report.unchanged} already stored unchanged")
-    if report.blank_rows:
-        typer.echo(f"  blank rows skipped: {report.blank_rows}")
-    for what, n in sorted(report.cleaned.items()):
-        typer.echo(f"  {what.replace('_', ' ')}: {n} rows")
-    if report.duplicate_texts:
-        shown = ", ".join(f"{a}={b}" for a, b in report.duplicate_texts[:5])
-        more = f" (+{len(report.duplicate_texts) - 5} more)" if len(report.duplicate_texts) > 5 else ""
-        typer.echo(f"  same text under different ids: {len(report.duplicate_texts)}: {shown}{more}")
-    if report.rejects_path:
-        typer.echo(f"  rejects and duplicates written to {report.rejects_path}")
-    typer.echo(f"  store now holds {totals['patents']} patents, {totals['demands']} demands "
-               f"({report.seconds:.1f} s)")
+    from api.cli.ingest_text import report_lines
+
+    for line in report_lines(report, kind=kind, store_line=f"库中现有专利 {totals['patents']} "
+                             f"条、需求 {totals['demands']} 条"):
+        typer.echo(line)
 
 
 @ingest_app.command("patents")
 @cli_errors
 def ingest_patents(files: list[Path] = _FILES, rejects_dir: Path | None = _REJECTS,
                    dry_run: bool = _DRY, as_json: bool = _JSON) -> None:
-    """Ingest patent files (id, title, abstract required; Chinese headers accepted)."""
+    """导入专利文件（必填：编号、标题、摘要；可用中文表头）。"""
     _run("patents", files, rejects_dir, dry_run, as_json)
 
 
@@ -77,7 +66,7 @@ def ingest_patents(files: list[Path] = _FILES, rejects_dir: Path | None = _REJEC
 @cli_errors
 def ingest_demands(files: list[Path] = _FILES, rejects_dir: Path | None = _REJECTS,
                    dry_run: bool = _DRY, as_json: bool = _JSON) -> None:
-    """Ingest enterprise demand files (id, text required); contacts are encrypted at rest."""
+    """导入企业需求文件（必填：编号、需求描述）；联系方式加密存储。"""
     _run("demands", files, rejects_dir, dry_run, as_json)
 
 
@@ -93,6 +82,8 @@ def demo_data(
                                       help="Benchmark scale: stream the patents as Parquet parts "
                                            "of this many rows (e.g. 100000 for --patents 1000000), "
                                            "demands.parquet and qrels.tsv; clean rows only."),
+    clean: bool = typer.Option(False, "--clean",
+                               help="只生成有效行：不加入故意的坏行和重复导出的需求行（入库 0 拒收）。"),
 ) -> None:
     """Generate realistic demo patents, SME demands and qrels.tsv (deterministic per seed)."""
     import time
@@ -120,7 +111,8 @@ def demo_data(
         typer.echo(f"next: patmatch ingest patents {out}/patents-*.parquet")
         return
     t0 = time.perf_counter()
-    files = generate(out, n_patents=patents, n_demands=demands, seed=seed, n_transfers=transfers)
+    files = generate(out, n_patents=patents, n_demands=demands, seed=seed, n_transfers=transfers,
+                     flawed=not clean)
     typer.echo(f"wrote {patents} patents, {demands} demands (+{files.n_repeated_demands} rows "
                f"exported twice) and {files.n_qrels} judgements to {out} "
                f"in {time.perf_counter() - t0:.1f} s")

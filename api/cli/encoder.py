@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         target = out or settings.models_dir / "default"
         if (target / "patmatch_encoder.json").exists() and not force:
-            typer.echo(f"encoder already built at {target} (use --force to rebuild)")
+            typer.echo(f"编码器已存在：{target}（重建请加 --force）")
             return
         config = replace(DistillConfig.shipped(), seed=seed, pairs=pairs)
         if corpus >= 0:
@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
         path = build_default_model(target, config, show_progress=True, log=typer.echo,
                                    cache_dir=settings.cache_dir / "embeddings")
         enc = SentenceEncoder(path)
-        typer.echo(f"built {path} in {time.perf_counter() - t0:.0f}s: dim={enc.dimension} "
-                   f"fingerprint={enc.fingerprint}")
+        typer.echo(f"已构建编码器 {path}，用时 {time.perf_counter() - t0:.0f} 秒：维度 {enc.dimension}，"
+                   f"指纹 {enc.fingerprint}")
 
     @encoder_app.command("info")
     @cli_errors
@@ -64,9 +64,9 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         name = encoder or settings.encoder
         if name == "default":
-            typer.echo(f"path: {default_model_dir(settings)}")
+            typer.echo(f"路径：{default_model_dir(settings)}")
         enc = load_encoder(EncoderConfig(name=name), settings)
-        typer.echo(f"name: {name}\ndimension: {enc.dimension}\nfingerprint: {enc.fingerprint}")
+        typer.echo(f"名称：{name}\n维度：{enc.dimension}\n指纹：{enc.fingerprint}")
         meta = getattr(enc, "info", None)
         if meta:
             typer.echo(json.dumps(meta, ensure_ascii=False, indent=1))

@@ -10,6 +10,13 @@ import typer
 
 from api.cli.common import cli_errors
 
+# what the summaries print for people (Simplified Chinese); --json keeps the English keys
+GATE_ZH = {"passed": "通过", "refused": "拒绝", "forced": "强制发布", "skipped": "未评测（无评测集）"}
+STATE_ZH = {"current": "当前", "previous": "上一版", "published": "已发布", "staged": "待发布",
+            "broken": "已损坏"}
+NIGHTLY_ZH = {"ok": "完成", "unchanged": "数据未变，未重建", "gate_refused": "质量门拒绝发布",
+              "locked": "另一次重建正在运行", "failed": "失败", "running": "运行中"}
+
 
 def _load_config(path: Optional[Path], **overrides: Any) -> Any:
     """``--config``, else PATMATCH_BUILD_CONFIG, else the defaults; the fusion the bundle
@@ -33,13 +40,25 @@ def make_evaluator(settings: Any, judged: Optional[Path], config: Any = None) ->
     from matcher.evaluate import quality_gate
 
     return quality_gate(settings, judged, config,
-                        warn=lambda message: typer.echo(f"warning: {message}", err=True))
+                        warn=lambda message: typer.echo(f"警告：{message}", err=True))
 
 
 def _open_store(settings: Any) -> Any:
     from indexing.store.record_store import open_store
 
     return open_store(settings)
+
+
+def nightly_summary(st: Any) -> str:
+    """One Chinese line for the operator (the key=value line stays in nightly.log)."""
+    q = st.quality.get("ndcg@10")
+    rejected = sum(1 for f in st.files if f.get("outcome") == "rejected")
+    line = (f"夜间重建：{NIGHTLY_ZH.get(st.status, st.status)}（退出码 {st.exit_code}）；"
+            f"构建 {st.build_id or '-'}，当前 {st.published or st.previous or '-'}；"
+            f"专利 {st.counts.get('patents', '-')} 条，需求 {st.counts.get('demands', '-')} 条；"
+            f"收件箱文件 {len(st.files)} 个（拒收 {rejected} 个）；"
+            f"ndcg@10 {f'{q:.4f}' if isinstance(q, float) else '-'}；用时 {st.duration_s:.1f} 秒")
+    return line + (f"\n错误：{st.error}" if st.error else "")
 
 
 def register(app: typer.Typer) -> None:
@@ -71,12 +90,12 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
             return
-        typer.echo(f"built {bid} in {summary['path']}")
-        typer.echo(f"  patents {m.counts['patents']}  demands {m.counts['demands']}  "
-                   f"(dropped: {m.counts['patents_dropped_invalid']} invalid patents, "
-                   f"{m.counts['demands_dropped_deleted']} deleted demands)")
-        typer.echo("  stages: " + "  ".join(f"{k} {v:.1f}s" for k, v in m.timings.items()))
-        typer.echo(f"  peak memory {m.peak_rss_mb} MB; publish with `patmatch publish {bid}`")
+        typer.echo(f"已构建索引包 {bid}：{summary['path']}")
+        typer.echo(f"  专利 {m.counts['patents']} 条，需求 {m.counts['demands']} 条"
+                   f"（未收录：失效专利 {m.counts['patents_dropped_invalid']} 条，"
+                   f"已删除需求 {m.counts['demands_dropped_deleted']} 条）")
+        typer.echo("  各阶段耗时：" + "  ".join(f"{k} {v:.1f} 秒" for k, v in m.timings.items()))
+        typer.echo(f"  内存峰值 {m.peak_rss_mb} MB；发布请运行 patmatch publish {bid}")
 
     @app.command("publish")
     @cli_errors
@@ -95,8 +114,9 @@ def register(app: typer.Typer) -> None:
         from indexing.index.bundle import Manifest
 
         q = Manifest.read(settings.bundles_dir / bid).quality
-        typer.echo(f"published {bid} (gate: {q.get('gate', '-')}"
-                   + (f", ndcg@10 {q['ndcg@10']:.4f}" if "ndcg@10" in q else "") + ")")
+        gate = q.get("gate")
+        typer.echo(f"已发布 {bid}（质量门：{GATE_ZH.get(gate, gate or '-')}"
+                   + (f"，ndcg@10 {q['ndcg@10']:.4f}" if "ndcg@10" in q else "") + "）")
         from api.cli.push import push_after_publish
 
         push_after_publish(settings, f"publish {bid}")
@@ -108,7 +128,7 @@ def register(app: typer.Typer) -> None:
         from indexing.build.publish import rollback
         from patmatch.settings import get_settings
 
-        typer.echo(f"current bundle is now {rollback(get_settings())}")
+        typer.echo(f"已回滚：当前索引包为 {rollback(get_settings())}")
 
     @app.command("bundles")
     @cli_errors
@@ -122,13 +142,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
         if not rows:
-            typer.echo("no bundles yet; run `patmatch build`")
+            typer.echo("还没有索引包；请先运行 patmatch build")
             return
-        typer.echo(f"{'build id':<24} {'state':<10} {'patents':>8} {'demands':>8} "
-                   f"{'ndcg@10':>8} {'MB':>8}  created")
+        # the header is padded by display width (a CJK character takes two columns)
+        typer.echo(f"{'构建编号':<20} {'状态':<8} {'专利':>6} {'需求':>6} "
+                   f"{'ndcg@10':>8} {'MB':>8}  创建时间")
         for r in rows:
             nd = r.get("ndcg@10")
-            typer.echo(f"{r['build_id']:<24} {r['state']:<10} {r.get('patents') or '-':>8} "
+            state = STATE_ZH.get(r["state"], r["state"])
+            typer.echo(f"{r['build_id']:<24} {state:<{10 - len(state)}} {r.get('patents') or '-':>8} "
                        f"{r.get('demands') or '-':>8} "
                        f"{(f'{nd:.4f}' if isinstance(nd, float) else '-'):>8} "
                        f"{r.get('size_mb', '-'):>8}  {(r.get('created_at') or '')[:19] or r.get('error', '')}")
@@ -146,7 +168,7 @@ def register(app: typer.Typer) -> None:
             raise BundleIntegrityError(
                 f"bundle {res['build_id']} is corrupted: " + "; ".join(res["problems"]),
                 details={"path": res["path"]})
-        typer.echo(f"bundle {res['build_id']} OK ({res['path']})")
+        typer.echo(f"索引包 {res['build_id']} 校验通过（{res['path']}）")
 
     @app.command("nightly")
     @cli_errors
@@ -169,7 +191,7 @@ def register(app: typer.Typer) -> None:
                          wait=wait, force_build=force_build,
                          show_progress=sys.stderr.isatty())  # quiet under cron and pipes
         typer.echo(json.dumps(st.to_dict(), ensure_ascii=False, indent=2) if as_json
-                   else st.log_line())
+                   else nightly_summary(st))
         if st.published and st.status == "ok":
             from api.cli.push import push_after_publish
 

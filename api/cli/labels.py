@@ -68,16 +68,19 @@ def _write(rows: list[dict[str, Any]], out: Path) -> None:
     from patmatch.atomic_io import atomic_open
     from patmatch.table_io import write_table
 
-    # labels hold no personal data: ordinary files that analysts share
+    from patmatch.atomic_io import PRIVATE
+
+    # labels quote the records (problem/means/effect and evidence from a demand's text,
+    # which may be confidential): owner-only, like every file holding records
     if out.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        with atomic_open(out) as fh:
+        with atomic_open(out, mode=PRIVATE) as fh:
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
         return
     flat = [{k: ("；".join(map(str, v)) if isinstance(v, list) and k != "top3"
                  else json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
              for k, v in r.items()} for r in rows]
-    write_table(pl.DataFrame(flat, infer_schema_length=None), out)
+    write_table(pl.DataFrame(flat, infer_schema_length=None), out, mode=PRIVATE)
 
 
 labels_app = typer.Typer(help="Check label files against the labeling spec.", no_args_is_help=True)
@@ -235,10 +238,11 @@ def register(app: typer.Typer) -> None:
                 update(min(200, len(records) - lo))
         _write([lab.to_dict() for lab in labels], out)
         for warning in labeler.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(f"警告：{warning}", err=True)
         unlabeled = sum(1 for lab in labels if lab.abstained)
-        typer.echo(f"labeled {len(labels)} {kind} ({unlabeled} without a chain, {len(rejects)} rejected "
-                   f"rows) with {labeler.version} -> {out}")
+        typer.echo(f"已标引 {len(labels)} 条{'专利' if kind == 'patents' else '需求'}"
+                   f"（{unlabeled} 条未归入产业链，{len(rejects)} 行被拒收），"
+                   f"标引规范版本 {labeler.version}，写入 {out}")
 
     @app.command("label-train")
     @cli_errors
@@ -280,8 +284,8 @@ def register(app: typer.Typer) -> None:
             report = labeler.fit_classifier(titles, holdout=0.2, seed=seed, data=f"{len(titles)} IPC titles")
         target = out or default_classifier_dir()
         labeler.classifier.save(target)
-        typer.echo(f"classifier saved to {target}: held-out micro P={report.micro_precision:.3f} "
-                   f"R={report.micro_recall:.3f} top3-recall={report.top3_recall:.3f} "
-                   f"(train {report.n_train}, test {report.n_test})")
+        typer.echo(f"分类器已保存到 {target}：留出集 micro 精确率 {report.micro_precision:.3f}，"
+                   f"召回率 {report.micro_recall:.3f}，前 3 召回率 {report.top3_recall:.3f}"
+                   f"（训练 {report.n_train} 条，测试 {report.n_test} 条）")
         for chain, m in report.per_chain.items():
-            typer.echo(f"  {chain:20s} P={m.precision:.3f} R={m.recall:.3f} support={m.support}")
+            typer.echo(f"  {chain:20s} 精确率 {m.precision:.3f} 召回率 {m.recall:.3f} 样本 {m.support}")

@@ -120,6 +120,6 @@ def register(app: typer.Typer) -> None:
         if counts:
             typer.echo(counts)
         if rejects_path:
-            typer.echo(f"rejects: {rejects_path}")
-        typer.echo(f"wrote {rep.rows} rows for {rep.queries} queries to {out} in {rep.seconds:.1f} s"
-                   + (f" (resumed after {rep.resumed_blocks} blocks)" if rep.resumed_blocks else ""))
+            typer.echo(f"拒收与重复的行：{rejects_path}")
+        typer.echo(f"已写入 {rep.rows} 行（{rep.queries} 条查询）：{out}，用时 {rep.seconds:.1f} 秒"
+                   + (f"（从第 {rep.resumed_blocks} 块之后续跑）" if rep.resumed_blocks else ""))

@@ -15,6 +15,10 @@ subs_app = typer.Typer(help="Subscriptions (订阅): who gets which new matches,
                        no_args_is_help=True)
 feedback_app = typer.Typer(help="Outcome feedback (标注与追踪).", no_args_is_help=True)
 
+# what the push commands print for people (Simplified Chinese); --json keeps the English values
+STATUS_ZH = {"active": "生效", "paused": "已暂停", "deleted": "已删除"}
+SCHEDULE_ZH = {"publish": "每次发布后", "daily": "每天", "weekly": "每周"}
+
 
 def _store() -> Any:
     from api.push.store import open_push_store
@@ -49,12 +53,12 @@ def push_after_publish(settings: Any, reason: str) -> None:
         if not active_subscriptions(settings):
             return
     except Exception as exc:  # noqa: BLE001 - a push problem must never fail a publish
-        typer.echo(f"warning: pushes not started ({exc}); run `patmatch push`", err=True)
+        typer.echo(f"警告：推送未启动（{exc}）；请运行 patmatch push", err=True)
         return
     pid = spawn_push(settings, reason=reason)
     if pid:
-        typer.echo(f"pushing new matches in the background (pid {pid}, log "
-                   f"{Path(settings.logs_dir) / 'push.log'})", err=True)
+        typer.echo(f"正在后台推送新的匹配结果（进程 {pid}，日志 "
+                   f"{Path(settings.logs_dir) / 'push.log'}）", err=True)
 
 
 @subs_app.command("add")
@@ -103,9 +107,10 @@ def add_cmd(
     owner = (Owner("cli", "centre", centre, tuple(owner_chain), f"cli:{centre}") if centre
              else Owner("cli", "operator", None, (), "cli"))
     sub = _store().create_subscription(spec, owner)
-    typer.echo(f"added {sub.id} ({sub.channel_type}, {sub.schedule}, top {sub.top_n})")
+    typer.echo(f"已添加订阅 {sub.id}  渠道 {sub.channel_type}，时机 {SCHEDULE_ZH.get(sub.schedule, sub.schedule)}，"
+               f"每次前 {sub.top_n} 条")
     if sub.secret:
-        typer.echo(f"webhook secret (shown once): {sub.secret}")
+        typer.echo(f"Webhook 签名密钥（只显示这一次）：{sub.secret}")
 
 
 @subs_app.command("list")
@@ -118,11 +123,12 @@ def list_cmd(as_json: bool = typer.Option(False, "--json"),
         typer.echo(json.dumps([s.public() for s in subs], ensure_ascii=False, indent=2))
         return
     if not subs:
-        typer.echo("no subscriptions; add one with `patmatch subscriptions add`")
+        typer.echo("没有订阅；请用 patmatch subscriptions add 添加")
     for s in subs:
-        what = f"demand {s.demand_id}" if s.demand_id else f"text {(s.text or '')[:30]!r}"
-        typer.echo(f"{s.id}  {s.status:<6}  {s.owner_centre or '-':<12} {s.channel_type:<7} "
-                   f"{s.schedule:<7} top {s.top_n:<3} {what}  last {s.last_build or '-'}")
+        what = f"需求 {s.demand_id}" if s.demand_id else f"文本 {(s.text or '')[:30]!r}"
+        typer.echo(f"{s.id}  {STATUS_ZH.get(s.status, s.status)}  中心 {s.owner_centre or '-'}  "
+                   f"渠道 {s.channel_type}  时机 {SCHEDULE_ZH.get(s.schedule, s.schedule)}  "
+                   f"前 {s.top_n} 条  {what}  最近推送的索引包 {s.last_build or '-'}")
 
 
 def _set_status(sid: str, status: str) -> None:
@@ -132,7 +138,7 @@ def _set_status(sid: str, status: str) -> None:
     if store.get_subscription(sid) is None:
         raise NotFoundError(f"订阅 {sid} 不存在 (subscription not found)", details={"id": sid})
     store.update_subscription(sid, {"status": status})
-    typer.echo(f"{sid} {status}")
+    typer.echo(f"订阅 {sid}：{STATUS_ZH.get(status, status)}")
 
 
 @subs_app.command("pause")
@@ -175,9 +181,9 @@ def import_cmd(file: Path = typer.Argument(..., help="CSV or XLSX of outcomes.")
     rep = _with_records(run)
     typer.echo(rep.line())
     if rep.rejects_path:
-        typer.echo(f"rejects: {rep.rejects_path}")
+        typer.echo(f"拒收的行：{rep.rejects_path}")
         for r in rep.rejects[:5]:
-            typer.echo(f"  row {r['row']}: {r['error']}")
+            typer.echo(f"  第 {r['row']} 行：{r['error']}")
 
 
 def register(app: typer.Typer) -> None:
@@ -205,10 +211,10 @@ def register(app: typer.Typer) -> None:
         store = _store()
         if not store.list_subscriptions(status="active"):
             rep_send = None if dry_run else send_pending(store, settings)
-            typer.echo("no active subscriptions" + (f"; retried {rep_send.sent} sent, "
-                                                    f"{rep_send.failed} failed"
-                                                    if rep_send and (rep_send.sent or
-                                                                     rep_send.failed) else ""))
+            typer.echo("没有生效的订阅" + (f"；重试待发送：成功 {rep_send.sent} 条，"
+                                           f"失败 {rep_send.failed} 条"
+                                           if rep_send and (rep_send.sent or rep_send.failed)
+                                           else ""))
             return
         try:
             path = current_bundle_path(settings)
@@ -230,16 +236,16 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(s, ensure_ascii=False, indent=2))
             return
-        typer.echo(f"{'dry run: ' if dry_run else ''}bundle {s['build_id']}: "
-                   f"{s['subscriptions']} due, {s['selected']} selected, {s['queued']} queued, "
-                   f"{s['sent']} sent, {s['failed']} failed, {s['dead']} dead")
+        typer.echo(f"{'试运行：' if dry_run else ''}索引包 {s['build_id']}："
+                   f"到期订阅 {s['subscriptions']} 个，选出 {s['selected']} 条，入队 {s['queued']} 条，"
+                   f"已发送 {s['sent']} 条，失败 {s['failed']} 条，放弃 {s['dead']} 条")
         if quiet:
             return
         for d in rep.digests:
             if d.skipped:
-                typer.echo(f"  {d.subscription_id}: skipped: {d.skipped}")
+                typer.echo(f"  {d.subscription_id}：跳过（{d.skipped}）")
             elif dry_run:
                 for it in d.selected:
                     typer.echo(f"  {d.subscription_id}  {it.rank:>3}. {it.patent_id}  {it.title}")
         for sid, err in s["errors"].items():
-            typer.echo(f"  {sid}: {err}")
+            typer.echo(f"  {sid}：{err}")

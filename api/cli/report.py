@@ -61,15 +61,15 @@ def _transfer(type_: str | None, period: str | None, region: str | None, chain: 
     typer.echo(f"{meta.title}（{meta.period_from} .. {meta.period_to}）")
     for h in doc["highlights"]:
         typer.echo(f"  {h}")
-    typer.echo(f"archived as {meta.id} in {reports_dir(settings)} (fingerprint {meta.fingerprint})")
+    typer.echo(f"已归档为 {meta.id}：{reports_dir(settings)}（指纹 {meta.fingerprint}）")
     if out is not None:
-        typer.echo(f"wrote {transfer_render.write(doc, fmt, out)}")
+        typer.echo(f"已写入 {transfer_render.write(doc, fmt, out)}")
 
 
 def _supply_demand(start: str | None, end: str | None, out: Path | None, as_json: bool) -> None:
     from indexing.store.stats import Period
     from patmatch.errors import InputError
-    from patmatch.atomic_io import atomic_write_text
+    from patmatch.atomic_io import PRIVATE, atomic_write_text
     from api.reports.supply_demand import archive, build_report, render_markdown, write_xlsx
     from patmatch.settings import get_settings
 
@@ -87,16 +87,16 @@ def _supply_demand(start: str | None, end: str | None, out: Path | None, as_json
         else:
             body = (json.dumps(report, ensure_ascii=False, indent=2) if suffix == ".json"
                     else render_markdown(report))
-            atomic_write_text(out, body)
+            atomic_write_text(out, body, mode=PRIVATE)
         paths.append(out)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     p = report["period"]
-    typer.echo(f"report {p['from']} .. {p['to']} ({p['days']} days)")
+    typer.echo(f"供需对接统计报告 {p['from']} 至 {p['to']}（{p['days']} 天）")
     for t in report["targets"]:
-        mark = "met " if t["met"] else "MISS"
+        mark = "达标" if t["met"] else "未达标"
         typer.echo(f"  [{mark}] {t['target']:<17} {t['actual']!s:>8} / {t['goal']}  "
-                   f"({t['evidence']})")
+                   f"（{t['evidence']}）")
     for path in paths:
-        typer.echo(f"wrote {path}")
+        typer.echo(f"已写入 {path}")

@@ -1,4 +1,4 @@
-"""``patmatch serve`` (the HTTP API) and ``patmatch keys`` (API key administration)."""
+"""``patmatch serve``: the HTTP API (``patmatch keys`` is in ``api/cli/keys.py``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ import typer
 
 from api.cli.common import cli_errors
 
-keys_app = typer.Typer(help="Create, list and revoke API keys (only their hash is stored).",
-                       no_args_is_help=True)
-
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
-    app.add_typer(keys_app, name="keys")
 
 
 @cli_errors
@@ -175,72 +171,3 @@ def _supervisor() -> type:
             logger.info("Received SIGTTOU: the worker count is fixed (restart to change it)")
 
     return PerWorkerSockets
-
-
-def _store():
-    from api.db import open_api_db
-    from api.security import KeyStore
-    from patmatch.settings import get_settings
-
-    return KeyStore(open_api_db(get_settings()))
-
-
-def _check_chains(chains: tuple[str, ...]) -> tuple[str, ...]:
-    """Chain ids from ids or Chinese names (动力电池与新型储能); a typo would silently scope
-    a centre to nothing: refuse it, naming the accepted values."""
-    if not chains:
-        return ()
-    from labeling_spec import load_taxonomy
-    from patmatch.errors import InputError, NotFoundError
-
-    try:
-        return load_taxonomy().resolve_many(list(chains))
-    except NotFoundError as exc:
-        raise InputError(exc.message, details=exc.details) from None
-
-
-@keys_app.command("create")
-@cli_errors
-def keys_create(
-    name: Annotated[str, typer.Argument(help="who holds the key, e.g. 常州新能源汽车运营中心")],
-    role: Annotated[str, typer.Option(help="operator | analyst | centre | broker")],
-    centre: Annotated[str | None, typer.Option(help="centre id (role centre): its demands "
-                                                    "are recorded as owned by it")] = None,
-    chain: Annotated[list[str] | None, typer.Option(help="assigned chain id or Chinese name; repeat for "
-                                                         "several (centre, optional broker)")] = None,
-) -> None:
-    """Create a key and print it ONCE: it cannot be shown again."""
-    chains = _check_chains(tuple(chain or ()))
-    key, info = _store().create(name, role, centre=centre, chains=chains)
-    typer.echo(key)
-    typer.echo(f"key id {info.key_id}: {info.role} '{info.name}'"
-               + (f", centre {info.centre}" if info.centre else "")
-               + (f", chains {','.join(info.chains)}" if info.chains else "")
-               + " (store the key now; only its hash is kept)", err=True)
-
-
-@keys_app.command("list")
-@cli_errors
-def keys_list(
-    all_: Annotated[bool, typer.Option("--all", help="include revoked keys")] = False,
-) -> None:
-    """List keys (ids, roles, scopes; never the keys)."""
-    rows = _store().list(include_revoked=all_)
-    if not rows:
-        typer.echo("no keys", err=True)
-        return
-    typer.echo(f"{'key_id':<10}{'role':<10}{'centre':<14}{'chains':<28}{'created':<25}"
-               f"{'revoked':<10}name")
-    for k in rows:
-        typer.echo(f"{k.key_id:<10}{k.role:<10}{(k.centre or '-'):<14}"
-                   f"{(','.join(k.chains) or '-'):<28}{k.created_at[:19]:<25}"
-                   f"{('yes' if k.revoked_at else 'no'):<10}{k.name}")
-
-
-@keys_app.command("revoke")
-@cli_errors
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key id shown by keys list")]
-                ) -> None:
-    """Revoke a key (running servers stop accepting it within seconds)."""
-    info = _store().revoke(key_id)
-    typer.echo(f"revoked {info.key_id} ({info.role} '{info.name}')")

@@ -11,18 +11,18 @@ from api.cli.common import cli_errors
 transfers_app = typer.Typer(help="专利转化事件（转让/许可/开放许可/作价入股/质押）。",
                             no_args_is_help=True)
 
-_FILES = typer.Argument(..., help="CSV (UTF-8/BOM/GBK/GB18030), XLSX, JSONL or Parquet files.")
+_FILES = typer.Argument(..., help="CSV（UTF-8/带 BOM/GBK/GB18030）、XLSX、JSONL 或 Parquet 文件。")
 
 
 @cli_errors
 def ingest_transfers_cmd(
     files: list[Path] = _FILES,
     rejects_dir: Path | None = typer.Option(None, "--rejects-dir",
-                                            help="Rejects CSV (default <PATMATCH_HOME>/rejects)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and count only."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+                                            help="拒收文件的目录（默认 <PATMATCH_HOME>/rejects）。"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="只校验和计数，不入库。"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出报告（键名为英文，供程序读取）。"),
 ) -> None:
-    """Ingest transfer / licence / pledge events (CNIPA notices, platform deals)."""
+    """导入专利转让、许可、质押等事件（国知局公告、平台成交）。"""
     import json
 
     from indexing.intake.transfers import PatentIndex, ingest_transfers
@@ -40,13 +40,10 @@ def ingest_transfers_cmd(
     if as_json:
         typer.echo(json.dumps(report.to_dict() | {"stored": total}, ensure_ascii=False, indent=2))
         return
-    head = "dry run (nothing stored): " if dry_run else ""
-    typer.echo(f"{head}transfers: {report.equation()}")
-    typer.echo(f"  duplicates = {report.repeated_ids} repeated events in the input + "
-               f"{report.unchanged} already stored unchanged")
-    if report.rejects_path:
-        typer.echo(f"  rejects and duplicates written to {report.rejects_path}")
-    typer.echo(f"  store now holds {total} transfer events ({report.seconds:.1f} s)")
+    from api.cli.ingest_text import report_lines
+
+    for line in report_lines(report, kind="transfers", store_line=f"库中现有转化事件 {total} 条"):
+        typer.echo(line)
 
 
 @transfers_app.command("sync")

@@ -288,9 +288,10 @@ def write_xlsx(r: dict[str, Any], path: Path) -> None:
                                                 ("centre", r["push"]["funnel"]["by_centre"]))
                                 for n, row in rows.items()] or [{"group": "", "name": ""}]),
     }
+    from patmatch.atomic_io import PRIVATE
     from patmatch.table_io import write_workbook
 
-    write_workbook(path, sheets)
+    write_workbook(path, sheets, mode=PRIVATE)
 
 
 def archive(settings: Any, r: dict[str, Any]) -> list[Path]:
@@ -298,10 +299,11 @@ def archive(settings: Any, r: dict[str, Any]) -> list[Path]:
     stem = f"report-{r['period']['to']}-{r['generated'].replace(':', '').replace('+0000', 'Z')}"
     out = reports_dir(settings)
     js, md = out / f"{stem}.json", out / f"{stem}.md"
-    from patmatch.atomic_io import atomic_write_text
+    from patmatch.atomic_io import PRIVATE, atomic_write_text
 
-    atomic_write_text(js, json.dumps(r, ensure_ascii=False, indent=2))
-    atomic_write_text(md, render_markdown(r))
+    # owner-only like every report file: statistics of the platform's records and usage
+    atomic_write_text(js, json.dumps(r, ensure_ascii=False, indent=2), mode=PRIVATE)
+    atomic_write_text(md, render_markdown(r), mode=PRIVATE)
     return [js, md]
 
 

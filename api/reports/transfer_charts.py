@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from patmatch.atomic_io import PRIVATE, atomic_path
+
 ASSETS = Path(__file__).parent / "assets"
 ECHARTS_JS = ASSETS / "echarts.min.js"
 GROUP_COLORS = {"转让": "#c23531", "许可": "#2f4554", "开放许可": "#61a0a8", "作价入股": "#d48265",
@@ -151,11 +153,13 @@ def render_png(doc: dict[str, Any], path: Path) -> Path:
     if doc["empty"]:
         fig.text(0.5, 0.5, doc["message"], ha="center", fontsize=14, color="#c23531")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    tmp.replace(path)
+    # a report lists parties and deals: owner-only, like every file holding records;
+    # metadata: only the software line (no title, no text of a record in the PNG chunks)
+    try:
+        with atomic_path(path, mode=PRIVATE) as tmp:
+            fig.savefig(tmp, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -162,9 +162,9 @@ def write_xlsx(doc: dict[str, Any], path: Path) -> Path:
     """One sheet per table, with native Excel charts for trend, types, institutions, chains."""
     import xlsxwriter
 
-    from patmatch.atomic_io import atomic_path
+    from patmatch.atomic_io import PRIVATE, atomic_path
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path, mode=PRIVATE) as tmp:  # parties and deals: owner-only
         with xlsxwriter.Workbook(str(tmp)) as wb:
             bold = wb.add_format({"bold": True, "bg_color": "#F4F0EC", "border": 1})
             head = wb.add_format({"bold": True, "font_size": 14})
@@ -217,7 +217,7 @@ def _xlsx_chart(wb: Any, sheet: str, title: str, header: list[str], n: int) -> A
 
 
 def write(doc: dict[str, Any], fmt: str, path: Path) -> Path:
-    from indexing.index.bundle import atomic_write_text
+    from patmatch.atomic_io import PRIVATE, atomic_write_text
 
     if fmt not in FORMATS:
         raise InputError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}",
@@ -229,7 +229,7 @@ def write(doc: dict[str, Any], fmt: str, path: Path) -> Path:
         return render_png(doc, path)
     body = (json.dumps(doc, ensure_ascii=False, indent=2, default=str) if fmt == "json"
             else render_markdown(doc) if fmt == "md" else render_html(doc))
-    atomic_write_text(path, body)
+    atomic_write_text(path, body, mode=PRIVATE)  # parties and deals: owner-only
     return path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,16 +112,40 @@ def load_inputs(settings: Any) -> Inputs:
     return Inputs(ts.prepare(df), f"{fp}-{hp}", holdings, _chain_names())
 
 
-def _mask_people(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
-    """Individuals are personal data: only their masked name leaves the store."""
+_PARTY_SEP = re.compile(r"([;；,，、])")  # how co-owners are listed (labeling_spec.party_types)
+
+
+def _mask_party_names(names: str) -> str:
+    """Every individual among the parties masked (``常州大学；张三`` -> ``常州大学；张*``):
+    an institution's co-owner may be a person."""
     from indexing.privacy import mask_name
     from labeling_spec.party_types import infer_party_type
 
+    parts = _PARTY_SEP.split(names)
+    return "".join(mask_name(p.strip()) or p if i % 2 == 0 and infer_party_type(p) == "individual"
+                   else p for i, p in enumerate(parts))
+
+
+def _mask_people(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """Individuals are personal data: only their masked name leaves the store (tables,
+    charts, highlights)."""
     for r in rows:
         for k in keys:
-            if r.get(k) and infer_party_type(r[k]) == "individual":
-                r[k] = mask_name(r[k])
+            if r.get(k):
+                r[k] = _mask_party_names(r[k])
     return rows
+
+
+def _mask_sankey(sk: dict[str, Any]) -> dict[str, Any]:
+    """The flow chart's source nodes are institutions (names of parties); the targets
+    (``→江苏省``) and the ``其他机构`` bucket are not names."""
+    sources = {link["source"] for link in sk["links"]} - {"其他机构"}
+    masked = {name: _mask_party_names(name) for name in sources}
+    for n in sk["nodes"]:
+        n["name"] = masked.get(n["name"], n["name"])
+    for link in sk["links"]:
+        link["source"] = masked.get(link["source"], link["source"])
+    return sk
 
 
 def build(inputs: Inputs, type_: str | None = None, period: str | None = None,
@@ -170,7 +195,7 @@ def build(inputs: Inputs, type_: str | None = None, period: str | None = None,
         "institutions": _mask_people(ts.institutions(cur, inputs.holdings,
                                                      top=30 if kind == "institution" else 15),
                                      "assignor"),
-        "sankey": ts.sankey(cur, sub_level if j else "province"),
+        "sankey": _mask_sankey(ts.sankey(cur, sub_level if j else "province")),
         "chains": ts.chains(cur, inputs.chain_names),
         "sme": ts.sme_receivers(cur),
         "platform": ts.platform_share(cur),

@@ -10,7 +10,7 @@ from typing import Any
 
 from indexing.intake.validation import validate_demand
 from indexing.records import DemandRecord
-from patmatch.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from patmatch.errors import InputError, NotFoundError, PermissionDeniedError
 
 from api.security import Principal, can_see_demand, can_write_demand
 from api.services.contracts import ServingEngine
@@ -90,13 +90,12 @@ def create_demand(engine: ServingEngine, p: Principal, fields: dict[str, Any], *
     if chain is not None:
         fields["chain"] = chain
     demand_id = demand_id or new_demand_id()
-    if engine.store.get_demand(demand_id) is not None:
-        raise ConflictError(f"demand '{demand_id}' already exists; update it with PATCH",
-                            details={"id": demand_id})
     # the one validation path ingest uses: dates, phones, e-mails, HTML, PII in free text
     rec = validate_demand({**fields, "id": demand_id,
                            "owner": p.centre if p.role == "centre" else owner})
-    # insert-only: of two requests creating the same id at once, one gets 409
+    # insert-only, no check before it (a check-then-insert races): a taken id, also one
+    # taken a moment ago by another worker, is the store's ConflictError (409, "demand
+    # '<id>' already exists; update it with PATCH")
     engine.store.insert_demand(rec)
     return engine.store.get_demand(demand_id) or rec
 

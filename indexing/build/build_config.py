@@ -14,6 +14,7 @@ from typing import Any
 from patmatch.config import checked_fields
 from patmatch.errors import ConfigError
 
+from indexing.encoders.fields import FIELD_MAX_CHARS
 from indexing.index.dense import DenseConfig
 from indexing.index.sparse import SparseConfig
 
@@ -36,6 +37,22 @@ def _weights(d: Any, name: str) -> dict[str, float]:
     if any(v < 0 for v in out.values()) or not any(v > 0 for v in out.values()):
         raise ConfigError(f"{name} needs non-negative weights with at least one > 0, got {out}")
     return out
+
+
+def _max_chars(d: Any) -> dict[str, int]:
+    """``embed_max_chars``: field name -> a positive whole number of characters."""
+    known = sorted(set(PATENT_FIELDS) | set(DEMAND_FIELDS))
+    expected = f"a mapping of field name (one of {known}) to a positive whole number of characters"
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"embed_max_chars: expected {expected}, got {type(d).__name__} {d!r}")
+    unknown = sorted(str(k) for k in d if k not in known)
+    bad = {k: v for k, v in d.items()
+           if isinstance(v, bool) or not isinstance(v, int) or v < 1}
+    if unknown or bad:
+        got = (f"unknown field(s) {unknown}" if unknown else "") + (
+            "; " if unknown and bad else "") + (f"bad value(s) {bad}" if bad else "")
+        raise ConfigError(f"embed_max_chars: expected {expected}, got {got}")
+    return {str(k): int(v) for k, v in d.items()}
 
 
 # = matcher.label_prior.PRIORS (indexing may not import matcher; a test keeps them equal)
@@ -61,6 +78,10 @@ class BuildConfig:
         "title": 0.35, "abstract": 0.45, "first_claim": 0.20})
     demand_embed: Mapping[str, float] = field(default_factory=lambda: {
         "title": 0.35, "text": 0.65})
+    # characters of a field that are embedded (a field not named here is embedded whole),
+    # on either side; indexing/encoders/fields.py explains the default first-claim cut.
+    # Bundles built before this was recorded were built with the default.
+    embed_max_chars: Mapping[str, int] = field(default_factory=lambda: dict(FIELD_MAX_CHARS))
     claims_max_chars: int = 1500  # claims beyond this add little but cost tokenize time
     # n-gram terms in more than this share of a side's documents are not indexed: their
     # idf is low (<= 1.2) but their postings were most of a query's BM25 time (5.0 ->
@@ -98,6 +119,7 @@ class BuildConfig:
                 raise ConfigError(f"{name}: unknown field(s) {sorted(set(w) - set(known))}; "
                                   f"expected some of {list(known)}")
             object.__setattr__(self, name, w)
+        object.__setattr__(self, "embed_max_chars", _max_chars(self.embed_max_chars))
         if isinstance(self.sparse, Mapping):
             object.__setattr__(self, "sparse", SparseConfig.from_dict(self.sparse))
         if isinstance(self.dense, Mapping):
@@ -123,6 +145,7 @@ class BuildConfig:
         return {
             "patent_fields": dict(self.patent_fields), "demand_fields": dict(self.demand_fields),
             "patent_embed": dict(self.patent_embed), "demand_embed": dict(self.demand_embed),
+            "embed_max_chars": dict(self.embed_max_chars),
             "claims_max_chars": self.claims_max_chars, "ngram_max_df": self.ngram_max_df,
             "sparse": self.sparse.to_dict(),
             "dense": self.dense.to_dict(), "tokenizer": dict(self.tokenizer),

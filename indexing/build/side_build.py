@@ -110,6 +110,7 @@ class SideBuild:
         def encode() -> np.ndarray:
             t0 = time.perf_counter()
             out = embed_fields(self.encoder, texts, self.embed_w, n, cache=self.cache,
+                               max_chars=self.config.embed_max_chars,
                                batch_size=self.config.batch_size)
             self._add_time("encode_overlapped", t0)
             return out

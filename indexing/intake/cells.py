@@ -26,7 +26,12 @@ The rules (docs/ingestion.md, "Typed cells"):
 - NaN/NaT (a float or date that is not there) and placeholder text (``nan``, ``None``,
   ``null``, ``#N/A``, ``NaT``, ``#VALUE!`` ...) are empty cells, counted as
   ``placeholder_as_empty(<field>)``; a required field then rejects as missing;
-- structs (a Parquet struct, a JSON object) and bytes reject the row everywhere.
+- structs (a Parquet struct, a JSON object) and bytes reject the row everywhere;
+- Excel error cells (``#DIV/0!``, ``#N/A``, ``#VALUE!``, ``#REF!``, ``#NAME?``, ``#NUM!``,
+  ``#NULL!``: a formula that failed in the workbook; the XLSX reader hands them on as
+  ``ExcelError``): in a required field the row is rejected naming the error, elsewhere the
+  cell is empty and counted as ``excel_error_as_empty(<field>)`` (the ingest report lists
+  each one with its row, column and error).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +62,30 @@ _PLACEHOLDERS = frozenset({"nan", "none", "null", "nil", "#n/a", "n/a", "nat", "
 _BARE_NUMBER = re.compile(r"^[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _BARE_BOOL = frozenset({"true", "false"})
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+
+
+# calamine's names of the Excel error values (fastexcel reports ``Error(Div0)``)
+_EXCEL_ERROR_CODES = {"div0": "#DIV/0!", "na": "#N/A", "value": "#VALUE!", "ref": "#REF!",
+                      "name": "#NAME?", "num": "#NUM!", "null": "#NULL!",
+                      "gettingdata": "#GETTING_DATA"}
+
+
+@dataclass(frozen=True)
+class ExcelError:
+    """An error cell of a workbook (``#DIV/0!``, ``#N/A`` ...): what Excel shows for a
+    formula that failed. Not text and not empty: ``check_cells`` decides (see the rules)."""
+
+    code: str
+
+    @classmethod
+    def from_detail(cls, detail: str) -> ExcelError:
+        """From fastexcel's cell-error detail (``Expected string but got 'Error(Div0)'``)."""
+        m = re.search(r"Error\((\w+)\)", detail)
+        name = m.group(1) if m else detail
+        return cls(_EXCEL_ERROR_CODES.get(name.lower(), f"#{name.upper()}"))
+
+    def __str__(self) -> str:
+        return self.code
 
 
 def _count(stats: dict[str, int], what: str, field_: str) -> None:
@@ -156,14 +187,28 @@ def _textual(field_: str, value: str, stats: dict[str, int]) -> str | None:
     return value
 
 
-def check_cells(row: dict[str, Any], stats: dict[str, int]) -> dict[str, Any]:
+def _excel_error(field_: str, value: ExcelError, stats: dict[str, int],
+                 required: Collection[str]) -> None:
+    if field_ in required:
+        raise RecordValidationError(
+            f"{field_} is the Excel error {value.code} (a formula that failed in the "
+            "workbook); a required field needs a value: fix the formula or type the value",
+            details={"field": field_, "value": value.code})
+    _count(stats, "excel_error_as_empty", field_)
+
+
+def check_cells(row: dict[str, Any], stats: dict[str, int], *,
+                required: Collection[str] = ()) -> dict[str, Any]:
     """``row`` with every canonical field's cell checked (see the module rules); raises
-    ``RecordValidationError`` for a cell of the wrong type. Keys starting with ``__``
-    (reader notes) pass untouched."""
+    ``RecordValidationError`` for a cell of the wrong type, and for an Excel error cell in
+    a ``required`` field. Keys starting with ``__`` (reader notes) pass untouched."""
     out: dict[str, Any] = {}
     for field_, value in row.items():
         if value is None or field_.startswith("__"):
             out[field_] = value
+        elif isinstance(value, ExcelError):
+            _excel_error(field_, value, stats, required)
+            out[field_] = None
         elif isinstance(value, str):
             out[field_] = _textual(field_, value, stats)
         else:
@@ -171,5 +216,5 @@ def check_cells(row: dict[str, Any], stats: dict[str, int]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DATES", "LISTS", "LONG_TEXT", "NAMES", "NUMBERS", "TEXT_ONLY", "YES_NO",
+__all__ = ["DATES", "ExcelError", "LISTS", "LONG_TEXT", "NAMES", "NUMBERS", "TEXT_ONLY", "YES_NO",
            "check_cells"]

@@ -6,13 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from patmatch.errors import FileFormatError
 
 from indexing.intake.aliases import Kind, known_fields
+from indexing.intake.cells import ExcelError
 from indexing.intake.decoding import decode_bytes
+
 
 def _frame_rows(df: Any) -> list[dict[str, Any]]:
     return df.to_dicts()
@@ -51,17 +54,39 @@ def _read_ragged(text: str, sep: str) -> tuple[list[str], list[dict[str, Any]]]:
     return header, rows
 
 
-def read_excel(path: Path) -> tuple[list[str], list[dict[str, Any]], str | None]:
+def read_excel(path: Path, *, keep_errors: bool = False
+               ) -> tuple[list[str], list[dict[str, Any]], str | None]:
+    """The first sheet, every cell as the text Excel shows (ids like 0012 and dates
+    survive). Error cells (``#DIV/0!``, ``#N/A`` ...) are ``cells.ExcelError`` with
+    ``keep_errors`` (ingest and batch reading: the cell rules decide and the report says
+    so), else empty."""
+    import fastexcel
     import polars as pl
 
     try:
-        # infer_schema_length=0: every cell as text, so ids like 0012 and dates survive
-        df = pl.read_excel(path, sheet_id=1, infer_schema_length=0, drop_empty_rows=False,
-                           raise_if_empty=False)
+        sheet = fastexcel.read_excel(path).load_sheet(0, dtypes="string")
+        batch, cell_errors = sheet.to_arrow_with_errors()
     except Exception as exc:  # fastexcel raises its own types for corrupt/encrypted files
         raise FileFormatError(f"{path.name}: not a readable Excel workbook ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    return df.columns, _frame_rows(df), None
+    df = pl.DataFrame(batch)
+    errors: dict[tuple[int, str], ExcelError] = {}
+    for err in (cell_errors.errors if cell_errors is not None else ()):
+        row, col = err.offset_position  # data row, column: both 0-based
+        errors[(row, df.columns[col])] = ExcelError.from_detail(err.detail)
+    with_errors = {name for _, name in errors}
+    # like polars.read_excel: a column without a header and without a value is not data
+    df = df.drop([c for c in df.columns if _unnamed(c) and c not in with_errors
+                  and df[c].null_count() == df.height])
+    rows = _frame_rows(df)
+    if keep_errors:
+        for (row, name), value in errors.items():
+            rows[row][name] = value
+    return df.columns, rows, None
+
+
+def _unnamed(column: str) -> bool:
+    return column == "" or re.match(r"(_duplicated_|__UNNAMED__)\d+$", column) is not None
 
 
 def refuse_data_on_other_sheets(path: Path, kind: Kind) -> None:

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from patmatch.errors import InputError, RecordValidationError
 
+from indexing.intake.aliases import REQUIRED
+from indexing.intake.findings import Findings
 from indexing.intake.readers import RawTable, read_table
 from indexing.intake.rejects import Reject, write_rejects
 from indexing.intake.validation import to_demand, to_patent
@@ -46,6 +48,11 @@ class IngestReport:
     cleaned: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
     seconds: float = 0.0
+    # the first rows (``file:row``) behind each ``cleaned`` counter (indexing.intake.findings)
+    cleaned_rows: dict[str, list[str]] = field(default_factory=dict)
+    # Excel error cells: source, row, column, field, error, action (rejected | empty)
+    excel_errors: list[dict[str, Any]] = field(default_factory=list)
+    excel_error_cells: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -72,11 +79,12 @@ class _ValidatedBatch:
     read: int = 0
     blank: int = 0
     repeated: int = 0
-    stats: dict[str, int] = field(default_factory=dict)
+    findings: Findings = field(default_factory=Findings)
 
     def add_table(self, table: RawTable, progress: Any = None) -> None:
         convert = to_patent if self.kind == "patents" else to_demand
         name = table.path.name
+        headers = {f: h for h, f in table.columns.items()}
         self.blank += table.blank_rows
         for k, (rownum, row, raw) in enumerate(table.rows, 1):
             if progress is not None and k % _PROGRESS_STEP == 0:
@@ -85,6 +93,7 @@ class _ValidatedBatch:
             if "__error__" in row:
                 self.rejects.append(Reject(name, rownum, "(row)", row["__error__"], raw))
                 continue
+            self.findings.excel_cells(name, rownum, row, headers, REQUIRED[self.kind])
             row_stats: dict[str, int] = {}
             try:
                 rec = convert(row, source=name, stats=row_stats)
@@ -98,8 +107,8 @@ class _ValidatedBatch:
                 self.rejects.append(Reject(name, rownum, "(row)", "unexpected value: "
                                            f"{type(exc).__name__}: {exc}", raw))
                 continue
-            for what in row_stats:  # counted per row, however many fields were cleaned
-                self.stats[what] = self.stats.get(what, 0) + 1
+            # counted per row, however many fields were cleaned; the first rows kept
+            self.findings.add_row(name, rownum, row_stats)
             where = f"{name}:{rownum}"
             if rec.id in self.first_seen:
                 self.repeated += 1
@@ -201,8 +210,10 @@ def ingest_files(kind: Kind, paths: Sequence[str | Path], store: Any, *,
         read=batch.read, accepted=inserted, updated=updated, rejected=rejected,
         duplicates=batch.repeated + unchanged, unchanged=unchanged, rejects_path=rejects_path,
         duplicate_texts=dup_texts, kind=kind, blank_rows=batch.blank, repeated_ids=batch.repeated,
-        files=tuple(str(p) for p in paths), cleaned=dict(batch.stats), dry_run=dry_run,
-        seconds=round(time.perf_counter() - t0, 3))
+        files=tuple(str(p) for p in paths), cleaned=dict(batch.findings.counts), dry_run=dry_run,
+        seconds=round(time.perf_counter() - t0, 3), cleaned_rows=batch.findings.rows,
+        excel_errors=batch.findings.excel_errors,
+        excel_error_cells=batch.findings.excel_error_cells)
     assert report.balanced, report.equation()  # an accounting bug must never pass silently
     return report
 

@@ -41,7 +41,7 @@ def read_table(path: str | Path, kind: Kind, *, auto_id: bool = False) -> RawTab
         headers, rows, encoding = formats.read_delimited(path, "\t" if fmt == "tsv" else ",")
         first_row = 2  # row 1 is the header, as a spreadsheet shows it
     elif fmt == "xlsx":
-        headers, rows, encoding = formats.read_excel(path)
+        headers, rows, encoding = formats.read_excel(path, keep_errors=True)
         formats.refuse_data_on_other_sheets(path, kind)
         first_row = 2
     elif fmt == "jsonl":

@@ -19,7 +19,9 @@ from typing import Any
 from patmatch.errors import InputError, RecordValidationError
 
 from indexing.intake import normalize as nz
+from indexing.intake.aliases import REQUIRED
 from indexing.intake.cells import check_cells
+from indexing.intake.findings import Findings
 from indexing.intake.ingest import IngestReport
 from indexing.intake.rejects import Reject, write_rejects
 from indexing.intake.readers import read_table
@@ -61,7 +63,8 @@ def _fail(field_: str, reason: str) -> RecordValidationError:
     return RecordValidationError(reason, details={"field": field_})
 
 
-def _s(v: Any) -> str | None:
+def _one_line_text(v: Any) -> str | None:
+    """A transfer cell as cleaned text on one line (a whole float as an integer)."""
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer():
@@ -70,14 +73,14 @@ def _s(v: Any) -> str | None:
 
 
 def event_type(value: Any, kind: Any = None) -> str:
-    s = _s(value)
+    s = _one_line_text(value)
     if not s:
         raise _fail("event_type", "required field event_type is missing or empty")
     key = s.lower().replace("（", "(").split("(")[0].strip()
     canon = _EVENT_ALIASES.get(key)
     inner = re.search(r"[（(](.+?)[)）]", s)  # 许可（独占）
     if canon == "普通许可" and (inner or kind):
-        k = _s(kind) or (inner.group(1) if inner else "")
+        k = _one_line_text(kind) or (inner.group(1) if inner else "")
         k = k.replace("许可", "").replace("实施", "").strip()
         canon = _KIND_TO_TYPE.get(k, canon) if k else canon
     if canon is None:
@@ -93,7 +96,7 @@ def amount(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         x = float(value)
     else:
-        s = (_s(value) or "").replace(",", "").replace("，", "")
+        s = (_one_line_text(value) or "").replace(",", "").replace("，", "")
         if s in _NO_AMOUNT:
             return None
         m = _AMOUNT.match(s)
@@ -109,7 +112,7 @@ def amount(value: Any) -> float | None:
 
 
 def _region(row: dict[str, Any], side: str) -> tuple[str | None, Region]:
-    addr = _s(row.get(f"{side}_address"))
+    addr = _one_line_text(row.get(f"{side}_address"))
     if not addr:
         return None, Region(None, None, None)
     reg = resolve_region(addr)
@@ -140,8 +143,9 @@ class PatentIndex:
 
 def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
              stats: dict[str, int] | None = None) -> TransferEvent:
-    row = check_cells(row, {} if stats is None else stats)  # typed cells (indexing.intake.cells)
-    pid = _s(row.get("patent_id"))
+    # typed cells (indexing.intake.cells)
+    row = check_cells(row, {} if stats is None else stats, required=REQUIRED["transfers"])
+    pid = _one_line_text(row.get("patent_id"))
     if not pid:
         raise _fail("patent_id", "required field patent_id is missing or empty")
     pid = re.sub(r"\s+", "", pid)
@@ -153,7 +157,7 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
         raise _fail("effective_date", "required field effective_date is missing or empty")
     parties = {}
     for side in ("assignor", "assignee"):
-        name = _s(row.get(side))
+        name = _one_line_text(row.get(side))
         if not name:
             raise _fail(side, f"required field {side} is missing or empty")
         if len(name) > 500:
@@ -162,7 +166,7 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
     a_addr, a_reg = _region(row, "assignor")
     b_addr, b_reg = _region(row, "assignee")
     a_addr, b_addr = mask_pii(a_addr), mask_pii(b_addr)  # regions read before masking
-    src = (mask_pii(_s(row.get("source"))) or source)[:32]
+    src = (mask_pii(_one_line_text(row.get("source"))) or source)[:32]
     known = patents.get(pid) if patents is not None else None
     return TransferEvent(
         id=event_id(patent_key(pid), etype, date, parties["assignor"], parties["assignee"]),
@@ -175,23 +179,27 @@ def to_event(row: dict[str, Any], *, source: str, patents: PatentIndex | None,
         assignee_province=b_reg.province, assignee_city=b_reg.city,
         assignee_district=b_reg.district,
         amount_wan=amount(row.get("amount_wan")),
-        source_ref=(_s(row.get("source_ref")) or None),
+        source_ref=(_one_line_text(row.get("source_ref")) or None),
         patent_known=known is not None, chains=known[0] if known else (),
         holder_type=known[1] if known else None)
 
 
 def validate_rows(rows: Sequence[tuple[int, dict[str, Any], dict[str, Any]]], name: str, *,
                   patents: PatentIndex | None, seen: dict[str, str], rejects: list[Reject],
-                  source: str | None = None,
-                  stats: dict[str, int] | None = None) -> tuple[list[TransferEvent], int]:
+                  source: str | None = None, stats: dict[str, int] | None = None,
+                  findings: Findings | None = None,
+                  columns: dict[str, str] | None = None) -> tuple[list[TransferEvent], int]:
     """Rows -> events; rejects and repeated events appended to ``rejects``; ``stats``
-    counts the rows whose cells were coerced, per kind of coercion."""
+    counts the rows whose cells were coerced, per kind of coercion; ``findings`` also
+    keeps their first rows and the Excel error cells (``columns``: field -> header)."""
     events: list[TransferEvent] = []
     repeated = 0
     for rownum, row, raw in rows:
         if "__error__" in row:
             rejects.append(Reject(name, rownum, "(row)", row["__error__"], raw))
             continue
+        if findings is not None:
+            findings.excel_cells(name, rownum, row, columns or {}, REQUIRED["transfers"])
         row_stats: dict[str, int] = {}
         try:
             ev = to_event(row, source=source or name, patents=patents, stats=row_stats)
@@ -206,6 +214,8 @@ def validate_rows(rows: Sequence[tuple[int, dict[str, Any], dict[str, Any]]], na
         if stats is not None:
             for what in row_stats:
                 stats[what] = stats.get(what, 0) + 1
+        if findings is not None:
+            findings.add_row(name, rownum, row_stats)
         if ev.id in seen:
             repeated += 1
             rejects.append(Reject(name, rownum, "id", f"the same event (patent, type, date, "
@@ -229,13 +239,14 @@ def ingest_transfers(paths: Sequence[str | Path], repo: TransferRepository, *,
     seen: dict[str, str] = {}
     events: list[TransferEvent] = []
     read = blank = repeated = 0
-    cleaned: dict[str, int] = {}
+    findings = Findings()
     tables = [read_table(p, "transfers") for p in paths]  # file-level errors before any row
     for table in tables:
         read += len(table.rows)
         blank += table.blank_rows
         got, rep = validate_rows(table.rows, table.path.name, patents=patents, seen=seen,
-                                 rejects=rejects, stats=cleaned)
+                                 rejects=rejects, findings=findings,
+                                 columns={f: h for h, f in table.columns.items()})
         events += got
         repeated += rep
         table.rows.clear()  # a 1M-row ingest keeps one copy of the data, not two
@@ -257,8 +268,9 @@ def ingest_transfers(paths: Sequence[str | Path], repo: TransferRepository, *,
         read=read, accepted=inserted, updated=updated, rejected=rejected,
         duplicates=repeated + unchanged, unchanged=unchanged, rejects_path=rejects_path,
         duplicate_texts=[], kind="transfers", blank_rows=blank, repeated_ids=repeated,
-        files=tuple(str(p) for p in paths), cleaned=cleaned, dry_run=dry_run,
-        seconds=round(time.perf_counter() - t0, 3))
+        files=tuple(str(p) for p in paths), cleaned=findings.counts, dry_run=dry_run,
+        seconds=round(time.perf_counter() - t0, 3), cleaned_rows=findings.rows,
+        excel_errors=findings.excel_errors, excel_error_cells=findings.excel_error_cells)
     assert report.balanced, report.equation()
     return report
 

@@ -16,6 +16,7 @@ from typing import Any
 from patmatch.errors import RecordValidationError
 
 from indexing.intake import normalize as nz
+from indexing.intake.aliases import REQUIRED
 from indexing.intake.cells import check_cells
 from indexing.privacy import (mask_email, mask_free_text, mask_id_numbers, mask_phone,
                                mask_pii)
@@ -120,7 +121,8 @@ def _naming_field(field_: str, fn: Any, *args: Any, **kw: Any) -> Any:
 
 
 def to_patent(row: dict[str, Any], *, source: str, stats: dict[str, int]) -> PatentRecord:
-    row = check_cells(row, stats)  # typed cells: coerced and counted, or the row rejected
+    # typed cells: coerced and counted, or the row rejected
+    row = check_cells(row, stats, required=REQUIRED["patents"])
     rid = _record_id(row)
     title = _text_field(row, "title", stats, required=True)
     abstract = _text_field(row, "abstract", stats, required=True)
@@ -268,7 +270,8 @@ def validate_demand(fields: dict[str, Any]) -> DemandRecord:
 
 
 def _demand_fields(row: dict[str, Any], *, source: str, stats: dict[str, int]) -> DemandRecord:
-    row = check_cells(row, stats)  # typed cells: coerced and counted, or the row rejected
+    # typed cells: coerced and counted, or the row rejected
+    row = check_cells(row, stats, required=REQUIRED["demands"])
     rid = _record_id(row)
     return DemandRecord(
         id=rid,

@@ -229,14 +229,14 @@ class SqlStore(Store):
         return row[0] if row else None
 
     def counts(self) -> dict[str, int]:
-        def n(cond: Any) -> Any:
+        def count_where(cond: Any) -> Any:
             return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
         with self.engine.connect() as conn:
             p = conn.execute(select(func.count()).select_from(patents)).scalar_one()
-            d = conn.execute(select(n(demands.c.status == "active"),
-                                    n(demands.c.status == "deleted"),
-                                    n(demands.c.contact_enc.is_not(None)))).one()
+            d = conn.execute(select(count_where(demands.c.status == "active"),
+                                    count_where(demands.c.status == "deleted"),
+                                    count_where(demands.c.contact_enc.is_not(None)))).one()
             lab = dict(conn.execute(select(labels.c.side, func.count())
                                     .group_by(labels.c.side)).all())
         return {"patents": int(p), "demands": int(d[0]), "demands_deleted": int(d[1]),

@@ -99,15 +99,15 @@ def build_vocabulary(config: DistillConfig, freq: dict[str, int],
     (corpus terms, most frequent first) are appended and embedded by the teacher too."""
     from indexing.text.tokenizer import DOMAIN_DICT_FILE, read_dictionary
 
-    def ok(w: str) -> bool:
+    def usable_word(w: str) -> bool:
         return len(w) >= 2 and not any(c.isspace() for c in w)
 
-    by_freq = sorted((w for w in freq if ok(w)), key=lambda w: (-freq[w], w))
+    by_freq = sorted((w for w in freq if usable_word(w)), key=lambda w: (-freq[w], w))
     words = by_freq[: config.n_words]
     seen = set(words)
     if DOMAIN_DICT_FILE.exists():
         # shortest (most general) terms first: 万向接头 before 七弦竖琴调音装置
-        domain = sorted((w for w, _ in read_dictionary(DOMAIN_DICT_FILE) if ok(w)), key=lambda w: (len(w), w))
+        domain = sorted((w for w, _ in read_dictionary(DOMAIN_DICT_FILE) if usable_word(w)), key=lambda w: (len(w), w))
         for w in domain[: config.n_domain]:
             if w not in seen:
                 words.append(w)
@@ -119,7 +119,7 @@ def build_vocabulary(config: DistillConfig, freq: dict[str, int],
     # most useful first, so an interrupted build (the cache keeps finished shards) resumes
     teach = top_chars + ASCII_TOKENS + words
     have = set(tokens)
-    add = [w for w in dict.fromkeys(extra_words) if ok(w) and w not in have]
+    add = [w for w in dict.fromkeys(extra_words) if usable_word(w) and w not in have]
     return tokens + add, list(dict.fromkeys(teach + add))
 
 

@@ -19,16 +19,21 @@ def test_keys_lifecycle(db_settings):
     assert r.exit_code == 0, r.output
     key = r.stdout.strip().splitlines()[0]
     assert key.startswith("pm_")
+    # the confirmation names the role and the chains in Chinese, the ids in parentheses
+    assert ("运营中心「常州新能源汽车运营中心」" in r.stderr and "新能源汽车及汽车核心零部件（nev）" in r.stderr
+            and "动力电池与新型储能（battery_storage）" in r.stderr and "请立即保存密钥" in r.stderr)
     store = KeyStore(open_api_db(db_settings))
     p = store.verify(key)
     assert (p.role, p.centre, p.chains) == ("centre", "cz-nev", ("nev", "battery_storage"))
     r = runner.invoke(app, ["keys", "list"])
     assert r.exit_code == 0 and p.key_id in r.stdout and key not in r.stdout
+    assert "有效" in r.stdout and "动力电池与新型储能（battery_storage）" in r.stdout
     r = runner.invoke(app, ["keys", "revoke", p.key_id])
-    assert r.exit_code == 0 and "revoked" in r.stdout
+    assert r.exit_code == 0 and f"已吊销密钥 {p.key_id}" in r.stdout
     store._cache.clear()
     assert runner.invoke(app, ["keys", "list"]).stdout.count(p.key_id) == 0
-    assert p.key_id in runner.invoke(app, ["keys", "list", "--all"]).stdout
+    listed = runner.invoke(app, ["keys", "list", "--all"]).stdout
+    assert p.key_id in listed and "已吊销（" in listed
 
 
 def test_keys_errors_are_clear(db_settings):

@@ -45,6 +45,7 @@ def test_only_operators_choose_ids_and_owners(client, keys):
     r = client.post("/v1/demands", json={"id": "D-OP-1", "text": "again"},
                     headers=hdr(keys["operator"]))
     assert r.status_code == 409 and r.json()["code"] == "conflict"
+    assert r.json()["message"] == "demand 'D-OP-1' already exists; update it with PATCH"
 
 
 def test_centre_cannot_post_outside_its_chains(client, keys):
@@ -102,3 +103,31 @@ def test_pagination_with_total(client, keys):
     r = client.get("/v1/demands", params={"limit": 2, "offset": 2},
                    headers=hdr(keys["centre_a"])).json()
     assert r["total"] == 3 and [d["id"] for d in r["items"]] == ["D-B-NEVPUB"]
+
+
+def test_duplicate_id_is_the_stores_409_on_the_real_store(db_settings):
+    """create_demand has no check before the insert (it raced): the store's insert-only
+    write answers a taken id (SQLite and PostgreSQL) with a 409 naming the id and PATCH;
+    the first demand stays as it was."""
+    import types
+
+    import pytest
+
+    from indexing.store.record_store import open_store
+    from patmatch.errors import ConflictError
+
+    from api.errors import STATUS_OF
+    from api.security import Principal
+    from api.services.demands import create_demand
+
+    op = Principal(key_id="k1", name="op", role="operator")
+    with open_store(db_settings) as store:
+        engine = types.SimpleNamespace(store=store)
+        first = create_demand(engine, op, {"text": "需要锂电池低温电解液技术"}, demand_id="D-DUP-1")
+        assert first.id == "D-DUP-1"
+        with pytest.raises(ConflictError) as err:
+            create_demand(engine, op, {"text": "另一段需求文本"}, demand_id="D-DUP-1")
+        assert err.value.message == "demand 'D-DUP-1' already exists; update it with PATCH"
+        assert err.value.details == {"id": "D-DUP-1"}
+        assert STATUS_OF[type(err.value)] == 409
+        assert store.get_demand("D-DUP-1").text == "需要锂电池低温电解液技术"

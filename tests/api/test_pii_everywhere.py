@@ -2,8 +2,10 @@
 and transfers (a mobile and a landline, an e-mail, an 18- and a 15-digit ID number, a bank
 card, a name after 联系人/负责人) go through ingest, a real build and a served API; then every
 output path is collected and grepped: API answers for every role, batch job results in
-every format, rejects files, the audit log, statistics reports (supply-demand and transfer
-reports in every format), push outputs (file channel XLSX + HTML, e-mail digest, webhook
+every format, the CLI's batch files (``patmatch match``: CSV, XLSX, Parquet, rejects) and
+label files (``patmatch label``: JSONL), rejects files, the audit log, statistics
+reports (supply-demand and transfer reports in every format, PNG text chunks included),
+push outputs (file channel XLSX + HTML, e-mail digest, webhook
 body), logs, and every file at rest under the home folder (databases, job folders, outbox,
 reports). None may hold a planted value. Files holding records are 0600 and job inputs are
 gone when the job ends. (Masking rules: tests/indexing/test_pii.py; the narrower earlier
@@ -14,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sqlite3
 import stat
 import zipfile
@@ -93,9 +96,20 @@ class _Collect(logging.Handler):
         self.lines.append(f"{record.name} {record.getMessage()} {record.exc_text or ''}")
 
 
+def _png_text(data: bytes) -> str:
+    """A chart picture's readable text: its text chunks and metadata (the pixels are
+    checked where the charts are drawn: tests/test_report_charts_pii.py)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return repr(img.info) + repr(getattr(img, "text", {}))
+
+
 def _text_of(path: Path) -> str:
     """What a person (or a tool) can read out of one file."""
     data = path.read_bytes()
+    if path.suffix == ".png":
+        return _png_text(data)
     if path.suffix in (".xlsx", ".xlsm"):
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
@@ -111,6 +125,8 @@ def _response_text(r: Any) -> str:
     if "spreadsheet" in ctype:
         with zipfile.ZipFile(io.BytesIO(r.content)) as z:
             return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    if "image/png" in ctype:
+        return _png_text(r.content)
     if "parquet" in ctype or r.content[:4] == b"PAR1":
         import polars as pl
 
@@ -172,6 +188,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 _job_outputs(client, keys, inputs, out)
                 _push_outputs(client, keys, settings, smtp, hook, out)
                 _report_outputs(client, keys, settings, out)
+                _cli_outputs(home, inputs, out)
                 audit = client.get("/v1/audit", params={"limit": 200},
                                    headers=hdr(keys["operator"]))
                 assert audit.status_code == 200 and "锂电池" in audit.text
@@ -186,8 +203,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     files = sorted(p for p in home.rglob("*") if p.is_file() and "tiny-encoder" not in p.parts)
     for f in files:
-        if f.suffix != ".png":  # chart pictures: drawn from the same masked figures
-            out[f"file {f.relative_to(home)}"] = _text_of(f)
+        out[f"file {f.relative_to(home)}"] = _text_of(f)
     return {"out": out, "home": home, "files": files}
 
 
@@ -303,7 +319,7 @@ def _report_outputs(client: TestClient, keys: dict[str, str], settings: Settings
     r = client.post("/v1/reports", json={"type": "annual", "period": "2025"}, headers=h)
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
-    for fmt in ("html", "xlsx", "md", "json"):
+    for fmt in ("html", "xlsx", "md", "json", "png"):
         got = client.get(f"/v1/reports/{rid}/download", params={"format": fmt}, headers=h)
         assert got.status_code == 200, (fmt, got.text)
         out[f"transfer report {fmt}"] = _response_text(got)
@@ -314,7 +330,40 @@ def _report_outputs(client: TestClient, keys: dict[str, str], settings: Settings
     out["supply-demand report"] = json.dumps(report, ensure_ascii=False, default=str)
 
 
+CLI_OUT = "cli-out"
+CLI_FILES = ("matches.csv", "matches.xlsx", "matches.parquet", "matches.rejects.csv",
+             "labels-demands.jsonl")
+
+
+def _cli_outputs(home: Path, inputs: dict[str, Path], out: dict[str, str]) -> None:
+    """The analyst's CLI: ``patmatch match`` batch files in every format it writes (CSV,
+    XLSX, Parquet) with its rejects file, and the ``patmatch label`` JSONL file. They
+    land under the home, so the file walk greps them and checks their modes."""
+    from typer.testing import CliRunner
+
+    from patmatch.settings import get_settings
+
+    from api.cli import app
+
+    dest = home / CLI_OUT
+    runs = [["match", "--demands", str(inputs["demands"]), "--top-k", "3", "--no-progress",
+             "--out", str(dest / f"matches.{fmt}")] for fmt in ("csv", "xlsx", "parquet")]
+    runs.append(["label", str(inputs["demands"]), "--kind", "demands",
+                 "--out", str(dest / "labels-demands.jsonl")])
+    get_settings.cache_clear()
+    try:
+        for args in runs:
+            res = CliRunner().invoke(app, args, env={"PATMATCH_HOME": str(home)})
+            assert res.exit_code == 0, (args, res.output)
+            out[f"cli {args[0]} {Path(args[-1]).name} output"] = res.output
+    finally:
+        get_settings.cache_clear()
+    assert sorted(p.name for p in dest.iterdir() if p.is_file()) == sorted(CLI_FILES)
+
+
 def _clean(text: str) -> list[str]:
+    # JSON \uXXXX escapes decoded (chart options in the HTML report are ensure_ascii JSON)
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
     flat = text.replace("-", "").replace(" ", "")
     return [n for n in NEEDLES if n in text or n in flat]
 
@@ -324,7 +373,8 @@ def test_no_output_path_holds_a_planted_value(world: dict[str, Any]) -> None:
     # the paths exist (a test that collected nothing would pass for nothing)
     kinds = ("GET /v1/audit", "logs", "job csv->csv result", "job parquet->xlsx result",
              "job jsonl->parquet result", "job xlsx->csv result", "e-mail 0", "webhook 0",
-             "transfer report html", "transfer report xlsx", "supply-demand report")
+             "transfer report html", "transfer report xlsx", "transfer report png",
+             "supply-demand report", *(f"file {CLI_OUT}/{name}" for name in CLI_FILES))
     for k in kinds:
         assert out.get(k), f"nothing collected from {k}"
     for prefix in ("file rejects/", "file outbox/", "file reports/", "file store.sqlite3"):
@@ -342,9 +392,9 @@ def test_matching_text_survives_the_masking(world: dict[str, Any]) -> None:
         "联系人：欧**" in out["operator GET /v1/demands/D-PII-1"]
 
 
-# files under the home that hold no records: statistics reports (aggregates for
-# distribution) and the bundle pointer (build ids)
-NO_RECORDS = ("reports/", "bundles/CURRENT.json", "bundles/.pointer.lock")
+# files under the home that hold no records: the bundle pointer (build ids); reports list
+# parties and deals, so they are owner-only like the rest
+NO_RECORDS = ("bundles/CURRENT.json", "bundles/.pointer.lock")
 
 
 def test_files_holding_records_are_owner_only(world: dict[str, Any]) -> None:
@@ -353,7 +403,8 @@ def test_files_holding_records_are_owner_only(world: dict[str, Any]) -> None:
     holding = [f for f in world["files"]
                if not str(f.relative_to(home)).startswith(NO_RECORDS)]
     tops = {f.relative_to(home).parts[0] for f in holding}
-    assert {"store.sqlite3", "rejects", "jobs", "outbox", "bundles", "cache"} <= tops, tops
+    assert {"store.sqlite3", "rejects", "jobs", "outbox", "bundles", "cache", "reports",
+            CLI_OUT} <= tops, tops
     loose = {str(f.relative_to(home)): oct(stat.S_IMODE(f.stat().st_mode)) for f in holding
              if stat.S_IMODE(f.stat().st_mode) & 0o077}
     assert not loose, f"files holding records readable by others: {loose}"

@@ -221,10 +221,13 @@ def test_cli_build_from_real_store(settings, tmp_path: Path) -> None:  # noqa: A
     with open_store(settings) as store:
         assert len(store.load_labels("patents")) == 30
     res = CliRunner().invoke(app, ["publish", out["build_id"]])
-    assert res.exit_code == 0 and out["build_id"] in res.output
+    assert res.exit_code == 0 and f"已发布 {out['build_id']}（质量门：" in res.output
     text = CliRunner().invoke(app, ["build", "--encoder", str(enc.path), "--no-progress"])
     assert text.exit_code == 0, text.output  # the plain summary reads the typed manifest
-    assert "patents 30  demands 8" in text.output and "peak memory" in text.output
+    assert "专利 30 条，需求 8 条" in text.output and "内存峰值" in text.output  # 中文摘要
+    listing = CliRunner().invoke(app, ["bundles"]).output
+    assert "构建编号" in listing and "当前" in listing and "待发布" in listing
+    assert "校验通过" in CliRunner().invoke(app, ["verify"]).output
     bad = CliRunner().invoke(app, ["build", "--dense-kind", "ivf"])
     # a bad build setting is the operator's configuration: its own exit code, not input's 2
     assert bad.exit_code == ConfigError.exit_code and "auto|flat|hnsw" in bad.output

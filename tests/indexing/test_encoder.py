@@ -229,8 +229,8 @@ def test_cli_encoder_info_and_build_reuse(settings) -> None:
     runner = CliRunner()
     res = runner.invoke(app, ["encoder", "info"])
     assert res.exit_code == 0, res.output
-    assert "fingerprint: st-" in res.output and "dimension: 32" in res.output
+    assert "指纹：st-" in res.output and "维度：32" in res.output
     res = runner.invoke(app, ["encoder", "build"])
-    assert res.exit_code == 0 and "already built" in res.output
+    assert res.exit_code == 0 and "编码器已存在" in res.output
     res = runner.invoke(app, ["encoder", "info", "--encoder", "/nonexistent/model"])
-    assert res.exit_code != 0 and "error:" in res.output
+    assert res.exit_code != 0 and "错误：" in res.output

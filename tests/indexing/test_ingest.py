@@ -200,7 +200,7 @@ def test_cli_prints_equation_and_clear_errors(tmp_path: Path, settings: Settings
     p = _write_csv(tmp_path / "p.csv", P_HEADER, _patent_rows(3) + [["CN9", "", "x", "", "", ""]])
     res = CliRunner().invoke(app, ["ingest", "patents", str(p), "--rejects-dir", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
-    assert "read 4 = accepted 3 + updated 0 + rejected 1 + duplicates 0" in res.output
+    assert "专利入库：读取 4 = 新增 3 + 更新 0 + 拒收 1 + 重复 0" in res.output
     bad = _write_csv(tmp_path / "bad.csv", ["id"], [["1"]])
     res = CliRunner().invoke(app, ["ingest", "demands", str(bad)])
     assert res.exit_code == 2 and "missing required column" in res.output

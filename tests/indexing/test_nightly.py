@@ -68,6 +68,11 @@ def test_inbox_to_published_bundle_with_real_store(settings: Settings) -> None:
     line = log_lines(settings)[-1]
     assert "patmatch-nightly status=ok exit=0" in line and "patents=35" in line
     assert "rejected_files=2" in line and "ndcg@10=0.5000" in line
+    from api.cli.index import nightly_summary  # what `patmatch nightly` prints, in Chinese
+
+    said = nightly_summary(st)
+    assert said.startswith("夜间重建：完成（退出码 0）") and "专利 35 条" in said
+    assert "收件箱文件 4 个（拒收 2 个）" in said and "ndcg@10 0.5000" in said
     with open_store(settings) as store:
         assert len(store.load_labels("patents")) == 35
     b = IndexBundle.load(current_bundle_path(settings))

@@ -141,7 +141,7 @@ def test_cli_ingest_transfers(tmp_path: Path, settings) -> None:  # noqa: ANN001
     f = write_sample(tmp_path / "t.csv")
     res = CliRunner().invoke(app, ["ingest", "transfers", str(f)])
     assert res.exit_code == 0, res.output
-    assert "read 12 = accepted 7 + updated 0 + rejected 4 + duplicates 1" in res.output
+    assert "转化事件入库：读取 12 = 新增 7 + 更新 0 + 拒收 4 + 重复 1" in res.output
     res = CliRunner().invoke(app, ["ingest", "transfers", "--json", str(f)])
     assert res.exit_code == 0 and '"duplicates": 8' in res.output and res.output.lstrip()[0] == "{"
     bad = CliRunner().invoke(app, ["ingest", "transfers", str(tmp_path / "none.csv")])

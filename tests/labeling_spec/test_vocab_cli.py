@@ -75,7 +75,7 @@ def test_cli_label_detects_demand_files(tmp_path: Path, home: Path) -> None:
     out = tmp_path / "d.xlsx"
     res = CliRunner().invoke(app, ["label", str(src), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "labeled 1 demands" in res.output and out.stat().st_size > 0
+    assert "已标引 1 条需求" in res.output and out.stat().st_size > 0
     import polars as pl
 
     row = pl.read_excel(out).row(0, named=True)

@@ -82,9 +82,9 @@ def test_pipelined_batch_equals_block_by_block(tiny_bundle: Any, tokenizer: Any,
     run_batch(tiny_bundle, tokenizer, tiny_encoder, q, out=out, top_k=6, fusion=fusion,
               block_size=2, progress=False, filters=filters, pipeline=True)
     side = tiny_bundle.patents
-    ctx = BlockRanker(side, tokenizer, tiny_encoder, q, side.mask(filters or Filters()), fusion,
+    block_ranker = BlockRanker(side, tokenizer, tiny_encoder, q, side.mask(filters or Filters()), fusion,
                    6, "demand-to-patent")
-    ref = pl.concat([ctx.block(lo, min(lo + 2, len(q.ids))) for lo in range(0, len(q.ids), 2)])
+    ref = pl.concat([block_ranker.block_frame(lo, min(lo + 2, len(q.ids))) for lo in range(0, len(q.ids), 2)])
     got = pl.read_parquet(out)
     ref = ref.drop("_query_title", "_target_row")
     assert got.select(ref.columns).equals(ref)  # plus the patents' facts columns
@@ -94,7 +94,7 @@ def test_pipelined_batch_equals_block_by_block(tiny_bundle: Any, tokenizer: Any,
     for row in got.iter_rows(named=True):
         terms = row["matched_terms"].split("、") if row["matched_terms"] else []
         qchains = q.chains[q.ids.index(row["demand_id"])]
-        tchains = ctx.target_chains[side.row_of(row["patent_id"])]
+        tchains = block_ranker.target_chains[side.row_of(row["patent_id"])]
         shared = [c for c in qchains if c in tchains]
         assert row["reason"] == build_reason(terms[:5], None, shared)
         assert row["chain"] == "|".join(shared or tchains)

@@ -249,9 +249,13 @@ def _write_xlsx(path: Path, headers: dict[str, str], rows: list[dict[str, Any]])
 
 
 def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
-             seed: int = 0, n_transfers: int = 0) -> DemoFiles:
+             seed: int = 0, n_transfers: int = 0, flawed: bool = True) -> DemoFiles:
     """Write patents (CSV UTF-8, XLSX, CSV GBK), demands (XLSX, CSV) and qrels.tsv; with
-    ``n_transfers``, transfer histories of those patents too (``demo_data.transfers``)."""
+    ``n_transfers``, transfer histories of those patents too (``demo_data.transfers``).
+
+    ``flawed`` (the default) adds the deliberately bad rows (``BAD_SHARE``) and a few
+    demand rows exported twice, so the ingest report shows every counter; without it every
+    row is valid and ingests with no reject and no duplicate."""
     if n_patents < 1 or n_demands < 0:
         raise InputError(f"need n_patents >= 1 and n_demands >= 0, got {n_patents}, {n_demands}")
     v = load_vocab()
@@ -270,7 +274,7 @@ def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
         atype = rng.choices(("university", "institute", "soe"), (55, 30, 15))[0]
         rec, pi, ei = _patent(rng, v, i, areas[ai], si, atype, rng.randint(2014, 2024), seen)
         effects.append(ei)
-        bad = rng.random() < BAD_SHARE
+        bad = rng.random() < BAD_SHARE and flawed
         if bad:
             _break_patent(rng, rec)
         patents.append(rec)
@@ -292,7 +296,7 @@ def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
         ai, si, pi, _ = meta[src]
         e_fix, e_two = effects[src]
         d = _demand(rng, v, j, areas[ai], si, pi, e_fix, e_two, 2025)
-        if rng.random() < BAD_SHARE:
+        if rng.random() < BAD_SHARE and flawed:
             _break_demand(rng, d)
             n_bad_d += 1
             bad_demands.add(j)
@@ -311,7 +315,8 @@ def generate(out_dir: str | Path, n_patents: int = 20000, n_demands: int = 5000,
         demands.append(d)
     # a few rows exported twice (same id): the ingest report shows them as duplicates
     good = [k for k, d in enumerate(demands) if k not in bad_demands]
-    repeats = [dict(demands[k]) for k in sorted(rng.sample(good, min(len(good), max(1, n_demands // 1000))))]
+    n_repeats = min(len(good), max(1, n_demands // 1000)) if flawed else 0
+    repeats = [dict(demands[k]) for k in sorted(rng.sample(good, n_repeats))]
     files = _write_all(out, patents, demands + repeats)
     qpath = out / "qrels.tsv"
     atomic_write_bytes(qpath, ("demand_id\tpatent_id\tgrade\n" + "".join(

@@ -56,17 +56,17 @@ def test_subscribe_push_publish_and_only_new_pairs(home: Path) -> None:
     out = cli("subscriptions", "add", "--demand", "D-B-PUB", "--top-n", "2", "--centre",
               "cz-bat", "--centre-chain", "battery_storage", "--name", "低温电池")
     sid = out.split()[1]
-    assert "1 due" in cli("push", "--dry-run")
+    assert "到期订阅 1 个" in cli("push", "--dry-run")
     store = open_push_store(get_settings())
     assert store.list_deliveries(sid)[0] == 0  # a dry run changes nothing
     out = cli("push")
-    assert "2 sent" in out, out
+    assert "已发送 2 条" in out, out
     assert len(list((home / "outbox" / sid).glob("*.xlsx"))) == 1
     first = {d.patent_id for d in store.list_deliveries(sid)[1]}
-    assert "0 queued" in cli("push")  # same bundle: nothing new, nothing twice
+    assert "入队 0 条" in cli("push")  # same bundle: nothing new, nothing twice
 
     out = cli("publish", "live-2")  # P-BAT-1 arrives; the push runs in a child process
-    assert "pushing new matches in the background" in out
+    assert "正在后台推送新的匹配结果" in out
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and store.list_deliveries(sid)[0] < 3:
         time.sleep(0.5)
@@ -76,7 +76,7 @@ def test_subscribe_push_publish_and_only_new_pairs(home: Path) -> None:
     assert len(rows) == len({d.patent_id for d in rows})
 
     cli("subscriptions", "pause", sid)
-    assert "no active subscriptions" in cli("push", "--all")
+    assert "没有生效的订阅" in cli("push", "--all")
     cli("subscriptions", "resume", sid)
     assert sid in cli("subscriptions", "list")
     cli("subscriptions", "remove", sid)
