@@ -219,6 +219,12 @@ def write_postings(directory: Path, blocks: Sequence[Columns], n_docs: int,
     chunks = blocks[0].block.chunk_rows if blocks else []
     row0 = 0
     for c, n in enumerate(chunks):
+        if c and c % 8 == 0:  # remap: the pages written so far leave the resident set
+            data.flush()
+            indices.flush()
+            del data, indices
+            data = np.load(directory / PART_FILES["data"], mmap_mode="r+")
+            indices = np.load(directory / PART_FILES["indices"], mmap_mode="r+")
         rows, cols, vals = [], [], []
         for b, off, st in zip(blocks, offsets, stats, strict=True):
             m = b.block.chunk_matrix(c, b.n_terms, config, st)

@@ -77,7 +77,7 @@ class TokenCoder:
         self.root = directory / safe if directory is not None and fp else None
         self.keys = np.empty(0, dtype=_KEY)
         self.spans = np.empty((0, 2), dtype=np.int64)
-        self.flat = np.empty(0, dtype=np.int32)
+        self._flat_path: Path | None = None
         self.terms: list[str] = []
         if self.root is not None:
             self._open()
@@ -90,36 +90,39 @@ class TokenCoder:
     def _open(self) -> None:
         try:
             gen = self.root / (self.root / "CURRENT").read_text(encoding="utf-8").strip()
-            keys = np.load(gen / "keys.npy", mmap_mode="r")
-            spans = np.load(gen / "spans.npy", mmap_mode="r")
+            keys = np.load(gen / "keys.npy")
+            spans = np.load(gen / "spans.npy")
             flat = np.load(gen / "flat.npy", mmap_mode="r")
             terms = json.loads((gen / "terms.json").read_text(encoding="utf-8"))
             ok = (keys.dtype == np.dtype(_KEY) and spans.shape == (keys.size, 2)
-                  and (spans.size == 0 or int(spans[:, 1].max()) <= flat.size)
-                  and (flat.size == 0 or int(flat.max()) < len(terms)))
+                  and (spans.size == 0 or int(spans[:, 1].max()) <= flat.size))
         except Exception:  # noqa: BLE001 - a broken cache is only a miss
             return
-        if ok:
-            self.keys, self.spans, self.flat, self.terms = keys, spans, flat, terms
+        if ok:  # the ids are mapped per chunk (_word_ids): read pages leave the RSS again
+            self.keys, self.spans, self.terms = keys, spans, terms
+            self._flat_path = gen / "flat.npy"
 
     def code(self, texts: Sequence[str], space: IdMap) -> tuple[np.ndarray, np.ndarray]:
         """(tokens per text, ``space`` id of every token, text after text)."""
         keys = np.array([hashlib.sha1(t.encode("utf-8")).digest() for t in texts], dtype=_KEY)
+        parts: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(texts)
+        hit = np.zeros(len(texts), dtype=bool)
         if self.keys.size:
             at = np.searchsorted(self.keys, keys).clip(max=self.keys.size - 1)
             hit = self.keys[at] == keys
-        else:
-            at, hit = np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=bool)
-        parts: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(texts)
+            got = np.flatnonzero(hit)
+            if got.size:
+                span = self.spans[at[got]]
+                try:
+                    self._split(parts, got, span[:, 1] - span[:, 0], self._word_ids(span))
+                except (ValueError, IndexError, OSError):  # a broken cache is only a miss
+                    self.keys = np.empty(0, dtype=_KEY)
+                    hit[:] = False
         miss = np.flatnonzero(~hit)
         if miss.size:
             toks = tokenize_many(self.tokenizer, [texts[i] for i in miss.tolist()])
             n = np.array([len(t) for t in toks], dtype=np.int64)
             self._split(parts, miss, n, self.words.ids(chain.from_iterable(toks), int(n.sum())))
-        got = np.flatnonzero(hit)
-        if got.size:
-            span = np.asarray(self.spans[at[got]])
-            self._split(parts, got, span[:, 1] - span[:, 0], self._word_ids(span))
         lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
         flat = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         if self.root is not None:
@@ -138,7 +141,11 @@ class TokenCoder:
         lens = span[:, 1] - span[:, 0]
         idx = np.repeat(span[:, 0] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) \
             + np.arange(int(lens.sum()), dtype=np.int64)
-        cached = np.asarray(self.flat[idx], dtype=np.int64)
+        flat = np.load(self._flat_path, mmap_mode="r")
+        cached = np.asarray(flat[idx], dtype=np.int64)
+        del flat
+        if cached.size and int(cached.max()) >= len(self.terms):
+            raise ValueError("token cache ids beyond its term list")
         unmapped = np.unique(cached[self._gid[cached] < 0])
         index, terms = self.words.index, self.terms
         for c in unmapped.tolist():
@@ -193,7 +200,7 @@ class TokenCoder:
                                         encoding="utf-8")
         for p in gen.iterdir():
             p.chmod(PRIVATE)
-        self.keys = self.spans = self.flat = None  # release the old generation's maps
+        self.keys = self.spans = None
         atomic_write_text(self.root / "CURRENT", gen.name, mode=PRIVATE)
         for old in self.root.glob("gen-*"):
             if old != gen:

@@ -50,17 +50,26 @@ class _Shard:
     from the ``.npz`` (``np.savez`` stores members uncompressed), so a cache of millions
     of texts costs its keys, not its vectors (~1 KB a text)."""
 
-    def __init__(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+    def __init__(self, keys: np.ndarray, path: Path) -> None:
         k = np.ascontiguousarray(keys, dtype=np.uint8).reshape(-1, 32).view("S32").ravel()
         self.order = np.argsort(k, kind="stable")
         self.sorted = k[self.order]
-        self.vectors = vectors
+        self.path = path
 
     @classmethod
     def read(cls, path: Path) -> _Shard:
         with np.load(path) as z:
             keys = z["keys"]
-        return cls(keys, _member(path, "vectors"))
+        return cls(keys, path)
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors at ``rows``; mapped for the call only, so the pages read do not
+        stay in the process' resident set."""
+        vectors = _member(self.path, "vectors")
+        try:
+            return np.asarray(vectors[rows], dtype=np.float32)
+        finally:
+            del vectors
 
     def find(self, q: np.ndarray) -> np.ndarray:
         """Row of each query key in this shard, -1 where absent."""
@@ -137,7 +146,7 @@ class EmbeddingCache:
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         with atomic_open(d / name, "wb", mode=PRIVATE) as fh:
             np.savez(fh, keys=key_arr, vectors=vecs)
-        self._shards.setdefault(ns, {})[name] = _Shard.read(d / name)  # mapped, not held
+        self._shards.setdefault(ns, {})[name] = _Shard(key_arr, d / name)  # vectors not held
         return d / name
 
     def _lookup(self, shards: dict[str, _Shard], q: np.ndarray
@@ -201,11 +210,11 @@ class EmbeddingCache:
         if not texts:
             return np.zeros((0, encoder.dimension), dtype=np.float32)
         listed, found, rows = self._lookup(self._shards[ns], q)
-        out = np.empty((len(texts), listed[0].vectors.shape[1]), dtype=np.float32)
+        out = np.empty((len(texts), encoder.dimension), dtype=np.float32)
         for i, sh in enumerate(listed):
             at = np.flatnonzero(found == i)
             if at.size:
-                out[at] = sh.vectors[rows[at]]
+                out[at] = sh.gather(rows[at])
         return out
 
     def compact(self, encoder: TextEncoder, *, kind: str = "documents") -> int:
@@ -230,7 +239,7 @@ class EmbeddingCache:
             vecs = open_memmap(scratch, "w+", np.float32, (keys.size, encoder.dimension))
             for i, sh in enumerate(listed):
                 at = np.flatnonzero(owner == i)
-                vecs[at] = sh.vectors[sh.order[first[at] - starts[i]]]
+                vecs[at] = sh.gather(sh.order[first[at] - starts[i]])
             self._write_shard(ns, keys, vecs)
             del vecs
         finally:
