@@ -3,15 +3,19 @@ under load (issue 13: bring the stall under 1 s).
 
     python -m benchmarks.worker_restart                  # a tiny demo home in a temp dir
     python -m benchmarks.worker_restart --home ~/.patmatch --clients 50 --seconds 20
+    python -m benchmarks.worker_restart --no-standby     # serve without the hot standby
 
-Spawns ``patmatch serve --workers 2`` on a free loopback port, runs ``--clients``
-keep-alive clients that POST /v1/match in a loop, kills one worker with SIGKILL after
-``--kill-after`` seconds and keeps going for ``--seconds`` in all. A request whose
+Spawns ``patmatch serve --workers 2`` on a free loopback port, waits until both workers
+serve and (by default) the standby has loaded the bundle, runs ``--clients`` keep-alive
+clients (one connection each, no pool: a retry never waits for another client) that POST
+/v1/match in a loop, kills one serving worker with SIGKILL after ``--kill-after`` seconds
+and keeps going for ``--seconds`` in all. A request whose
 connection is reset (the killed worker's own connections, or ones queued on its socket)
 is retried at once on a new connection, as any HTTP client with retries would; its
 latency runs from the first attempt to the answer. Reports the longest request (the
 stall), p50/p99, requests per second before and after the kill, the resets, the requests
-that never got an answer, and when the replacement worker answered its first request.
+that never got an answer, the slowest request that met a reset (``max_retried_ms``: the
+stall a client sees) and when a replacement (the standby, or a cold start) listened.
 Bounded: loopback only, a fixed duration, a per-request timeout.
 """
 
@@ -48,12 +52,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn_server(home: Path, workers: int, port: int) -> subprocess.Popen:
+def spawn_server(home: Path, workers: int, port: int, *, standby: bool = True) -> subprocess.Popen:
     """``patmatch serve --workers N`` on loopback over ``home``."""
     env = {**os.environ, "PATMATCH_HOME": str(home)}
     cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host",
            "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level",
-           "warning", "--no-access-log"]
+           "warning", "--no-access-log", "--standby" if standby else "--no-standby"]
     return subprocess.Popen(cmd, env=env)
 
 
@@ -109,8 +113,8 @@ def make_tiny_home(home: Path) -> None:
 
 
 def worker_pids(server_pid: int) -> list[int]:
-    """The uvicorn worker processes of a ``patmatch serve --workers N`` (not the resource
-    tracker that multiprocessing also starts)."""
+    """The uvicorn worker processes of a ``patmatch serve --workers N``, the standby
+    included (not the resource tracker that multiprocessing also starts)."""
     import psutil
 
     out = []
@@ -133,16 +137,53 @@ def listening(pid: int) -> bool:
         return False
 
 
+def serving_pids(server_pid: int) -> list[int]:
+    """The workers that listen (serve); a standby does not until it takes over."""
+    return [p for p in worker_pids(server_pid) if listening(p)]
+
+
+def bundle_mapped(pid: int, home: Path) -> bool:
+    """Whether ``pid`` has memory-mapped a file of a published bundle (it loaded it)."""
+    import psutil
+
+    root = str(Path(home).resolve() / "bundles")
+    try:
+        return any(m.path.startswith(root) for m in psutil.Process(pid).memory_maps())
+    except psutil.Error:
+        return False
+
+
 def wait_listening(server_pid: int, n: int, timeout: float = 300) -> list[int]:
     """Wait until ``n`` workers listen (each has loaded the bundle): /readyz answers as
     soon as the first one does, and the kill must not hit one still starting."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = worker_pids(server_pid)
-        if len(pids) >= n and all(listening(p) for p in pids):
+        pids = serving_pids(server_pid)
+        if len(pids) >= n:
             return pids
         time.sleep(0.3)
     raise SystemExit(f"{n} workers not listening after {timeout:.0f} s")
+
+
+def wait_standby(server_pid: int, home: Path, timeout: float = 300) -> int:
+    """Wait until the standby worker (started once the workers serve) has loaded the
+    bundle and idles (standing by: it uses no CPU); its pid."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        idle = [p for p in worker_pids(server_pid) if not listening(p)]
+        if idle and bundle_mapped(idle[0], home):
+            try:
+                proc = psutil.Process(idle[0])
+                cpu = sum(proc.cpu_times()[:2])
+                time.sleep(1.0)
+                if sum(proc.cpu_times()[:2]) - cpu < 0.05:
+                    return idle[0]
+            except psutil.Error:
+                pass
+        time.sleep(0.3)
+    raise SystemExit(f"no loaded standby after {timeout:.0f} s")
 
 
 async def _load(host: str, port: int, key: str, clients: int, seconds: float,
@@ -157,6 +198,7 @@ async def _load(host: str, port: int, key: str, clients: int, seconds: float,
     seq = iter(range(10 ** 9))
     killed: dict[str, Any] = {}
     trails: list[Any] = []  # (start s, end s, [(reset kind, at s)]) of requests over 1 s
+    retried: list[float] = []  # latency (s) of the answered requests that met a reset
 
     async def client() -> None:
         nonlocal unanswered
@@ -186,6 +228,8 @@ async def _load(host: str, port: int, key: str, clients: int, seconds: float,
                     continue
                 statuses[status] = statuses.get(status, 0) + 1
                 done.append((time.monotonic() - t0, time.monotonic() - start))
+                if trail:
+                    retried.append(time.monotonic() - start)
                 if time.monotonic() - start > 1.0:
                     trails.append((round(start - t0, 2), round(time.monotonic() - t0, 2), trail))
         finally:
@@ -193,19 +237,19 @@ async def _load(host: str, port: int, key: str, clients: int, seconds: float,
 
     async def killer() -> None:
         await asyncio.sleep(kill_after)
-        before = worker_pids(server_pid)
-        victim = before[0]
+        serving = serving_pids(server_pid)
+        idle = [p for p in worker_pids(server_pid) if p not in serving]
+        victim = serving[0]
         os.kill(victim, signal.SIGKILL)
-        killed.update(pid=victim, at_s=round(time.monotonic() - t0, 3))
-        while time.monotonic() < stop_at:  # when the replacement appears
-            await asyncio.sleep(0.1)
-            now = worker_pids(server_pid)
-            new = [p for p in now if p not in before]
-            if new and "replacement_spawned_s" not in killed:
-                killed["replacement_spawned_s"] = round(time.monotonic() - t0, 2)
-                killed["replacement_pid"] = new[0]
-            if new and listening(new[0]):
+        killed.update(pid=victim, at_s=round(time.monotonic() - t0, 3), standby_pid=
+                      idle[0] if idle else None)
+        while time.monotonic() < stop_at:  # when a replacement serves
+            await asyncio.sleep(0.05)
+            new = [p for p in serving_pids(server_pid) if p not in serving]
+            if new:
                 killed["replacement_listening_s"] = round(time.monotonic() - t0, 2)
+                killed["replacement_pid"] = new[0]
+                killed["replacement_was_standby"] = new[0] in idle
                 return
 
     await asyncio.gather(killer(), *(client() for _ in range(clients)))
@@ -223,6 +267,9 @@ async def _load(host: str, port: int, key: str, clients: int, seconds: float,
             "max_latency_ms": round(worst, 1) if worst else None,
             "p50_ms": round(pct(lat_ms, 50), 1), "p99_ms": round(pct(lat_ms, 99), 1),
             "max_before_kill_ms": round(max(before) * 1000, 1) if before else None,
+            "p99_before_kill_ms": round(pct([d * 1000 for d in before], 99), 1),
+            "retried_requests": len(retried),
+            "max_retried_ms": round(max(retried) * 1000, 1) if retried else None,
             "max_after_kill_ms": round(max(d for _, d in after) * 1000, 1) if after else None,
             "requests_over_1s": len(stalled),
             "slowest_after_kill_ms_started_s": stalled[-10:],
@@ -230,21 +277,24 @@ async def _load(host: str, port: int, key: str, clients: int, seconds: float,
             "answers_per_second": [sum(1 for t, _ in done if int(t) == s)
                                    for s in range(int(max((t for t, _ in done), default=0)) + 1)],
             "req_per_s_before_kill": round(len(before) / k, 1) if k else None,
+            "requests_after_kill": len(after),
             "req_per_s_after_kill": round(len(after) / max(1e-9, seconds - k), 1)}
 
 
 def run(home: Path, clients: int, seconds: float, kill_after: float,
-        timeout: float = 30.0) -> dict[str, Any]:
+        timeout: float = 30.0, *, standby: bool = True) -> dict[str, Any]:
     from api.db import open_api_db
     from api.security import KeyStore
     from patmatch.settings import Settings
 
     key, _ = KeyStore(open_api_db(Settings(home=home))).create("worker_restart", "operator")
     port = free_port()
-    proc = spawn_server(home, 2, port)
+    proc = spawn_server(home, 2, port, standby=standby)
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)
         wait_listening(proc.pid, 2)
+        if standby:
+            wait_standby(proc.pid, home)
         res = asyncio.run(_load("127.0.0.1", port, key, clients, seconds, kill_after,
                                 proc.pid, timeout))
         res["server_alive_at_end"] = proc.poll() is None
@@ -263,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--kill-after", type=float, default=4.0)
+    ap.add_argument("--standby", action=argparse.BooleanOptionalAction, default=True,
+                    help="serve with a hot standby worker (the default of patmatch serve)")
     ap.add_argument("--label", default="", help="a note kept in the report (e.g. before/after)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/worker_restart.json"))
     args = ap.parse_args(argv)
@@ -275,8 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             home = Path(tmp) / "home"
             home.mkdir()
             make_tiny_home(home)
-        res = run(home, args.clients, args.seconds, args.kill_after)
-    res.update(label=args.label, machine={"cpus": os.cpu_count(),
+        res = run(home, args.clients, args.seconds, args.kill_after, standby=args.standby)
+    res.update(label=args.label, standby=args.standby, machine={"cpus": os.cpu_count(),
                                           "python": platform.python_version(),
                                           "load_avg_1m_at_start": round(load0, 2),
                                           "load_avg_1m_at_end": round(os.getloadavg()[0], 2)})

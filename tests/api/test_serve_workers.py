@@ -1,5 +1,6 @@
-"""`patmatch serve --workers N`: one listening socket per worker (SO_REUSEPORT), each with
-proto TCP.
+"""`patmatch serve --workers N` (api/cli/workers.py): one listening socket per worker
+(SO_REUSEPORT), each with proto TCP, and a hot standby that takes over a dead worker's
+socket.
 
 asyncio sets TCP_NODELAY only on sockets whose ``proto`` is IPPROTO_TCP; uvicorn's own
 multi-worker socket has proto 0, which cost ~40 ms per response (Nagle + delayed ACK).
@@ -17,30 +18,30 @@ import pytest
 
 
 def _capture(monkeypatch: pytest.MonkeyPatch) -> list[socket.socket]:
-    from api.cli import serve
+    from api.cli import workers
 
     seen: list[socket.socket] = []
 
     class Capturing:  # stands in for the supervisor: no processes, no signal handlers
-        def __init__(self, config: Any, sockets: list[socket.socket]) -> None:
+        def __init__(self, config: Any, sockets: list[socket.socket], **kw: Any) -> None:
             seen.extend(sockets)
 
         def run(self) -> None:
             return None
 
-    monkeypatch.setattr(serve, "_supervisor", lambda: Capturing)
+    monkeypatch.setattr(workers, "Supervisor", Capturing)
     return seen
 
 
 def test_one_tcp_socket_per_worker_on_one_port(monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn
 
-    from api.cli import serve
+    from api.cli import workers
 
     seen = _capture(monkeypatch)
     config = uvicorn.Config("api.main:create_app", factory=True, host="127.0.0.1", port=0,
                             workers=3)
-    serve._run_workers(config)
+    workers.run_workers(config)
     try:
         balanced = hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
         assert len(seen) == (3 if balanced else 1)
@@ -54,7 +55,7 @@ def test_one_tcp_socket_per_worker_on_one_port(monkeypatch: pytest.MonkeyPatch) 
 
 def test_worker_socket_assignment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Worker i gets socket i, so a restarted worker takes over its own socket."""
-    from api.cli import serve
+    from api.cli import workers
 
     captured: list[list[socket.socket]] = []
 
@@ -62,10 +63,8 @@ def test_worker_socket_assignment(monkeypatch: pytest.MonkeyPatch) -> None:
         def __init__(self, config: Any, sockets: list[socket.socket]) -> None:
             captured.append(sockets)
 
-    import uvicorn.supervisors.multiprocess as mp
-
-    monkeypatch.setattr(mp, "Process", FakeProcess)
-    sup_cls = serve._supervisor()
+    monkeypatch.setattr(workers, "Worker", FakeProcess)
+    sup_cls = workers.Supervisor
     config = type("C", (), {"workers": 2})()
     socks = ["s0", "s1"]
     sup = sup_cls.__new__(sup_cls)
@@ -77,17 +76,16 @@ def test_worker_socket_assignment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dead_worker_socket_is_replaced_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """On a worker's death the supervisor closes its listening socket (the kernel stops
     queueing connections on it) and gives the replacement a fresh one on the same port."""
-    from api.cli import serve
+    from api.cli import workers
 
-    if not (hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")):
+    if not workers.reuse_port_balances():
         pytest.skip("one shared socket off Linux")
-    socks = [serve._listening_socket("127.0.0.1", 0, True)]
+    socks = [workers.listening_socket("127.0.0.1", 0, True)]
     port = socks[0].getsockname()[1]
-    socks.append(serve._listening_socket("127.0.0.1", port, True))
+    socks.append(workers.listening_socket("127.0.0.1", port, True))
     for s in socks:
         s.listen(8)
-    sup_cls = serve._supervisor()
-    sup = sup_cls.__new__(sup_cls)
+    sup = workers.Supervisor.__new__(workers.Supervisor)
     sup.worker_sockets = list(socks)
     try:
         sup._renew_socket(1)
@@ -104,57 +102,142 @@ def test_dead_worker_socket_is_replaced_at_once(monkeypatch: pytest.MonkeyPatch)
             s.close()
 
 
-@pytest.mark.slow
-def test_requests_are_answered_while_a_killed_worker_restarts(tmp_path) -> None:
-    """Real `patmatch serve --workers 2`: kill -9 one worker; new connections are
-    answered by the other at once, none waits for the replacement to load the bundle
-    (before the fix those hashed to the dead worker's socket waited ~12 s)."""
+async def tiny_app(scope: dict, receive: Any, send: Any) -> None:
+    """An ASGI app for a real standby process: answers its pid."""
     import os
-    import signal
+
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await receive()
+    body = str(os.getpid()).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _wait(cond: Any, timeout: float) -> bool:
     import time
 
-    import httpx
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
 
-    from api.db import open_api_db
-    from api.security import KeyStore
-    from benchmarks.worker_restart import (free_port, make_tiny_home, spawn_server, wait_listening,
-                                           wait_ready)
-    from patmatch.settings import Settings
+
+def test_standby_serves_connections_queued_on_a_handed_socket() -> None:
+    """A real standby process loads the app, answers health checks, listens on nothing;
+    handed a listening socket it answers the connection already queued on it (a dead
+    worker's backlog is served, not reset)."""
+    import uvicorn
+
+    from api.cli import workers
+
+    config = uvicorn.Config("tests.api.test_serve_workers:tiny_app", host="127.0.0.1",
+                            port=0, log_level="warning", lifespan="on", loop="asyncio")
+    standby = workers.StandbyProcess(config)
+    standby.start()
+    sock = workers.listening_socket("127.0.0.1", 0, False)
+    sock.listen(16)
+    try:
+        assert _wait(standby.poll_loaded, 60), "the standby never reported its app started"
+        assert standby.is_alive(timeout=10)  # health checks answered while standing by
+        client = socket.create_connection(sock.getsockname(), timeout=30)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # queued: nobody serves the socket yet
+            client.recv(1)
+        client.settimeout(30)
+        standby.hand_over(sock)
+        answer = b""
+        while not answer.endswith(str(standby.pid).encode()):
+            chunk = client.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+        client.close()
+    finally:
+        standby.terminate()
+        standby.process.join(timeout=30)
+        sock.close()
+    assert standby.process.exitcode is not None
+
+
+class _FakeStandby:
+    """Stands in for a StandbyProcess in the supervisor's bookkeeping."""
+
+    def __init__(self, loaded: bool) -> None:
+        import os
+        import types
+
+        self.loaded, self.handed, self.pid = loaded, [], 1
+        self.pipe = os.pipe()  # a sentinel that stays silent: the process runs
+        self.process = types.SimpleNamespace(sentinel=self.pipe[0])
+
+    def poll_loaded(self) -> bool:
+        return self.loaded
+
+    def hand_over(self, sock: socket.socket) -> None:
+        self.handed.append(sock)
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_dead_worker_socket_goes_to_the_standby(loaded: bool) -> None:
+    """A loaded standby gets the dead worker's own socket (its queue is kept and served);
+    one still loading gets a fresh, not listening socket (the dead one is closed so its
+    queue does not wait for the load)."""
+    import os
+
+    from api.cli import workers
+
+    if not workers.reuse_port_balances():
+        pytest.skip("one shared socket off Linux")
+    socks = [workers.listening_socket("127.0.0.1", 0, True)]
+    port = socks[0].getsockname()[1]
+    socks.append(workers.listening_socket("127.0.0.1", port, True))
+    for s in socks:
+        s.listen(8)
+    sup = workers.Supervisor.__new__(workers.Supervisor)
+    sup.worker_sockets = list(socks)
+    standby = _FakeStandby(loaded)
+    sup.standby = standby
+    try:
+        assert sup._replacement(1) is standby and sup.standby is None
+        assert standby.handed == [sup.worker_sockets[1]]
+        if loaded:
+            assert sup.worker_sockets[1] is socks[1] and socks[1].fileno() != -1
+        else:
+            assert socks[1].fileno() == -1 and sup.worker_sockets[1] is not socks[1]
+            assert sup.worker_sockets[1].getsockname()[1] == port
+    finally:
+        for s in sup.worker_sockets + socks:
+            s.close()
+        for fd in standby.pipe:
+            os.close(fd)
+
+
+@pytest.mark.slow
+def test_no_request_is_lost_when_a_worker_is_killed_under_load(tmp_path) -> None:
+    """Real `patmatch serve --workers 2` (with its standby) under 20 concurrent keep-alive
+    clients: kill -9 of a serving worker; every request is answered 200 (a reset one is
+    retried, as HTTP clients do), requests keep being answered after the kill, and the
+    standby takes the dead worker's place. Bounded by a generous per-request limit; the
+    stall itself is measured by benchmarks/worker_restart.py, not asserted here."""
+    from benchmarks.worker_restart import make_tiny_home, run
 
     home = tmp_path / "home"
     home.mkdir()
     make_tiny_home(home)
-    key, _ = KeyStore(open_api_db(Settings(home=home))).create("t", "operator")
-    port = free_port()
-    proc = spawn_server(home, 2, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, proc, timeout=120)
-        before = wait_listening(proc.pid, 2, timeout=180)
-        assert len(before) == 2
-        os.kill(before[0], signal.SIGKILL)
-        time.sleep(1.0)  # the supervisor polls every 0.5 s
-        slow, answered = [], 0
-        for i in range(30):  # a fresh connection each: the kernel hashes them over sockets
-            t = time.monotonic()
-            for _attempt in range(3):  # a reset (queued on the dead socket) is retried
-                try:
-                    r = httpx.post(f"{base}/v1/match", json={"text": f"锂电池低温续航{i}"},
-                                   headers={"X-API-Key": key}, timeout=10)
-                    break
-                except httpx.TransportError:
-                    continue
-            else:
-                raise AssertionError("no answer after 3 attempts")
-            assert r.status_code == 200, r.text
-            answered += 1
-            if time.monotonic() - t > 1.0:
-                slow.append(round(time.monotonic() - t, 2))
-        assert answered == 30 and not slow, slow
-        assert proc.poll() is None
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except Exception:  # noqa: BLE001
-            proc.kill()
+    res = run(home, clients=20, seconds=8, kill_after=3, timeout=60)
+    assert res["unanswered"] == 0, res
+    assert set(res["statuses"]) == {200}, res["statuses"]
+    assert res["requests_after_kill"] >= 20, res
+    assert res["kill"].get("replacement_was_standby") is True, res["kill"]
+    assert res["server_alive_at_end"]
