@@ -164,15 +164,16 @@ def test_cli_publish_bundles_verify_rollback(settings: Settings) -> None:
     r = CliRunner()
     a, b = stage(settings), stage(settings, seed=1)
     res = r.invoke(app, ["publish", a])
-    assert res.exit_code == 0 and f"published {a}" in res.output
+    assert res.exit_code == 0 and f"已发布 {a}（质量门：" in res.output
     assert r.invoke(app, ["publish", b]).exit_code == 0
     out = r.invoke(app, ["bundles"]).output
-    assert "current" in out and "previous" in out and b in out
+    assert "当前" in out and "上一版" in out and b in out
     rows = json.loads(r.invoke(app, ["bundles", "--json"]).output)
     assert {x["build_id"]: x["state"] for x in rows} == {b: "current", a: "previous"}
-    assert r.invoke(app, ["verify"]).exit_code == 0
+    verified = r.invoke(app, ["verify"])
+    assert verified.exit_code == 0 and f"索引包 {b} 校验通过" in verified.output
     res = r.invoke(app, ["rollback"])
-    assert res.exit_code == 0 and a in res.output
+    assert res.exit_code == 0 and f"已回滚：当前索引包为 {a}" in res.output
     victim = settings.bundles_dir / a / "patents" / "bm25_data.npy"
     os.chmod(victim, 0o644)
     victim.write_bytes(b"broken")
