@@ -16,10 +16,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 import sqlite3
 import stat
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +27,9 @@ from fastapi.testclient import TestClient
 from patmatch.settings import Settings
 
 from tests.api.conftest import KEYS, hdr
-from tests.matcher.test_pii_outputs import NEEDLES as BASE_NEEDLES
+from tests.api.pii_readers import ID15, leaked_needles, response_text, text_of
 from tests.matcher.test_pii_outputs import PLANTED
 
-ID15 = "110105491231002"  # the old 15-digit form (no check digit)
-NEEDLES = (*BASE_NEEDLES, ID15)
 CHAIN = "battery_storage"
 
 
@@ -94,44 +90,6 @@ class _Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(f"{record.name} {record.getMessage()} {record.exc_text or ''}")
-
-
-def _png_text(data: bytes) -> str:
-    """A chart picture's readable text: its text chunks and metadata (the pixels are
-    checked where the charts are drawn: tests/test_report_charts_pii.py)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as img:
-        return repr(img.info) + repr(getattr(img, "text", {}))
-
-
-def _text_of(path: Path) -> str:
-    """What a person (or a tool) can read out of one file."""
-    data = path.read_bytes()
-    if path.suffix == ".png":
-        return _png_text(data)
-    if path.suffix in (".xlsx", ".xlsm"):
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
-    if path.suffix == ".parquet":
-        import polars as pl
-
-        return "\n".join(map(str, pl.read_parquet(path).rows()))
-    return data.decode("utf-8", "replace")
-
-
-def _response_text(r: Any) -> str:
-    ctype = r.headers.get("content-type", "")
-    if "spreadsheet" in ctype:
-        with zipfile.ZipFile(io.BytesIO(r.content)) as z:
-            return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
-    if "image/png" in ctype:
-        return _png_text(r.content)
-    if "parquet" in ctype or r.content[:4] == b"PAR1":
-        import polars as pl
-
-        return "\n".join(map(str, pl.read_parquet(io.BytesIO(r.content)).rows()))
-    return r.content.decode("utf-8", "replace")
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +161,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     files = sorted(p for p in home.rglob("*") if p.is_file() and "tiny-encoder" not in p.parts)
     for f in files:
-        out[f"file {f.relative_to(home)}"] = _text_of(f)
+        out[f"file {f.relative_to(home)}"] = text_of(f)
     return {"out": out, "home": home, "files": files}
 
 
@@ -278,7 +236,7 @@ def _job_outputs(client: TestClient, keys: dict[str, str], inputs: dict[str, Pat
         out[f"job {in_fmt}->{out_fmt} status"] = json.dumps(job, ensure_ascii=False)
         res = client.get(job["result_url"], headers=h)
         assert res.status_code == 200 and len(res.content) > 0
-        out[f"job {in_fmt}->{out_fmt} result"] = _response_text(res)
+        out[f"job {in_fmt}->{out_fmt} result"] = response_text(res)
         for key in ("rejects_url", "errors_url"):
             if job.get(key):
                 out[f"job {in_fmt} {key}"] = client.get(job[key], headers=h).text
@@ -322,7 +280,7 @@ def _report_outputs(client: TestClient, keys: dict[str, str], settings: Settings
     for fmt in ("html", "xlsx", "md", "json", "png"):
         got = client.get(f"/v1/reports/{rid}/download", params={"format": fmt}, headers=h)
         assert got.status_code == 200, (fmt, got.text)
-        out[f"transfer report {fmt}"] = _response_text(got)
+        out[f"transfer report {fmt}"] = response_text(got)
     assert "常州" in out["transfer report md"]
     report = build_report(settings, Period.parse("2000-01-01", "2100-12-31"))
     archive(settings, report)
@@ -361,13 +319,6 @@ def _cli_outputs(home: Path, inputs: dict[str, Path], out: dict[str, str]) -> No
     assert sorted(p.name for p in dest.iterdir() if p.is_file()) == sorted(CLI_FILES)
 
 
-def _clean(text: str) -> list[str]:
-    # JSON \uXXXX escapes decoded (chart options in the HTML report are ensure_ascii JSON)
-    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
-    flat = text.replace("-", "").replace(" ", "")
-    return [n for n in NEEDLES if n in text or n in flat]
-
-
 def test_no_output_path_holds_a_planted_value(world: dict[str, Any]) -> None:
     out = world["out"]
     # the paths exist (a test that collected nothing would pass for nothing)
@@ -381,7 +332,7 @@ def test_no_output_path_holds_a_planted_value(world: dict[str, Any]) -> None:
         assert any(k.startswith(prefix) for k in out), f"no {prefix} file"
     for role in KEYS:
         assert any(k.startswith(f"{role} ") for k in out), role
-    leaks = {where: found for where, text in out.items() if (found := _clean(text))}
+    leaks = {where: found for where, text in out.items() if (found := leaked_needles(text))}
     assert not leaks, f"planted values found: {leaks}"
 
 
