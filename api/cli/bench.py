@@ -78,7 +78,7 @@ def eval_command(
     js, md = write_results(results, out or RESULTS_DIR,
                            extra={"command": command, "encoders": fingerprints,
                                   "tokenizer": ChineseTokenizer().fingerprint})
-    typer.echo(f"results: {md}\n         {js}")
+    typer.echo(f"结果：{md}\n      {js}")
 
 
 def _feedback_eval(settings: object, out: Optional[Path]) -> None:
@@ -96,7 +96,7 @@ def _feedback_eval(settings: object, out: Optional[Path]) -> None:
     atomic_write(folder / "feedback-eval.json",
                  json.dumps({k: v for k, v in r.items() if k != "qrels"}, ensure_ascii=False,
                             indent=2))
-    typer.echo(f"judged set for the publish gate: {judged} (patmatch publish --judged ...)")
+    typer.echo(f"发布质量门的评测集：{judged}（patmatch publish --judged ...）")
 
 
 def _load_encoders(names: list[str], settings: object) -> dict[str, object]:
@@ -106,7 +106,7 @@ def _load_encoders(names: list[str], settings: object) -> dict[str, object]:
     for name in names:
         if name == "none":
             continue
-        _echo(f"loading encoder {name!r}")
+        _echo(f"加载编码器 {name!r}")
         encoders[name] = load_encoder(EncoderConfig(name=name), settings)  # type: ignore[arg-type]
     return encoders
 
@@ -135,7 +135,7 @@ def bench_command(
                       scaling=scaling)
     js, md = run_bench(cfg, out_dir=out or RESULTS_DIR, settings=settings, log=_echo)
     typer.echo(md.read_text(encoding="utf-8"))
-    typer.echo(f"results: {md}\n         {js}")
+    typer.echo(f"结果：{md}\n      {js}")
 
 
 def demo_command(
