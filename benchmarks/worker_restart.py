@@ -153,6 +153,24 @@ def bundle_mapped(pid: int, home: Path) -> bool:
         return False
 
 
+def worker_memory(server_pid: int) -> dict[str, dict[str, float]]:
+    """RSS and USS (pages only this process holds) of every worker, in MB: what the
+    standby costs (its bundle maps and libraries are shared with the workers' page cache,
+    its USS is its own)."""
+    import psutil
+
+    out = {}
+    for pid in worker_pids(server_pid):
+        try:
+            info = psutil.Process(pid).memory_full_info()
+        except psutil.Error:
+            continue
+        role = "serving" if listening(pid) else "standby"
+        out[f"{role}-{pid}"] = {"rss": round(info.rss / 2**20, 1),
+                                "uss": round(info.uss / 2**20, 1)}
+    return out
+
+
 def wait_listening(server_pid: int, n: int, timeout: float = 300) -> list[int]:
     """Wait until ``n`` workers listen (each has loaded the bundle): /readyz answers as
     soon as the first one does, and the kill must not hit one still starting."""
@@ -295,9 +313,11 @@ def run(home: Path, clients: int, seconds: float, kill_after: float,
         wait_listening(proc.pid, 2)
         if standby:
             wait_standby(proc.pid, home)
+        memory = worker_memory(proc.pid)
         res = asyncio.run(_load("127.0.0.1", port, key, clients, seconds, kill_after,
                                 proc.pid, timeout))
         res["server_alive_at_end"] = proc.poll() is None
+        res["worker_memory_mb"] = memory
         return res
     finally:
         proc.terminate()

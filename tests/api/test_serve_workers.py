@@ -223,6 +223,23 @@ def test_dead_worker_socket_goes_to_the_standby(loaded: bool) -> None:
             os.close(fd)
 
 
+def test_next_standby_waits_after_a_takeover() -> None:
+    """After a takeover the next standby starts only ``standby_delay`` later (its start-up
+    would compete for CPU with the workers absorbing the dead worker's clients)."""
+    import threading
+    import time
+
+    from api.cli import workers
+
+    sup = workers.Supervisor.__new__(workers.Supervisor)
+    sup.use_standby, sup.standby, sup.processes = True, None, []
+    sup.should_exit = threading.Event()
+    sup.config = type("C", (), {"timeout_worker_healthcheck": 1})()
+    sup.standby_due = time.monotonic() + 60
+    sup._keep_standby()
+    assert sup.standby is None
+
+
 @pytest.mark.slow
 def test_no_request_is_lost_when_a_worker_is_killed_under_load(tmp_path) -> None:
     """Real `patmatch serve --workers 2` (with its standby) under 20 concurrent keep-alive
