@@ -38,7 +38,7 @@ MAX_CLAUSES = 12
 
 def _clause_table(docs: list[dict[str, Any]], encode: Any) -> tuple[np.ndarray, np.ndarray]:
     """All records' clauses encoded once: (vectors, start offset per record + end)."""
-    from matcher.explain import record_clauses
+    from matcher.clauses import record_clauses
 
     texts: list[str] = []
     starts = [0]
@@ -51,7 +51,7 @@ def _clause_table(docs: list[dict[str, Any]], encode: Any) -> tuple[np.ndarray, 
 
 def _best_clause(qtext: str, rows: np.ndarray, table: tuple[np.ndarray, np.ndarray],
                  encode: Any) -> np.ndarray:
-    from matcher.explain import clauses
+    from matcher.clauses import clauses
 
     qc = clauses(qtext) or [qtext]
     qv = encode(qc)

@@ -37,6 +37,7 @@ from indexing.index.filters import Filters
 from matcher.config import FusionConfig
 from matcher.explain import build_reason
 from matcher.matched_terms import dedupe_terms, generic_df_limit, informative
+from matcher.expansion import expander_for
 from matcher.kernels import LexicalScorer, lexical_query_matrix, Scratch, rank_block
 from matcher.queries import Queries, chains_column
 from matcher.jobplan import JobPlan, plan_job
@@ -166,6 +167,7 @@ class BlockRanker:
         self._row_memo: dict[tuple[Any, ...], tuple[str, str, str]] = {}
         self._lock = threading.Lock()
         self.scratch = Scratch()  # ranked_block() runs one block at a time (inline or one worker)
+        self.expander = expander_for(side, tokenizer, fusion)  # abbreviations (钠电 -> 钠离子电池)
 
     def block_frame(self, lo: int, hi: int) -> Any:
         """Queries ``lo:hi`` end to end: a polars frame of their rows."""
@@ -181,7 +183,7 @@ class BlockRanker:
         q = self.q
         texts = q.texts[lo:hi]
         t0 = clock()
-        qm = lexical_query_matrix(self.side, self.tokenizer, texts)
+        qm = lexical_query_matrix(self.side, self.tokenizer, texts, self.expander)
         t1 = clock()
         if q.vectors is not None:
             qv = np.asarray(q.vectors[lo:hi], dtype=np.float32)

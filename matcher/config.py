@@ -49,6 +49,9 @@ class FusionConfig:
     # benchmarks/results/label_weight_study.md); a bundle records its own in BuildConfig
     label_weight: float = 0.0
     label_prior: str = "grade+trl"
+    # query-side expansion of colloquial abbreviations (钠电 -> 钠离子电池, matcher/expansion.py):
+    # the full terms' BM25 terms count this much against 1 for the query's own; 0 = off
+    expansion_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -66,6 +69,9 @@ class FusionConfig:
         if not (0.0 <= float(self.lexical_bound) <= 1.0):
             raise ConfigError(f"lexical_bound must be within [0, 1], got {self.lexical_bound!r}")
         object.__setattr__(self, "lexical_bound", float(self.lexical_bound))
+        if not (0.0 <= float(self.expansion_weight) <= 1.0):
+            raise ConfigError(f"expansion_weight must be within [0, 1], got {self.expansion_weight!r}")
+        object.__setattr__(self, "expansion_weight", float(self.expansion_weight))
         check_label_prior(self.label_weight, self.label_prior)
         object.__setattr__(self, "label_weight", float(self.label_weight))
         if self.candidates < 1 or self.depth < 1:

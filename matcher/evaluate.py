@@ -55,9 +55,12 @@ def run_queries(ranker: Any, queries: Mapping[str, str | None], *, k: int = 100,
             vecs[i] = enc[j]
     out: dict[str, list[str]] = {}
     bs = 512
+    from matcher.expansion import expander_for
+
+    expander = expander_for(side, ranker.tokenizer, fusion)
     for lo in range(0, len(ids), bs):
         hi = min(lo + bs, len(ids))
-        qm = lexical_query_matrix(side, ranker.tokenizer, texts[lo:hi])
+        qm = lexical_query_matrix(side, ranker.tokenizer, texts[lo:hi], expander)
         _, fused = rank_block(side, None, np.stack(vecs[lo:hi]).astype(np.float32),
                               fusion=fusion, limit=k, mask=mask, query_matrix=qm)
         for i in range(hi - lo):

@@ -17,7 +17,6 @@ paraphrase BM25 cannot see. It costs one small encode per page, so batch jobs sk
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,15 +24,16 @@ from typing import Any
 
 import numpy as np
 
+from matcher.clauses import LABELLED_PREFERENCE, Boilerplate, clauses, labelled_clauses, record_clauses
 from matcher.matched_terms import dedupe_terms, informative
 from matcher.results import Highlight
 
-_CLAUSE = re.compile(r"[^，,。；;！!？?\n、：:（）()【】\[\]“”\"]+")
 MAX_PAIR_CHARS = 18
-# a labelled problem/effect clause wins a semantic pair over a plain abstract clause
-# unless that clause is clearly closer (cosine margin): it says what the patent solves
-LABELLED_FIELDS = ("problem", "effect")
-LABELLED_PREFERENCE = 0.08
+# a semantic pair is shown only when it can be a reason (``Explainer._semantic_pairs``):
+# the semantic side carried more than a sliver of the score, and the clauses are close
+PAIR_MAX_LEXICAL_SHARE = 0.8  # "得分几乎全部来自关键词": no semantic reason to give
+PAIR_MIN_COSINE = 0.37  # calibrated on demands_dev: benchmarks/results/pair_study.md
+PAIR_NEEDS_SPECIFIC = True  # both clauses must name something (``Explainer.specific``)
 
 
 @lru_cache(maxsize=1)
@@ -108,86 +108,6 @@ def find_highlights(text: str, terms: Iterable[str], field_name: str) -> list[Hi
     return _highlights(text, _ordered_terms(terms), field_name)
 
 
-_BOILER = re.compile(r"合作|转让|许可|预算|万元|联系|本发明|本实用新型|公开了|涉及")
-_LEAD = re.compile(r"^(本发明|本实用新型)?(公开了|提供了|涉及)?(一种)?")
-
-
-class Boilerplate:
-    """Clause heads and whole clauses too common in a corpus to explain anything
-    (与现有技术相比, 本发明公开了, 我们公司主要做, 该方案中 ...), learned from document
-    frequency rather than listed by hand: a clause (or a clause's first 3-10 characters)
-    that occurs in at least ``share`` of the records (a whole clause: ``whole_share``), and
-    in at least ``min_count`` of them.
-    ``strip`` drops such a clause, or cuts its longest such head."""
-
-    def __init__(self, heads: Iterable[str] = (), whole: Iterable[str] = ()) -> None:
-        self.heads = frozenset(heads)
-        self.whole = frozenset(whole)
-        self._lens = sorted({len(h) for h in self.heads}, reverse=True)
-
-    @classmethod
-    def learn(cls, texts: Iterable[str], *, share: float = 0.02, min_count: int = 20,
-              min_head: int = 3, max_head: int = 10, whole_share: float = 0.005) -> Boilerplate:
-        from collections import Counter
-
-        heads: Counter[str] = Counter()
-        whole: Counter[str] = Counter()
-        n = 0
-        for text in texts:
-            n += 1
-            cs = [c.strip() for c in _CLAUSE.findall(_norm(text or ""))]
-            whole.update({c for c in cs if c})
-            heads.update({c[:k] for c in cs for k in range(min_head, min(max_head, len(c) - 1) + 1)})
-        # a whole clause repeated verbatim in 0.5 % of the records is a formula (与现有技术相比
-        # is in 0.8 % of KPPatent-ZH); a head cuts clauses, so it needs the higher share
-        limit = max(min_count, share * n)
-        whole_limit = max(min_count, min(share, whole_share) * n)
-        return cls((h for h, k in heads.items() if k >= limit),
-                   (c for c, k in whole.items() if k >= whole_limit))
-
-    def __bool__(self) -> bool:
-        return bool(self.heads or self.whole)
-
-    def strip(self, clause: str) -> str:
-        c = clause.strip()
-        norm = _norm(c)
-        if norm in self.whole:
-            return ""
-        for k in self._lens:
-            if k < len(norm) and norm[:k] in self.heads:
-                return c[k:].strip()
-        return c
-
-
-def clauses(text: str, *, min_chars: int = 4) -> list[str]:
-    """Content clauses: punctuation-split, patent boilerplate heads stripped, deal terms
-    (budget, cooperation mode, contact) dropped."""
-    return list(_clauses(text or "", min_chars))
-
-
-@lru_cache(maxsize=1 << 15)
-def _clauses(text: str, min_chars: int) -> tuple[str, ...]:
-    """``clauses`` memoised (a tuple, so no caller can change the cached value): the
-    same records' fields are split again for every query that ranks them."""
-    out = []
-    for c in _CLAUSE.findall(text or ""):
-        c = _LEAD.sub("", c.strip())
-        if len(c) >= min_chars and not _BOILER.search(c):
-            out.append(c)
-    return tuple(out)
-
-
-def record_clauses(doc: Mapping[str, Any], text_fields: Sequence[str]) -> list[str]:
-    """The record clauses a semantic pair is chosen from: the first 12 of its fields."""
-    return [c for f in text_fields for c in _clauses(str(doc.get(f) or ""), 4)][:12]
-
-
-def labelled_clauses(doc: Mapping[str, Any]) -> list[str]:
-    """Clauses of the record's labelled problem and effect (labeling_spec): the sentences
-    a broker can repeat as "it solves X" / "it achieves Y"."""
-    return [c for k in LABELLED_FIELDS for c in _clauses(str(doc.get(k) or ""), 4)][:6]
-
-
 def _short(text: str) -> str:
     return text if len(text) <= MAX_PAIR_CHARS else text[: MAX_PAIR_CHARS - 1] + "…"
 
@@ -259,7 +179,8 @@ class Explainer:
                  term_weight: Callable[[str], float] | None = None, max_terms: int = 6,
                  generic: Callable[[str], bool] | None = None,
                  encode_records: Callable[[list[str]], np.ndarray] | None = None,
-                 boilerplate: Boilerplate | None = None) -> None:
+                 boilerplate: Boilerplate | None = None,
+                 clause_memo: dict[str, bool] | None = None) -> None:
         self.boilerplate = boilerplate or Boilerplate()
         self.tokenize = tokenize
         self.encode = encode
@@ -268,6 +189,8 @@ class Explainer:
         self.term_weight = term_weight
         self.max_terms = max_terms
         self.generic = generic  # True for words too common to explain anything (技术, 提高)
+        # clause -> names something (``specific``); the owner may share one across pages
+        self.clause_memo: dict[str, bool] = clause_memo if clause_memo is not None else {}
 
     def query_terms(self, text: str, tokens: Sequence[str] | None = None) -> list[str]:
         """Distinct informative query terms, most discriminative first (BM25 weight when
@@ -291,7 +214,9 @@ class Explainer:
                      query_chains: Sequence[str] = (), query_terms: Sequence[str] | None = None,
                      semantic: bool = True, text_fields: Sequence[str] = ("title", "abstract"),
                      lexical_shares: Sequence[float | None] | None = None,
-                     ) -> list[Explanation]:
+                     query_labelled: Sequence[str] = ()) -> list[Explanation]:
+        """``query_labelled``: the query's own labelled problem/effect (a stored demand's),
+        preferred as the query side of a semantic pair."""
         terms = list(query_terms) if query_terms is not None else self.query_terms(query_text)
         pairs: list[tuple[str, str] | None] = [None] * len(docs)
         per_doc: list[tuple[list[str], list[Highlight]]] = []
@@ -310,11 +235,12 @@ class Explainer:
             found = {_norm_term(h.term) for h in hl}
             matched = dedupe_terms([t for t, n in normed if n in found][:16])
             per_doc.append((matched, hl))
+        shares = list(lexical_shares) if lexical_shares is not None else [None] * len(docs)
         if semantic and self.encode is not None and docs:
-            pairs = self._semantic_pairs(query_text, docs, [m for m, _ in per_doc], text_fields)
+            pairs = self._semantic_pairs(query_text, docs, [m for m, _ in per_doc], text_fields,
+                                         shares, query_labelled)
         out = []
         qchains = list(dict.fromkeys(query_chains))
-        shares = list(lexical_shares) if lexical_shares is not None else [None] * len(docs)
         for doc, (matched, hl), pair, share in zip(docs, per_doc, pairs, shares):
             dchains = _as_list(doc.get("chains"))
             shared = [c for c in qchains if c in dchains]
@@ -330,17 +256,44 @@ class Explainer:
                                    build_reason(shown, pair, shared, lexical_share=share)))
         return out
 
+    def specific(self, clause: str) -> bool:
+        """A clause names something: one of its words is informative and not generic
+        (制备方法简单 / 使用方便 name nothing in a patent corpus). Memoised per explainer
+        owner through ``self.clause_memo``."""
+        got = self.clause_memo.get(clause)
+        if got is None:
+            got = self.generic is None or any(
+                informative(t) and not self.generic(t) for t in self.tokenize(clause))
+            if len(self.clause_memo) > 200_000:
+                self.clause_memo.clear()
+            self.clause_memo[clause] = got
+        return got
+
     def _semantic_pairs(self, query_text: str, docs: Sequence[Mapping[str, Any]],
                         matched: Sequence[Sequence[str]], text_fields: Sequence[str],
+                        shares: Sequence[float | None] = (), query_labelled: Sequence[str] = (),
                         ) -> list[tuple[str, str] | None]:
+        """The pair shown per record, or None. A pair is a reason only when (1) the
+        semantic side carried a real part of the fused score (lexical share below
+        ``PAIR_MAX_LEXICAL_SHARE``), (2) its cosine clears ``PAIR_MIN_COSINE`` (calibrated
+        on demands_dev), (3) both clauses name something (``specific``) and (4) it does
+        not repeat a matched term. Labelled problem/effect clauses of either side win
+        within ``LABELLED_PREFERENCE``."""
         bp = self.boilerplate
-        qc = clauses(query_text)
+        skip = [s is not None and s >= PAIR_MAX_LEXICAL_SHARE for s in shares] + [False] * len(docs)
+        if all(skip[: len(docs)]):
+            return [None] * len(docs)
+        qlab = [c for t in query_labelled for c in clauses(str(t or ""))]
+        qc = qlab + clauses(query_text)
         if bp:
-            qc = list(dict.fromkeys(c for c in map(bp.strip, qc) if len(c) >= 4))
+            qc = [c for c in map(bp.strip, qc) if len(c) >= 4]
+            qlab = [c for c in map(bp.strip, qlab) if len(c) >= 4]
+        qc = list(dict.fromkeys(qc))
         if not qc:
             return [None] * len(docs)
         # labelled problem/effect clauses first: on a tie they are the pair shown
-        dcs = [labelled_clauses(d) + record_clauses(d, text_fields) for d in docs]
+        dcs = [labelled_clauses(d) + record_clauses(d, text_fields) if not sk else []
+               for d, sk in zip(docs, skip)]
         if bp:
             dcs = [[c for c in map(bp.strip, cs) if len(c) >= 4] for cs in dcs]
         dcs = [list(dict.fromkeys(cs)) for cs in dcs]
@@ -353,13 +306,15 @@ class Explainer:
         dv = np.asarray(self.encode_records(flat), dtype=np.float32)
         at = {c: i for i, c in enumerate(flat)}
         sims_all = qv @ dv.T  # (len(qc), len(flat)): one product for the page
+        qbonus = LABELLED_PREFERENCE * np.fromiter((c in set(qlab) for c in qc), bool, len(qc))
         in_q: dict[str, np.ndarray] = {}  # term -> which query clauses contain it
         out: list[tuple[str, str] | None] = []
         for cs, terms, lab in zip(dcs, matched, labelled):
             if not cs:
                 out.append(None)
                 continue
-            sims = sims_all[:, [at[c] for c in cs]]  # (len(qc), len(cs))
+            raw = sims_all[:, [at[c] for c in cs]]  # (len(qc), len(cs))
+            sims = raw
             # a pair that already shares a matched term adds nothing BM25 did not show
             if terms:
                 for t in terms:
@@ -368,11 +323,18 @@ class Explainer:
                 qa = np.stack([in_q[t] for t in terms], axis=1)  # (len(qc), T)
                 cb = np.array([[t in b for t in terms] for b in cs], dtype=bool)  # (len(cs), T)
                 penal = (qa.astype(np.int32) @ cb.T.astype(np.int32)) > 0
-                sims = np.where(penal, sims - 1.0, sims)
-            if lab:
-                # preferred, but only where its own cosine clears the bar (below)
-                sims = sims + LABELLED_PREFERENCE * np.fromiter((c in lab for c in cs), bool, len(cs))
-            i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-            ok = sims[i, j] - (LABELLED_PREFERENCE if cs[j] in lab else 0.0) > 0.3
-            out.append((qc[i], cs[j]) if ok else None)
+                sims = np.where(penal, sims - 2.0, sims)
+            # labelled clauses preferred, but only where their own cosine clears the bar
+            bonus = qbonus[:, None] + LABELLED_PREFERENCE * np.fromiter(
+                (c in lab for c in cs), bool, len(cs))[None, :]
+            sims = sims + bonus
+            pair = None
+            for flat_i in np.argsort(-sims, axis=None, kind="stable")[:8].tolist():
+                i, j = divmod(flat_i, len(cs))
+                if sims[i, j] - bonus[i, j] <= PAIR_MIN_COSINE:
+                    continue
+                if not PAIR_NEEDS_SPECIFIC or (self.specific(qc[i]) and self.specific(cs[j])):
+                    pair = (qc[i], cs[j])
+                    break
+            out.append(pair)
         return out

@@ -171,12 +171,16 @@ def dense_topk(qvecs: np.ndarray, vectors: np.ndarray, k: int, mask: np.ndarray 
     return topk_rows(s, k)
 
 
-def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str]) -> Any:
+def lexical_query_matrix(side: Any, tokenizer: Any, texts: Sequence[str],
+                         expander: Any = None) -> Any:
     """(len(texts), V) CSR of query term counts, equal to
     ``side.query_matrix([lexical_tokens(tokenizer, t) for t in texts])`` (tested) but with
     the character n-grams coded in numpy (``indexing.text.ngrams.CodedCorpus``) instead of one
     Python string per n-gram: for a block of patents as queries that was 2/3 of the
-    block's tokenize time."""
+    block's tokenize time. ``expander`` (``matcher.expansion.QueryExpander``) adds each
+    text's abbreviation expansion at its weight, as the single-query ranker does."""
+    if expander is not None and getattr(expander, "index", None) is not None:
+        return expander.query_matrix(texts, lexical_query_matrix(side, tokenizer, texts))
     ng = getattr(tokenizer, "ngram_terms", None)
     if ng is None or not hasattr(tokenizer, "tokenize_normalized") or not texts:
         return side.query_matrix([lexical_tokens(tokenizer, t) for t in texts])

@@ -22,6 +22,7 @@ import numpy as np
 
 from indexing.index.filters import Filters
 from matcher.config import FusionConfig, recorded_fusion
+from matcher.expansion import expander_for, weighted
 from matcher.explain import Explainer
 from matcher.fusion import fuse_arrays
 from matcher.kernels import lexical_tokens
@@ -102,6 +103,7 @@ class HybridRanker:
         self.config = config or recorded_fusion(bundle)
         self._df: dict[str, np.ndarray] = {}
         self._cols: dict[str, dict[str, list[Any]]] = {}
+        self._clause_memo: dict[str, dict[str, bool]] = {}  # side -> clause names something
         # the same vectors as the encoder's own methods, without its per-call overhead
         # (indexing/encoders/static_encode.py); None for encoders that are not static embeddings
         from indexing.encoders.static_encode import static_encode_for
@@ -148,12 +150,15 @@ class HybridRanker:
         if row is None:
             raise NotFoundError(f"demand {demand_id!r} is not in bundle {self.bundle.build_id}",
                                 details={"demand_id": demand_id})
-        text = record_text(side.doc(row), "demands")
+        doc = side.doc(row)
+        text = record_text(doc, "demands")
         chains = self._chains(side, row)
         filters = filters if filters is not None else Filters()
+        # the demand's labelled problem/effect: preferred query side of a semantic pair
+        labelled = tuple(str(doc.get(k) or "") for k in ("problem", "effect"))
         return self._run("patents", "demand-to-patent", demand_id, text,
                          np.asarray(side.vectors[row]), filters, limit, offset, fusion,
-                         chains, explain, semantic_reason)
+                         chains, explain, semantic_reason, labelled)
 
     def match_patent(self, patent_id: str, *, filters: Filters | None = None, limit: int = 10,
                      offset: int = 0, fusion: FusionConfig | None = None,
@@ -184,7 +189,7 @@ class HybridRanker:
         takes a little longer, request latency stays flat)."""
         import time
 
-        from matcher.explain import record_clauses
+        from matcher.clauses import record_clauses
 
         def breathe() -> None:
             if yield_gil:
@@ -194,6 +199,7 @@ class HybridRanker:
         build = str(getattr(self.bundle, "build_id", id(self.bundle)))
         for name in sides:
             side = self.bundle.side(name)
+            _ = expander_for(side, self.tokenizer, self.config).index  # learns abbreviations once
             cols = self._doc_columns(side)
             memo = self._encode_records
             key = f"{build}:{name}"
@@ -219,17 +225,21 @@ class HybridRanker:
 
     # --- retrieval --------------------------------------------------------------------
     def retrieve(self, side_name: str, tokens: list[str], vector: np.ndarray,
-                 mask: np.ndarray | None, fusion: FusionConfig) -> dict[str, np.ndarray]:
-        """Both retrievals under ``mask`` and their fusion, to ``fusion.depth`` rows."""
+                 mask: np.ndarray | None, fusion: FusionConfig,
+                 extra: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Both retrievals under ``mask`` and their fusion, to ``fusion.depth`` rows.
+        ``extra``: expansion terms of the query, at ``fusion.expansion_weight``."""
         side = self.bundle.side(side_name)
         k0 = fusion.candidates
         if mask is not None and not mask.any():
             empty = np.empty((1, 0))
             return fuse_arrays(empty.astype(np.int64), empty, empty.astype(np.int64), empty)
-        lr, ls = side.search_lexical(tokens, k0, mask) if tokens else (np.empty(0, np.int64), np.empty(0))
+        tokens, weights = weighted(tokens, extra or (), fusion.expansion_weight)
+        lr, ls = (side.search_lexical(tokens, k0, mask, weights=weights) if tokens
+                  else (np.empty(0, np.int64), np.empty(0)))
         with _single_omp_thread():
             dr, ds = side.search_dense(np.asarray(vector, dtype=np.float32), k0, mask)
-        bound = (fusion.lexical_bound * side.sparse.query_bound(tokens)
+        bound = (fusion.lexical_bound * side.sparse.query_bound(tokens, weights)
                  if fusion.bounded and tokens else None)
         fused = fuse_arrays(lr[None, :], ls[None, :], dr[None, :], ds[None, :],
                             method=fusion.method, weights=fusion.weights, rrf_k=fusion.rrf_k,
@@ -239,7 +249,7 @@ class HybridRanker:
     def _run(self, side_name: str, direction: str, query_id: str | None, text: str,
              vector: np.ndarray, filters: Filters, limit: int, offset: int,
              fusion: FusionConfig | None, query_chains: list[str], explain: bool,
-             semantic_reason: bool) -> MatchList:
+             semantic_reason: bool, query_labelled: tuple[str, ...] = ()) -> MatchList:
         fusion = fusion or self.config
         if limit < 1 or offset < 0:
             raise InputError(f"expected limit >= 1 and offset >= 0, got limit={limit}, offset={offset}")
@@ -251,7 +261,8 @@ class HybridRanker:
         side = self.bundle.side(side_name)
         mask = side.mask(filters)
         tokens = lexical_tokens(self.tokenizer, text)
-        fused = self.retrieve(side_name, tokens, vector, mask, fusion)
+        extra, expanded = expander_for(side, self.tokenizer, fusion).extra_tokens(text, tokens)
+        fused = self.retrieve(side_name, tokens, vector, mask, fusion, extra)
         rows = fused["rows"][0]
         total = int((rows >= 0).sum())
         page = slice(offset, min(offset + limit, total))
@@ -261,6 +272,8 @@ class HybridRanker:
         if explain:
             explainer = self.explainer(side)
             qterms = explainer.query_terms(text, tokens)
+            # the full terms of the query's abbreviations are shown when found (钠离子电池)
+            qterms += [f for f in dict.fromkeys(e.full for e in expanded) if f not in qterms]
             from matcher.explain import lexical_share
 
             shares = [lexical_share(float(fused["score"][0, offset + i]),
@@ -268,7 +281,7 @@ class HybridRanker:
                       for i in range(len(docs))]
             exps = explainer.explain_page(
                 text, docs, query_chains=query_chains, semantic=semantic_reason,
-                query_terms=qterms, lexical_shares=shares,
+                query_terms=qterms, lexical_shares=shares, query_labelled=query_labelled,
                 text_fields=("title", "abstract") if side_name == "patents" else ("title", "text"))
         else:
             exps = [None] * len(docs)
@@ -314,30 +327,24 @@ class HybridRanker:
             return i is not None and df is not None and df[i] > generic_df_limit(n)
 
         return Explainer(self.tokenizer.tokenize, encode, term_weight=weight, generic=generic,
-                         encode_records=self._encode_records, boilerplate=self.boilerplate())
+                         encode_records=self._encode_records, boilerplate=self.boilerplate(),
+                         clause_memo=self._clause_memo.setdefault(side.name, {}))
 
     def boilerplate(self) -> Any:
         """Boilerplate clauses and heads learned from both sides' texts by document
-        frequency (matcher.explain.Boilerplate), once per bundle (~1 s per 20k records)."""
+        frequency (``matcher.clauses.learn_boilerplate``), once per bundle (~1 s per 20k)."""
         bp = self.__dict__.get("_boilerplate")
         if bp is None:
-            from matcher.explain import Boilerplate
+            from matcher.clauses import learn_boilerplate
 
-            heads: set[str] = set()
-            whole: set[str] = set()
-            # per side: demand boilerplate (我们公司主要做) is common among demands only
-            for name, fields in (("patents", ("title", "abstract")), ("demands", ("title", "text"))):
+            def columns(name: str) -> dict[str, list[Any]] | None:
                 try:
-                    cols = self._doc_columns(self.bundle.side(name))
+                    return self._doc_columns(self.bundle.side(name))
                 except Exception:  # noqa: BLE001 - a bundle without that side
-                    cols = None
-                if cols:
-                    n = len(next(iter(cols.values()), []))
-                    side_bp = Boilerplate.learn("。".join(str(cols[f][i] or "") for f in fields if f in cols)
-                                                for i in range(n))
-                    heads |= side_bp.heads
-                    whole |= side_bp.whole
-            bp = self.__dict__["_boilerplate"] = Boilerplate(heads, whole)
+                    return None
+
+            bp = self.__dict__["_boilerplate"] = learn_boilerplate(
+                {"patents": columns("patents"), "demands": columns("demands")})
         return bp
 
     def _doc_freq(self, side: Any) -> np.ndarray | None:

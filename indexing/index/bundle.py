@@ -187,8 +187,10 @@ class SideIndex:
         return self.mask(mask) if isinstance(mask, Filters) else mask
 
     def search_lexical(self, tokens: list[str], k: int,
-                       mask: np.ndarray | Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
-        return self.sparse.search(tokens, k, self._as_mask(mask))
+                       mask: np.ndarray | Filters | None = None,
+                       weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 top-k; ``weights``: one per token (None = all 1, see SparseIndex.scores)."""
+        return self.sparse.search(tokens, k, self._as_mask(mask), weights)
 
     def search_dense(self, vector: np.ndarray, k: int,
                      mask: np.ndarray | Filters | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -214,8 +214,20 @@ class SparseIndex:
                           count=len(tokens))
         return ids[ids >= 0]
 
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for one query (float32, length n_docs)."""
+    def scores(self, tokens: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        """BM25 score of every document for one query (float32, length n_docs).
+        ``weights``: one per token (a query expansion's terms count less than the
+        query's own); None = every token counts 1."""
+        if weights is not None and any(w != 1.0 for w in weights):
+            if len(weights) != len(tokens):
+                raise ConfigError(f"expected one weight per token, got {len(weights)} weights "
+                                  f"for {len(tokens)} tokens")
+            out = np.zeros(self.n_docs, dtype=np.float32)
+            for w in sorted(set(weights)):
+                if w:
+                    part = [t for t, x in zip(tokens, weights) if x == w]
+                    out += np.float32(w) * self.scores(part)
+            return out
         import bm25s
 
         qids = self.token_ids(tokens)
@@ -227,13 +239,14 @@ class SparseIndex:
         )
 
     def search(self, tokens: Sequence[str], k: int, mask: np.ndarray | None = None,
-               ) -> tuple[np.ndarray, np.ndarray]:
+               weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (rows, scores), best first, among rows passing ``mask``.
 
         Only documents sharing at least one term with the query (score > 0) are returned:
         a zero BM25 score carries no lexical evidence. Ties break by row for determinism.
+        ``weights``: per token, as in ``scores``.
         """
-        s = self.scores(tokens)
+        s = self.scores(tokens, weights)
         if mask is not None:
             if mask.shape != (self.n_docs,):
                 raise ConfigError(f"mask must have shape ({self.n_docs},), got {mask.shape}")
@@ -248,8 +261,10 @@ class SparseIndex:
         rows = cand[order].astype(np.int64)
         return rows, s[rows].astype(np.float32)
 
-    def query_matrix(self, tokens_list: Sequence[Sequence[str]]) -> Any:
-        """(n_queries, V) CSR of query term counts: ``Q @ doc_matrix().T`` = BM25 scores."""
+    def query_matrix(self, tokens_list: Sequence[Sequence[str]],
+                     weights_list: Sequence[Sequence[float]] | None = None) -> Any:
+        """(n_queries, V) CSR of query term counts: ``Q @ doc_matrix().T`` = BM25 scores.
+        ``weights_list``: per query, one weight per token (as in ``scores``)."""
         import scipy.sparse as sp
 
         lens = np.fromiter(map(len, tokens_list), dtype=np.int64, count=len(tokens_list))
@@ -259,7 +274,14 @@ class SparseIndex:
         known = ids >= 0
         rows = np.repeat(np.arange(len(tokens_list), dtype=np.int64), lens)[known]
         cols = ids[known]
-        data = np.ones(len(rows), dtype=np.float32)
+        if weights_list is None:
+            data = np.ones(len(rows), dtype=np.float32)
+        else:
+            w = np.fromiter(chain.from_iterable(weights_list), dtype=np.float32)
+            if len(w) != len(flat):
+                raise ConfigError(f"expected one weight per token, got {len(w)} weights for "
+                                  f"{len(flat)} tokens")
+            data = w[known]
         q = sp.csr_matrix((data, (rows, cols)), shape=(len(tokens_list), len(self.vocab)),
                           dtype=np.float32)
         q.sum_duplicates()
@@ -280,10 +302,16 @@ class SparseIndex:
             self._term_max = out
         return self._term_max
 
-    def query_bound(self, tokens: Sequence[str]) -> float:
+    def query_bound(self, tokens: Sequence[str], weights: Sequence[float] | None = None) -> float:
         """``term_max`` summed over the query's known tokens (repeats count, as in
-        ``query_matrix``)."""
-        return float(self.term_max[self.token_ids(tokens)].sum())
+        ``query_matrix``), each times its weight when ``weights`` are given."""
+        if weights is None:
+            return float(self.term_max[self.token_ids(tokens)].sum())
+        ids = np.fromiter(map(self.vocab_index.get, tokens, repeat(-1)), dtype=np.int64,
+                          count=len(tokens))
+        w = np.asarray(weights, dtype=np.float64)
+        known = ids >= 0
+        return float((self.term_max[ids[known]] * w[known]).sum())
 
     def doc_matrix(self) -> Any:
         """(n_docs, V) document x term BM25 weight matrix: the index's own CSC matrix,

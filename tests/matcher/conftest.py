@@ -106,3 +106,25 @@ def ranker(tiny_bundle: Any, tokenizer: Any, tiny_encoder: Any) -> Any:
     return HybridRanker(tiny_bundle, tokenizer, tiny_encoder, FusionConfig(candidates=20, depth=30))
 
 
+@pytest.fixture(scope="session")
+def demands_dev_ranker(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demands_dev bundle (3,720 KPPatent-ZH patents + the 70 demands) built by
+    ``build_bundle`` with the shipped tokenizer, encoder and labeler, and its ranker with
+    the fusion the bundle recorded. Skips when the shared data is absent."""
+    from benchmarks.evaluate import default_labeler
+    from benchmarks.tasks import load_task
+    from indexing.build.build_config import BuildConfig
+    from indexing.build.pipeline import build_bundle
+    from indexing.encoders.encoder import EncoderConfig, load_encoder
+    from indexing.text.tokenizer import ChineseTokenizer
+    from matcher.config import with_recorded_fusion
+    from matcher.ranker import HybridRanker
+
+    task = load_task("demands_dev", shared_data)
+    tok = ChineseTokenizer()
+    enc = load_encoder(EncoderConfig("default"))
+    path = build_bundle(list(task.corpus), list(task.demands),
+                        out_dir=tmp_path_factory.mktemp("demands_dev") / "bundle", tokenizer=tok,
+                        encoder=enc, labeler=default_labeler(tok),
+                        config=with_recorded_fusion(BuildConfig(keep_invalid=True)))
+    return HybridRanker.from_bundle(path, tokenizer=tok, encoder=enc)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.explain import Boilerplate, Explainer, build_reason, lexical_share, share_words
+from matcher.clauses import Boilerplate
+from matcher.explain import Explainer, build_reason, lexical_share, share_words
 from matcher.fusion import fuse_arrays
 
 TOPICS = ["振动探头", "散热模组", "锂电池隔膜", "土壤墒情监测", "玻璃盖板", "减振支架", "水处理膜", "传感器封装"]

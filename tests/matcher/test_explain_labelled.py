@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.explain import LABELLED_PREFERENCE, Boilerplate, Explainer, labelled_clauses
+from matcher.clauses import LABELLED_PREFERENCE, Boilerplate, labelled_clauses
+from matcher.explain import Explainer
 
 
 def _vec(table: dict[str, list[float]]):  # noqa: ANN202
