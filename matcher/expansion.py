@@ -85,13 +85,19 @@ class QueryExpander:
         return self.weight > 0 and getattr(self.side, "name", "patents") == "patents" \
             and hasattr(self.tokenizer, "tokenize_with_offsets")
 
-    def expansions(self, text: str) -> list[Expansion]:
+    def expansions(self, text: str, literal: Sequence[str] | None = None) -> list[Expansion]:
+        """``literal``: the text's own BM25 terms, when known: a text without a one-
+        character word of the side's vocabulary (what a learned short form needs) and
+        without a seed short form is not segmented again (batch jobs: most texts)."""
         index = self.index
         if index is None or not text:
             return []
-        from indexing.text.normalization import normalize_text
-
-        return index.expand(self.tokenizer.tokenize_with_offsets(normalize_text(text)))
+        if literal is not None:
+            vocab = self.side.sparse.vocab_index
+            if not any(len(t) == 1 and t in vocab for t in literal) and not index.has_seed_form(text):
+                return []
+        # terms come normalised; normalisation is length-preserving, so offsets hold
+        return index.expand(self.tokenizer.tokenize_with_offsets(text))
 
     def _specific(self, term: str) -> bool:
         """Not a generic term of the side (in more than ``GENERIC_DF`` of its records, as
@@ -120,7 +126,7 @@ class QueryExpander:
                      exps: list[Expansion] | None = None) -> tuple[list[str], list[Expansion]]:
         """The expansion's BM25 terms for ``text`` (not already among ``literal``), and the
         expansions they come from (``exps``: already computed for ``text``)."""
-        exps = self.expansions(text) if exps is None else exps
+        exps = self.expansions(text, literal) if exps is None else exps
         if not exps:
             return [], []
         have = set(literal)
@@ -142,9 +148,9 @@ class QueryExpander:
         ptr, cols = literal.indptr, literal.indices
         extras: list[list[str]] = []
         for i, t in enumerate(texts):
-            exps = self.expansions(t)
-            extras.append(self.extra_tokens(t, [vocab[j] for j in cols[ptr[i]:ptr[i + 1]]], exps)[0]
-                          if exps else [])
+            own = [vocab[j] for j in cols[ptr[i]:ptr[i + 1]]]
+            exps = self.expansions(t, own)
+            extras.append(self.extra_tokens(t, own, exps)[0] if exps else [])
         if not any(extras):
             return literal
         q = literal + self.side.sparse.query_matrix(extras, [[self.weight] * len(e) for e in extras])

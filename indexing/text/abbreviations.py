@@ -24,8 +24,9 @@ Two sources, one table:
   pcb -> 印制电路板). A seed full term is used only when the corpus has it.
 
 Only spans made of whole query tokens are candidates (so 规模化 never yields 模化), and a
-learned short form must contain a one-character token or be a token the corpus lacks:
-the sign that the tokenizer did not understand it. And where its tokens meet, the corpus
+learned short form must contain a one-character token: the sign that the tokenizer did not
+understand it (a whole word it knows, 工人 or 产量, is never taken for an abbreviation of
+工业机器人 or 产品质量, even in a corpus that lacks it). And where its tokens meet, the corpus
 must (almost) never write those two characters side by side (``pair_df`` below
 ``min_df``): 钠|电, 降|本, 正极|料 are not written in patents, while 弹性体 makes 性|体 a
 plain bigram, so 性体 is no abbreviation of 性气体. Spans come from the tokenizer's own
@@ -159,6 +160,8 @@ class AbbreviationIndex:
         self.max_full = int(max_full)
         self.seed = {normalize_text(k): tuple(v) for k, v in (seed or {}).items()}
         self._df: dict[str, int] = {}
+        forms = sorted(self.seed, key=lambda k: (-len(k), k))
+        self._seed_re = re.compile("|".join(map(re.escape, forms))) if forms else None
         self._by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
         wanted = {f for fs in self.seed.values() for f in fs}
         for term, df in terms:
@@ -177,6 +180,12 @@ class AbbreviationIndex:
 
     def df(self, term: str) -> int:
         return self._df.get(term, 0)
+
+    def has_seed_form(self, text: str) -> bool:
+        """Whether a seed short form occurs in ``text`` (anywhere: a cheap pre-check)."""
+        if self._seed_re is None:
+            return False
+        return self._seed_re.search(normalize_text(text)) is not None
 
     def learned(self, short: str) -> list[str]:
         """Full terms of the corpus that ``short`` abbreviates, most frequent first."""
@@ -201,12 +210,14 @@ class AbbreviationIndex:
                 if full not in seen and full != text and self.df(full) > 0:
                     seen.add(full)
                     out.append(Expansion(text, full, "seed", start, end))
-            # learned: a span with a one-character token, or one token the corpus lacks
-            if text in self.seed or not (single or (not cuts and self.df(text) == 0)):
+            # learned: only a span with a one-character token (the tokenizer did not
+            # understand it: a whole word it knows, 工人 or 产量, is no abbreviation even
+            # where patents never use it)
+            if text in self.seed or not single:
                 continue
-            # where the query's tokens meet (inside one glued token: every pair), the corpus
-            # never puts these characters side by side: 钠|电, 降|本, 极|料 -- not 性|体 (弹性体)
-            joins = [text[c - 1: c + 1] for c in cuts] or [text[k: k + 2] for k in range(len(text) - 1)]
+            # where the query's tokens meet, the corpus never puts these characters side
+            # by side: 钠|电, 降|本, 极|料 -- not 性|体 (弹性体)
+            joins = [text[c - 1: c + 1] for c in cuts]
             if self.pair_df is not None and any(self.pair_df(b) >= self.min_df for b in joins):
                 continue
             for full in self.learned(text):
