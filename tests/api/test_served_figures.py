@@ -42,10 +42,20 @@ def served(tmp_path_factory):
     store.upsert_patents([*patents, lapsed])
     store.upsert_demands([*DEMANDS, deleted])
     store.delete_demand("D-A-DELETED")
+    # saved as the installed labeler's current labels (its version, each record's digest):
+    # the build keeps them instead of relabelling, so the chains below are the ones counted
+    from indexing.build.relabel import for_labelling, label_digest
+    from labeling_spec import Labeler
+
+    version = Labeler.load().version
     chains = {**PATENT_CHAINS, "P-NEV-LAPSED": ["nev"]}
-    store.save_labels("patents", {pid: {"chains": c} for pid, c in chains.items()}, "test")
-    store.save_labels("demands", {d.id: {"chains": ["nev" if "汽车" in d.chain else d.chain]}
-                                  for d in [*DEMANDS, deleted]}, "test")
+    store.save_labels("patents", {p.id: {"chains": chains[p.id], "labeler_version": version,
+                                         "record_digest": label_digest(p)}
+                                  for p in [*patents, lapsed]}, version)
+    store.save_labels("demands", {d.id: {"chains": ["nev" if "汽车" in d.chain else d.chain],
+                                         "labeler_version": version,
+                                         "record_digest": label_digest(d)}
+                                  for d in for_labelling("demands", [*DEMANDS, deleted])}, version)
     build_id = build(store, settings, tokenizer=ChineseTokenizer(), encoder=encoder,
                      encoder_config=EncoderConfig(name=str(enc_dir)).to_dict())
     publish(settings, build_id)
