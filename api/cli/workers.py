@@ -190,6 +190,7 @@ class Supervisor(Multiprocess):
     for a second or two on 2 cores). A second death within that time gets a cold start."""
 
     standby_delay = 30.0
+    startup_timeout = 300.0  # how long a SIGHUP restart waits for each new worker
 
     def __init__(self, config: Config, sockets: list[socket.socket], *,
                  standby: bool = True) -> None:
@@ -328,10 +329,13 @@ class Supervisor(Multiprocess):
                 return
             new = self._new(idx)
             new.start()
-            if not new.wait_until_ready(self.config.timeout_worker_healthcheck,
-                                        self.should_exit):
+            # a worker needs 5-30 s to load (uvicorn waits timeout_worker_healthcheck, 5 s,
+            # so a SIGHUP restart always gave up on a loaded machine)
+            if not new.wait_until_ready(self.startup_timeout, self.should_exit):
                 new.kill()
                 new.join()
+                logger.error(f"New child process [{new.pid}] was not ready in "
+                             f"{self.startup_timeout:.0f} s; keeping [{old.pid}], restart stopped")
                 return
             old.terminate()
             old.join()

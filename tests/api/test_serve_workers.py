@@ -258,3 +258,41 @@ def test_no_request_is_lost_when_a_worker_is_killed_under_load(tmp_path) -> None
     assert res["requests_after_kill"] >= 20, res
     assert res["kill"].get("replacement_was_standby") is True, res["kill"]
     assert res["server_alive_at_end"]
+
+
+@pytest.mark.slow
+def test_sighup_replaces_every_worker_and_the_standby(tmp_path) -> None:
+    """SIGHUP to `patmatch serve --workers 2`: new workers (each waited for, however long
+    it loads) replace the old ones one by one, then a new standby; the API answers."""
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from benchmarks.worker_restart import (free_port, make_tiny_home, serving_pids,
+                                           spawn_server, wait_listening, wait_ready,
+                                           wait_standby)
+
+    home = tmp_path / "home"
+    home.mkdir()
+    make_tiny_home(home)
+    port = free_port()
+    proc = spawn_server(home, 2, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc, timeout=180)
+        old = set(wait_listening(proc.pid, 2, timeout=180))
+        old_standby = wait_standby(proc.pid, home, timeout=180)
+        os.kill(proc.pid, signal.SIGHUP)
+        assert _wait(lambda: (len(serving_pids(proc.pid)) == 2
+                              and not set(serving_pids(proc.pid)) & old), 300)
+        assert wait_standby(proc.pid, home, timeout=180) != old_standby
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            proc.kill()
