@@ -188,13 +188,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _spawn(home: Path, workers: int, port: int) -> subprocess.Popen:
+def _spawn(home: Path, workers: int, port: int, loop: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PATMATCH_HOME": str(home), "PATMATCH_API_RELOAD_POLL_SECONDS": "0.5"}
     # through `patmatch serve`, which sets TCP_NODELAY in multi-worker mode (plain
     # `uvicorn --workers N` does not, and adds ~40 ms per response)
     cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host",
            "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level",
-           "warning", "--no-access-log"]
+           "warning", "--no-access-log", *(["--loop", loop] if loop else [])]
     return subprocess.Popen(cmd, env=env)
 
 
@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--key", help="API key for --base-url (operator for --during-publish)")
     ap.add_argument("--home", type=Path, help="data home to serve (spawns uvicorn)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--loop", choices=("asyncio", "uvloop", "auto"), default=None,
+                    help="`patmatch serve --loop` of the spawned server (default: serve's)")
     ap.add_argument("--requests", type=int, default=400, help="per concurrency level")
     ap.add_argument("--levels", default="1,10,50")
     ap.add_argument("--top-k", type=int, default=10)
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                         "operator")
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        proc = _spawn(args.home, args.workers, port)
+        proc = _spawn(args.home, args.workers, port, args.loop)
     else:
         ap.error("give --home (spawn a server) or --base-url and --key")
     swap_via = args.swap_via or ("pointer" if args.home else "api")

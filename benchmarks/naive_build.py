@@ -211,7 +211,7 @@ def main() -> None:
     res["patmatch_rebuild_1pct"] = {"wall_s": wall2, "stages_s": m2["timings"],
                                     "changed_patents": len(changed)}
     if not args.skip_naive:
-        from indexing.build.stages import patent_is_valid
+        from indexing.records import patent_is_valid
 
         # the same records as the bundle: a naive script must drop lapsed patents too
         valid = [p for p in patents if patent_is_valid(p)]
