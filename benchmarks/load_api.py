@@ -215,6 +215,21 @@ def _wait_ready(base: str, proc: subprocess.Popen | None, timeout: float = 300) 
     raise SystemExit(f"server not ready after {timeout:.0f} s")
 
 
+def _wait_settled(proc: subprocess.Popen | None, timeout: float = 180) -> None:
+    """Wait until the spawned server's processes are idle: ``serve --workers N`` answers
+    /readyz when its workers are up, and only then starts loading the hot standby, whose
+    start-up (~10 s of CPU) would otherwise share the cores with the measurement (it made
+    265 req/s out of 332 on 2026-12-06)."""
+    deadline = time.monotonic() + timeout
+    last = _server_cpu(proc)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(2.0)
+        now = _server_cpu(proc)
+        if now is None or sum(now.values()) - sum(last.values()) < 0.1:
+            return
+        last = now
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--base-url", help="a running server (loopback only)")
@@ -267,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                                args.home)
     try:
         build_id = _wait_ready(base, proc)
+        _wait_settled(proc)
         try:  # the client's own event loop is part of its CPU cost: the leanest one
             import uvloop
 
