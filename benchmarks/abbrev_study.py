@@ -68,10 +68,8 @@ def _tables(side: Any) -> dict[str, Any]:
 
 
 def study(tasks: tuple[str, ...] = TASK_NAMES, *, log: Any = print) -> dict[str, Any]:
-    from benchmarks.evaluate import default_labeler
+    from benchmarks.evaluate import task_bundle
     from benchmarks.tasks import TASKS, load_task
-    from indexing.build.build_config import BuildConfig
-    from indexing.build.pipeline import build_bundle
     from indexing.encoders.encoder import EncoderConfig, load_encoder
     from indexing.index.bundle import IndexBundle
     from indexing.index.filters import Filters
@@ -92,9 +90,7 @@ def study(tasks: tuple[str, ...] = TASK_NAMES, *, log: Any = print) -> dict[str,
         t0 = time.perf_counter()
         task = load_task(name)
         with tempfile.TemporaryDirectory() as tmp:
-            path = build_bundle(list(task.corpus), list(task.demands), out_dir=Path(tmp) / "bundle",
-                                tokenizer=tok, encoder=enc, labeler=default_labeler(tok),
-                                config=BuildConfig(keep_invalid=True))
+            path = task_bundle(task, tok, enc, Path(tmp) / "bundle")
             ranker = HybridRanker(IndexBundle.load(path), tok, enc)
             side = ranker.bundle.patents
             tables = _tables(side)

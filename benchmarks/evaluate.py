@@ -175,18 +175,14 @@ def ranker_systems(task: Task, tokenizer: Any, encoder: Any, *, out_dir: Path,
     Returns ``{}`` when the bundle builder or the ranker is not available yet.
     """
     try:
-        from indexing.build.build_config import BuildConfig
-        from indexing.build.pipeline import build_bundle
+        from indexing.build.pipeline import build_bundle  # noqa: F401 - available yet?
         from indexing.index.bundle import IndexBundle
         from indexing.index.filters import Filters
         from matcher.config import FusionConfig
         from matcher.ranker import HybridRanker
     except ImportError:
         return {}
-    # keep_invalid: the judged documents must all be rankable, whatever their status
-    path = build_bundle(list(task.corpus), list(task.demands), out_dir=out_dir,
-                        tokenizer=tokenizer, encoder=encoder, labeler=default_labeler(tokenizer),
-                        config=BuildConfig(keep_invalid=True))
+    path = task_bundle(task, tokenizer, encoder, out_dir)
     bundle = IndexBundle.load(path)
     ranker = HybridRanker(bundle, tokenizer, encoder)
     everything = Filters(valid_only=False)
@@ -255,6 +251,21 @@ def evaluate(task: Task, systems: Mapping[str, System], *,
             result.rows.append({"system": name, "group": g,
                                 **_metrics(runs, sub, task.precision_ks)})
     return result
+
+
+def task_bundle(task: Task, tokenizer: Any, encoder: Any, out_dir: Path, *,
+                config: Any = None, cache: Any = None) -> Path:
+    """A task's corpus and demands built into a bundle at ``out_dir`` by the production
+    build, labelled by the rule labeler; the one recipe of ``patmatch eval`` and the
+    studies. ``config`` defaults to ``BuildConfig(keep_invalid=True)``: the judged
+    documents must all be rankable, whatever their legal status."""
+    from indexing.build.build_config import BuildConfig
+    from indexing.build.pipeline import build_bundle
+
+    return build_bundle(list(task.corpus), list(task.demands), out_dir=out_dir,
+                        tokenizer=tokenizer, encoder=encoder, labeler=default_labeler(tokenizer),
+                        config=config if config is not None else BuildConfig(keep_invalid=True),
+                        cache=cache)
 
 
 def default_labeler(tokenizer: Any) -> Any:

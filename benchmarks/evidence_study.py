@@ -44,10 +44,8 @@ def candidates() -> list[tuple[str, Any]]:
 
 def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
           log: Any = print, cache_dir: Path | None = None) -> dict[str, Any]:
-    from benchmarks.evaluate import default_labeler
+    from benchmarks.evaluate import task_bundle
     from benchmarks.tasks import TASKS, load_task
-    from indexing.build.build_config import BuildConfig
-    from indexing.build.pipeline import build_bundle
     from indexing.encoders.encoder import EncoderConfig, load_encoder
     from indexing.index.bundle import IndexBundle
     from indexing.index.filters import Filters
@@ -71,9 +69,7 @@ def study(encoder_name: str, tasks: tuple[str, ...] = TASK_NAMES, *,
         t0 = time.perf_counter()
         task = load_task(name)
         with tempfile.TemporaryDirectory() as tmp:
-            path = build_bundle(list(task.corpus), list(task.demands), out_dir=Path(tmp) / "bundle",
-                                tokenizer=tok, encoder=enc, labeler=default_labeler(tok),
-                                config=BuildConfig(keep_invalid=True), cache=cache)
+            path = task_bundle(task, tok, enc, Path(tmp) / "bundle", cache=cache)
             ranker = HybridRanker(IndexBundle.load(path), tok, enc)
             qids = [q for q in task.queries if q in task.qrels]
             queries = {q: task.queries[q] for q in qids}

@@ -137,10 +137,9 @@ def hand_checked(ranker: Any) -> list[str]:
 
 
 def study(shared: Path | None = None) -> dict[str, Any]:
-    from benchmarks.evaluate import default_labeler
+    from benchmarks.evaluate import task_bundle
     from benchmarks.tasks import load_task
     from indexing.build.build_config import BuildConfig
-    from indexing.build.pipeline import build_bundle
     from indexing.encoders.encoder import EncoderConfig, load_encoder
     from indexing.text.tokenizer import ChineseTokenizer
     from matcher.config import with_recorded_fusion
@@ -151,9 +150,8 @@ def study(shared: Path | None = None) -> dict[str, Any]:
     tok = ChineseTokenizer()
     enc = load_encoder(EncoderConfig("default"))
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_bundle(list(task.corpus), list(task.demands), out_dir=Path(tmp) / "b",
-                            tokenizer=tok, encoder=enc, labeler=default_labeler(tok),
-                            config=with_recorded_fusion(BuildConfig(keep_invalid=True)))
+        path = task_bundle(task, tok, enc, Path(tmp) / "b",
+                           config=with_recorded_fusion(BuildConfig(keep_invalid=True)))
         ranker = HybridRanker.from_bundle(path, tokenizer=tok, encoder=enc)
         ids = [q for q in task.queries if ranker.bundle.demands.row_of(q) is not None]
         explainer = ranker.explainer(ranker.bundle.patents)
