@@ -311,6 +311,9 @@ def main() -> None:
     ap.add_argument("--api-requests", type=int, default=300,
                     help="requests per concurrency level of the API load test (0: none)")
     args = ap.parse_args()
+    if args.ingest_rounds < 0 or args.api_requests < 0:
+        ap.error(f"--ingest-rounds and --api-requests must be >= 0, got "
+                 f"{args.ingest_rounds} and {args.api_requests}")
     from indexing.training.demo_data import generate
     from patmatch.settings import get_settings
 

@@ -24,6 +24,17 @@ METHODS: tuple[str, ...] = ("weighted_rrf", "rrf", "linear")
 NORMS: tuple[str, ...] = ("minmax", "l2", "zscore")
 
 
+def _unit_interval(name: str, value: Any) -> float:
+    """``value`` as a float within [0, 1] (NaN and text refused with the field named)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not 0.0 <= number <= 1.0:
+        raise ConfigError(f"{name} must be a number within [0, 1], got {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class FusionConfig:
     """How the lexical and semantic lists become one list.
@@ -66,12 +77,8 @@ class FusionConfig:
         object.__setattr__(self, "weights", w)
         if not math.isfinite(self.rrf_k) or self.rrf_k < 0:
             raise ConfigError(f"rrf_k must be a finite number >= 0, got {self.rrf_k}")
-        if not (0.0 <= float(self.lexical_bound) <= 1.0):
-            raise ConfigError(f"lexical_bound must be within [0, 1], got {self.lexical_bound!r}")
-        object.__setattr__(self, "lexical_bound", float(self.lexical_bound))
-        if not (0.0 <= float(self.expansion_weight) <= 1.0):
-            raise ConfigError(f"expansion_weight must be within [0, 1], got {self.expansion_weight!r}")
-        object.__setattr__(self, "expansion_weight", float(self.expansion_weight))
+        for name in ("lexical_bound", "expansion_weight"):
+            object.__setattr__(self, name, _unit_interval(name, getattr(self, name)))
         check_label_prior(self.label_weight, self.label_prior)
         object.__setattr__(self, "label_weight", float(self.label_weight))
         if self.candidates < 1 or self.depth < 1:

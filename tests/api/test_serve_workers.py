@@ -296,3 +296,15 @@ def test_sighup_replaces_every_worker_and_the_standby(tmp_path) -> None:
             proc.wait(timeout=30)
         except Exception:  # noqa: BLE001
             proc.kill()
+
+
+@pytest.mark.parametrize("flags", [["--loop", "bogus"], ["--http", "h3"]])
+def test_serve_refuses_an_unknown_loop_or_http_before_starting(flags: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    res = CliRunner().invoke(app, ["serve", "--port", "0", *flags])
+    assert res.exit_code == 2, res.output
+    assert "expected --http auto|httptools|h11 and --loop auto|uvloop|asyncio" in res.output
+    assert "patmatch API on" not in res.output  # refused before anything started

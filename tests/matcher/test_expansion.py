@@ -123,3 +123,17 @@ def test_real_sodium_cathode_demand(demands_dev_ranker: Any) -> None:
     off = FusionConfig.from_dict({**ranker.config.to_dict(), "expansion_weight": 0.0})
     before = [m.record_id for m in ranker.match_text(QUERY, limit=10, fusion=off).items]
     assert "kpz-train-0818" not in before  # 12th
+
+
+@pytest.mark.parametrize("field", ["expansion_weight", "lexical_bound"])
+@pytest.mark.parametrize("value", ["abc", None, float("nan"), -0.1, True, [0.5]])
+def test_unit_interval_fields_refuse_garbage_by_name(field: str, value: Any) -> None:
+    """A config file or manifest with text or NaN here is a ConfigError naming the field
+    (it was a bare ValueError from float()); a request override is a 4xx InputError."""
+    from patmatch.errors import ConfigError, InputError
+
+    with pytest.raises(ConfigError, match=f"{field} must be a number within"):
+        FusionConfig(**{field: value})
+    if value is not None:  # a None override means "not given"
+        with pytest.raises(InputError):
+            FusionConfig().with_overrides({field: value})
